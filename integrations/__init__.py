@@ -1,0 +1,1 @@
+"""The odportal Django app: developer accounts, offices, customer keys, polling and aging."""

@@ -1,0 +1,54 @@
+"""Encryption of developer, portal and customer keys at rest.
+
+MultiFernet: the first key in ``ODPORTAL_ENCRYPTION_KEYS`` encrypts, every key decrypts, so keys
+rotate by prepending a new one and running ``manage.py rotate_encryption_keys``. Uniqueness uses
+a keyed hash (HMAC-SHA256) so equal keys can be found without decrypting every row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from functools import cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+
+
+@cache
+def _fernet(keys: tuple[str, ...]) -> MultiFernet:
+    return MultiFernet([Fernet(k.encode()) for k in keys])
+
+
+def fernet() -> MultiFernet:
+    """The MultiFernet for the configured keys (cached per key list, so settings overrides work)."""
+    return _fernet(tuple(settings.ENCRYPTION_KEYS))
+
+
+def encrypt(plaintext: str) -> str:
+    """Encrypt with the first configured key."""
+    return fernet().encrypt(plaintext.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    """Decrypt with any configured key; raises ``InvalidToken`` if none fits."""
+    return fernet().decrypt(token.encode()).decode()
+
+
+def rotate(token: str) -> str:
+    """Re-encrypt a token under the first key (no-op in meaning, new ciphertext)."""
+    return fernet().rotate(token.encode()).decode()
+
+
+def key_hash(plaintext: str) -> str:
+    """Keyed hash of a secret, for uniqueness checks without decryption."""
+    secret = settings.KEY_HASH_SECRET.encode()
+    return hmac.new(secret, plaintext.encode(), hashlib.sha256).hexdigest()
+
+
+def last4(plaintext: str) -> str:
+    """The only part of a key ever shown."""
+    return plaintext[-4:]
+
+
+__all__ = ["InvalidToken", "decrypt", "encrypt", "fernet", "key_hash", "last4", "rotate"]

@@ -1,0 +1,1 @@
+"""Writes and workflows. Views, forms, commands and tasks call these; they never save rows."""

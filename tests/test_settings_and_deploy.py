@@ -1,0 +1,58 @@
+"""Settings refuse unsafe production starts; compose file parses with the expected services."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run_check(env_overrides: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ODPORTAL_ENCRYPTION_KEYS"}
+    }
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_refuses_default_secrets():
+    result = _run_check({"DEBUG": "false", "ALLOWED_HOSTS": "x.example"})
+    assert result.returncode != 0
+    assert "Refusing to start with DEBUG off" in result.stderr
+    assert "SECRET_KEY" in result.stderr and "ODPORTAL_ENCRYPTION_KEYS" in result.stderr
+
+
+def test_production_with_real_secrets_passes_check_deploy():
+    from cryptography.fernet import Fernet
+
+    result = _run_check(
+        {
+            "DEBUG": "false",
+            "ALLOWED_HOSTS": "x.example",
+            "SECRET_KEY": "s" * 20 + "9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0",
+            "ODPORTAL_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        },
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_docker_compose_defines_the_production_services_with_healthchecks():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert set(services) >= {"web", "worker", "beat", "postgres", "redis"}
+    for name in ("web", "worker", "beat", "postgres", "redis"):
+        assert "healthcheck" in services[name], name
+    assert "env_file" in services["web"]
