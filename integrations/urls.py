@@ -1,10 +1,12 @@
-"""URLs of the dashboard."""
+"""URLs of the dashboard; each area owns its own list (urls_offices, urls_accounts)."""
 
-from django.urls import path
+from django.urls import include, path
 
-from integrations import views
+from integrations.views import dashboard
 
 urlpatterns = [
-    path("", views.overview, name="overview"),
-    path("offices/<uuid:public_id>/", views.office_detail, name="office_detail"),
+    path("", dashboard.overview, name="overview"),
+    path("offices/<uuid:public_id>/", dashboard.office_detail, name="office_detail"),
+    path("", include("integrations.urls_offices")),
+    path("", include("integrations.urls_accounts")),
 ]

@@ -1,0 +1,1 @@
+"""Dashboard views, one module per area; each is thin (selectors read, services write)."""
