@@ -381,6 +381,9 @@ class PollRun(models.Model):
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The Celery task id holding the claim: the same task, retried or redelivered after its
+    # worker died, may take its own claim back at once instead of waiting for it to go stale.
+    claimed_by = models.CharField(max_length=64, blank=True)
     as_of = models.DateField(null=True, blank=True)
     clinic_num = models.PositiveIntegerField(null=True, blank=True)
     requested_by = models.ForeignKey(

@@ -216,3 +216,14 @@ LOGGING = {
         "httpcore": {"level": "WARNING"},
     },
 }
+
+# Open Dental client. The throttle scale exists for the sandbox (tests, benchmarks); keep 1.0
+# against the real API.
+OPENDENTAL_THROTTLE_SCALE = float(env_str("OPENDENTAL_THROTTLE_SCALE", "1.0"))
+OPENDENTAL_MAX_RETRIES = env_int("OPENDENTAL_MAX_RETRIES", 2)
+# A worker thread waits at most this long inline for a key's next slot; longer waits re-queue
+# the run so the slot serves other offices meanwhile.
+MAX_INLINE_PACE_WAIT_S = float(env_str("ODPORTAL_MAX_INLINE_PACE_WAIT_S", "2.0"))
+# Aging refresh runs this long after the office's AgingServiceTimeDue (Open Dental's recipe).
+AGING_AFTER_DUE_MARGIN_MIN = env_int("ODPORTAL_AGING_AFTER_DUE_MARGIN_MIN", 15)
+RUN_MAX_ATTEMPTS = env_int("ODPORTAL_RUN_MAX_ATTEMPTS", 5)

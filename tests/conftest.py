@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from urllib.parse import urlsplit, urlunsplit
+
 import pytest
 
 from integrations.models import Role
@@ -43,3 +46,39 @@ def outsider(db):
 @pytest.fixture
 def office(account):
     return OfficeFactory(account=account)
+
+
+# --- Celery broker for tests: Redis DB 14 when REDIS_URL is set (CI), else a temp filesystem
+# broker; a worker subprocess started by a test gets the same settings through the env.
+
+
+def _test_broker(tmp_root) -> tuple[str, dict]:
+    redis_url = os.environ.get("REDIS_URL")
+    if redis_url:
+        parts = urlsplit(redis_url)
+        return urlunsplit((parts.scheme, parts.netloc, "/14", "", "")), {}
+    folder = tmp_root / "broker"
+    (folder / "queue").mkdir(parents=True, exist_ok=True)
+    (folder / "control").mkdir(parents=True, exist_ok=True)
+    return "filesystem://", {
+        "data_folder_in": str(folder / "queue"),
+        "data_folder_out": str(folder / "queue"),
+        "control_folder": str(folder / "control"),
+        "store_processed": False,
+    }
+
+
+@pytest.fixture(scope="session")
+def celery_broker(tmp_path_factory):
+    """Point the app at the test broker; returns (url, transport options)."""
+    from odportal.celery import app
+
+    url, options = _test_broker(tmp_path_factory.mktemp("celery"))
+    app.conf.update(broker_url=url, broker_transport_options=options)
+    app.connection_for_write().ensure_connection(max_retries=3)
+    return url, options
+
+
+@pytest.fixture(autouse=True)
+def _use_test_broker(celery_broker):
+    return celery_broker

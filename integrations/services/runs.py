@@ -84,19 +84,22 @@ def run_send(run: PollRun) -> None:
         raise WorkersUnavailable(str(exc)) from exc
 
 
-def run_claim(run_id: int) -> PollRun | None:
-    """Move a run to running if it is queued (or running but stale); None if someone has it."""
+def run_claim(run_id: int, *, claimer: str = "") -> PollRun | None:
+    """Move a run to running if it is queued (or running but stale, or ours); else None."""
     now = timezone.now()
+    claimable = Q(outcome=RunOutcome.QUEUED) | Q(
+        outcome=RunOutcome.RUNNING, heartbeat_at__lt=_stale_cutoff()
+    )
+    if claimer:
+        claimable |= Q(outcome=RunOutcome.RUNNING, claimed_by=claimer)
     claimed = (
         PollRun.objects.filter(pk=run_id)
-        .filter(
-            Q(outcome=RunOutcome.QUEUED)
-            | Q(outcome=RunOutcome.RUNNING, heartbeat_at__lt=_stale_cutoff())
-        )
+        .filter(claimable)
         .update(
             outcome=RunOutcome.RUNNING,
             started_at=now,
             heartbeat_at=now,
+            claimed_by=claimer,
             attempts=F("attempts") + 1,
         )
     )

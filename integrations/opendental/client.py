@@ -1,0 +1,484 @@
+"""HTTP clients for the Open Dental REST API and its Developer Portal API.
+
+One `httpx.Client` per process is the intent (`shared_http_client()`); each API client adds the
+`ODFHIR dev/cust` header and a bare `Content-Type: application/json` to every call, paces per
+customer key before sending, retries only transient errors (bounded, exponential backoff with
+full jitter, honouring Retry-After) and parses responses strictly into frozen dataclasses.
+Keys never appear in logs, reprs or exception messages.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import httpx
+
+from . import parsing
+from .errors import (
+    BadResponse,
+    OpenDentalError,
+    PaceDeferred,
+    Throttled,
+    Timeout,
+    Unreachable,
+    classify,
+)
+from .models import (
+    GUARANTOR_AGING_COLUMNS,
+    AgingReportRow,
+    ApiKey,
+    Clinic,
+    FamilyAging,
+    GuarantorAgingRow,
+    Patient,
+    Preference,
+    Provider,
+    SecurityPerm,
+)
+from .pacer import NullPacer, Pacer, default_pacer, pacer_key_id, throttle_interval_s
+
+log = logging.getLogger(__name__)
+
+REMOTE_BASE_URL = "https://api.opendental.com/api/v1"
+DEFAULT_TIMEOUT = httpx.Timeout(connect=5, read=65, write=10, pool=5)
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+PAGE_SIZE_REMOTE = 100
+PAGE_SIZE_LOCAL = 1000
+MODES = ("Remote", "Local", "Service")
+PATIENTS_SIMPLE_FILTERS = frozenset(
+    {
+        "LName", "FName", "Birthdate", "ClinicNum", "PatStatus", "DateTStamp", "PriProv",
+        "Gender", "Position", "Guarantor", "SuperFamily", "EmployerNum", "FeeSched",
+    }
+)  # fmt: skip
+PORTAL_KEY_STATUSES = frozenset({"Enabled", "DisabledByDeveloper"})
+
+OnRequest = Callable[[str, str, int | None, float], Any]
+Params = Mapping[str, Any]
+# Transport failures where the request certainly never reached the server.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+_shared_client: httpx.Client | None = None
+_shared_pid: int | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_http_client() -> httpx.Client:
+    """The process-wide pooled httpx.Client (recreated after a fork)."""
+    global _shared_client, _shared_pid
+    with _shared_lock:
+        if _shared_client is None or _shared_pid != os.getpid():
+            _shared_client = httpx.Client(timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS)
+            _shared_pid = os.getpid()
+        return _shared_client
+
+
+def _mask(key: str) -> str:
+    return "…" + key[-4:] if len(key) > 8 else "…"
+
+
+def _format_param(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+class _ApiClient:
+    """Shared request machinery: auth header, pacing, retries, error mapping, JSON decoding."""
+
+    def __init__(
+        self,
+        base_url: str,
+        key_pair: tuple[str, str],
+        *,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        pacer: Pacer | None = None,
+        interval_s: float = 0.0,
+        max_pace_wait_s: float | None = None,
+        max_retries: int = 3,
+        backoff_base_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        http_client: httpx.Client | None = None,
+        on_request: OnRequest | None = None,
+        sleep: Callable[[float], Any] = time.sleep,
+    ) -> None:
+        if not all(key_pair) or any("/" in k or k != k.strip() for k in key_pair):
+            raise ValueError("API keys must be non-empty, without '/' or surrounding spaces")
+        self.base_url = base_url.rstrip("/")
+        self._keys = key_pair
+        self._auth = f"ODFHIR {key_pair[0]}/{key_pair[1]}"
+        self.timeout = timeout
+        self.pacer = pacer if pacer is not None else NullPacer()
+        self.pace_key_id = pacer_key_id(key_pair[1])
+        self.interval_s = interval_s
+        self.max_pace_wait_s = max_pace_wait_s
+        self.max_retries = max_retries
+        self.backoff_base_s = backoff_base_s
+        self.backoff_max_s = backoff_max_s
+        self._http = http_client if http_client is not None else httpx.Client(timeout=timeout)
+        self.on_request = on_request
+        self._sleep = sleep
+
+    def without_retries(self) -> _ApiClient:
+        """A copy sharing the connection pool and pacer that raises on the first failure."""
+        clone = copy.copy(self)
+        clone.max_retries = 0
+        return clone
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        body: Any = None,
+        retry: bool = True,
+        idempotent: bool = True,
+        expect_json: bool = True,
+    ) -> Any:
+        """Send one API call (paced, retried if transient) and return the decoded JSON."""
+        attempts = 1 + (self.max_retries if retry else 0)
+        for attempt in range(attempts):
+            try:
+                return self._attempt(method, path, params, body, expect_json)
+            except OpenDentalError as exc:
+                if attempt + 1 >= attempts or not self._retryable(exc, idempotent):
+                    raise
+                delay = self._backoff(exc, attempt)
+                log.warning(
+                    "Open Dental %s %s failed (%s); retry %d/%d in %.2fs",
+                    method, path, type(exc).__name__, attempt + 1, attempts - 1, delay,
+                )  # fmt: skip
+                self._sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retryable(self, exc: OpenDentalError, idempotent: bool) -> bool:
+        if exc.permanent:
+            return False
+        if idempotent:
+            return True
+        # A create must not run twice: retry only when the server surely did not act on it.
+        return isinstance(exc, Throttled) or isinstance(exc.__cause__, _NOT_SENT)
+
+    def _backoff(self, exc: OpenDentalError, attempt: int) -> float:
+        if isinstance(exc, Throttled) and exc.retry_after is not None:
+            return min(exc.retry_after, self.backoff_max_s)
+        ceiling = min(self.backoff_max_s, self.backoff_base_s * (2**attempt))
+        return random.uniform(0, ceiling)  # full jitter
+
+    def _attempt(
+        self, method: str, path: str, params: Params | None, body: Any, expect_json: bool
+    ) -> Any:
+        self._pace()
+        response = self._send(method, path, params, body)
+        if not response.is_success:
+            raise classify(response, body=self._scrub(response.text))
+        if not expect_json:
+            return None
+        try:
+            return parsing.loads(response.content)
+        except BadResponse as exc:
+            exc.status = response.status_code
+            exc.body = self._scrub(exc.body)
+            raise
+
+    def _pace(self) -> None:
+        if self.interval_s <= 0:
+            return
+        if self.max_pace_wait_s is None:
+            booked, wait = True, self.pacer.reserve(self.pace_key_id, self.interval_s)
+        else:
+            booked, wait = self.pacer.try_reserve(
+                self.pace_key_id, self.interval_s, self.max_pace_wait_s
+            )
+        if not booked:
+            raise PaceDeferred(f"Next request slot is {wait:.2f}s away", retry_after=wait)
+        if wait > 0:
+            self._sleep(wait)
+
+    def _send(self, method: str, path: str, params: Params | None, body: Any) -> httpx.Response:
+        url = self.base_url + path
+        query = {k: _format_param(v) for k, v in (params or {}).items() if v is not None}
+        if query:
+            url += "?" + urlencode(query, quote_via=quote)  # %20 for spaces, as the docs show
+        headers = {"Authorization": self._auth, "Content-Type": "application/json"}
+        content = None if body is None else json.dumps(body, default=str).encode()
+        started = time.monotonic()
+        status: int | None = None
+        try:
+            response = self._http.request(
+                method, url, headers=headers, content=content, timeout=self.timeout
+            )
+            status = response.status_code
+            return response
+        except _NOT_SENT as exc:
+            raise Unreachable(f"Could not connect: {type(exc).__name__}") from exc
+        except httpx.TimeoutException as exc:
+            raise Timeout(f"No response in time: {type(exc).__name__}") from exc
+        except httpx.TransportError as exc:
+            raise Unreachable(f"Connection failed: {type(exc).__name__}") from exc
+        finally:
+            elapsed = time.monotonic() - started
+            log.debug("Open Dental %s %s -> %s in %.3fs", method, path, status, elapsed)
+            if self.on_request is not None:
+                self.on_request(method, path, status, elapsed)
+
+    def _scrub(self, text: str) -> str:
+        """Remove our own keys should a server ever echo them back."""
+        for key in self._keys:
+            text = text.replace(key, "***")
+        return text
+
+    def paginate(
+        self,
+        path: str,
+        params: Params | None = None,
+        page_size: int = PAGE_SIZE_REMOTE,
+        *,
+        send_limit: bool = True,
+    ) -> Iterator[Any]:
+        """Yield every row of a list endpoint, paging with Limit/Offset until a short page."""
+        offset = 0
+        while True:
+            query = dict(params or {})
+            query["Offset"] = offset
+            if send_limit:
+                query["Limit"] = page_size
+            page = parsing.expect_list(self.request("GET", path, params=query), path)
+            yield from page
+            if len(page) < page_size:
+                return
+            offset += len(page)
+
+    def _list(self, path: str, params: Params | None = None) -> list[Any]:
+        return parsing.expect_list(self.request("GET", path, params=params), path)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(base_url={self.base_url!r}, "
+            f"keys={_mask(self._keys[0])}/{_mask(self._keys[1])})"
+        )
+
+
+class OpenDentalClient(_ApiClient):
+    """Client for one customer key (one office) of the Open Dental REST API."""
+
+    def __init__(
+        self,
+        base_url: str,
+        developer_key: str,
+        customer_key: str,
+        *,
+        mode: str = "Remote",
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        pacer: Pacer | None = None,
+        min_interval_s: float | None = None,
+        permissions: frozenset[str] | None = None,
+        throttle_scale: float = 1.0,
+        max_pace_wait_s: float | None = None,
+        page_size: int | None = None,
+        max_retries: int = 3,
+        backoff_base_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        http_client: httpx.Client | None = None,
+        on_request: OnRequest | None = None,
+        sleep: Callable[[float], Any] = time.sleep,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        self.mode = mode
+        self.min_interval_s = min_interval_s
+        self.throttle_scale = throttle_scale
+        self.page_size = page_size or (PAGE_SIZE_REMOTE if mode == "Remote" else PAGE_SIZE_LOCAL)
+        super().__init__(
+            base_url,
+            (developer_key, customer_key),
+            timeout=timeout,
+            pacer=pacer if pacer is not None else default_pacer(),
+            interval_s=self._interval_for(permissions or frozenset()),
+            max_pace_wait_s=max_pace_wait_s,
+            max_retries=max_retries,
+            backoff_base_s=backoff_base_s,
+            backoff_max_s=backoff_max_s,
+            http_client=http_client,
+            on_request=on_request,
+            sleep=sleep,
+        )
+
+    def _interval_for(self, permissions: frozenset[str]) -> float:
+        # With no permissions known the interval is the strictest one (ReadAll only: 5 s).
+        if self.min_interval_s is not None:
+            return self.min_interval_s
+        return throttle_interval_s(permissions, self.mode) * self.throttle_scale
+
+    def without_retries(self) -> OpenDentalClient:
+        """A copy sharing the connection pool and pacer that raises on the first failure."""
+        clone = super().without_retries()
+        assert isinstance(clone, OpenDentalClient)
+        return clone
+
+    def security_perms(self) -> list[SecurityPerm]:
+        """apisecurity.html: GET /securityperms."""
+        return [SecurityPerm.from_json(row) for row in self._list("/securityperms")]
+
+    def granted_permissions(self) -> frozenset[str]:
+        """apisecurity.html: GET /securityperms, the granted ones; also sets the pacing interval."""
+        granted = frozenset(p.permission for p in self.security_perms() if p.has_permission)
+        self.interval_s = self._interval_for(granted)
+        return granted
+
+    def preferences(self, pref_name: str | None = None) -> list[Preference]:
+        """apipreferences.html: GET /preferences (all of them, paged, when no PrefName)."""
+        if pref_name is not None:
+            rows = self._list("/preferences", {"PrefName": pref_name})
+        else:
+            rows = list(self.paginate("/preferences", None, self.page_size))
+        return [Preference.from_json(row) for row in rows]
+
+    def preference(self, name: str) -> str | None:
+        """apipreferences.html: GET /preferences?PrefName=name, its ValueString or None."""
+        for pref in self.preferences(name):
+            if pref.pref_name.lower() == name.lower():
+                return pref.value_string
+        return None
+
+    def clinics(self) -> list[Clinic]:
+        """apiclinics.html: GET /clinics (an empty list: the office does not use clinics)."""
+        return [Clinic.from_json(row) for row in self._list("/clinics")]
+
+    def providers(
+        self, clinic_num: int | None = None, date_t_stamp: datetime | None = None
+    ) -> list[Provider]:
+        """apiproviders.html: GET /providers, by ClinicNum or changed since DateTStamp."""
+        params = {"ClinicNum": clinic_num, "DateTStamp": date_t_stamp}
+        rows = self.paginate("/providers", params, self.page_size)
+        return [Provider.from_json(row) for row in rows]
+
+    def patients_simple(self, *, page_size: int | None = None, **filters: Any) -> Iterator[Patient]:
+        """apipatients.html: GET /patients/Simple, every page; filters are Open Dental names."""
+        unknown = set(filters) - PATIENTS_SIMPLE_FILTERS
+        if unknown:
+            raise ValueError(f"Unknown patients/Simple filters: {sorted(unknown)}")
+        rows = self.paginate("/patients/Simple", filters, page_size or self.page_size)
+        return (Patient.from_json(row) for row in rows)
+
+    def patient(self, pat_num: int) -> Patient:
+        """apipatients.html: GET /patients/{PatNum}."""
+        return Patient.from_json(self.request("GET", f"/patients/{int(pat_num)}"))
+
+    def family_aging(self, pat_num: int) -> FamilyAging:
+        """apiaccountmodules.html: GET /accountmodules/{PatNum}/Aging."""
+        return FamilyAging.from_json(self.request("GET", f"/accountmodules/{int(pat_num)}/Aging"))
+
+    def aging_report(
+        self, date_as_of: date | None = None, clinic_num: int | None = None
+    ) -> Iterator[AgingReportRow]:
+        """apireports.html: GET /reports/Aging, paged with Offset (the page size is the cap)."""
+        params = {"DateAsOf": date_as_of, "ClinicNum": clinic_num}
+        rows = self.paginate("/reports/Aging", params, self.page_size, send_limit=False)
+        return (AgingReportRow.from_json(row) for row in rows)
+
+    def short_query(self, sql: str, offset: int = 0) -> list[dict[str, Any]]:
+        """apiqueries.html: PUT /queries/ShortQuery, one page of rows from Offset."""
+        params = {"Offset": offset} if offset else None
+        data = self.request("PUT", "/queries/ShortQuery", params=params, body={"SqlCommand": sql})
+        rows = parsing.expect_list(data, "ShortQuery")
+        return [parsing.expect_object(row, "ShortQuery row") for row in rows]
+
+    def short_query_pages(self, sql: str, page_size: int = 100) -> Iterator[list[dict[str, Any]]]:
+        """apiqueries.html: PUT /queries/ShortQuery, paging with Offset until a short page."""
+        offset = 0
+        while True:
+            page = self.short_query(sql, offset)
+            if page:
+                yield page
+            if len(page) < page_size:
+                return
+            offset += len(page)
+
+    def guarantor_aging(self, clinic_num: int | None = None) -> Iterator[GuarantorAgingRow]:
+        """apisetup.html "Retrieving Aging Data": guarantors with a non-zero balance, via SQL."""
+        for page in self.short_query_pages(guarantor_aging_sql(clinic_num)):
+            yield from (GuarantorAgingRow.from_query_row(row) for row in page)
+
+
+def guarantor_aging_sql(clinic_num: int | None = None) -> str:
+    """The read-only SQL for stored guarantor aging, ordered by PatNum so paging is stable."""
+    nonzero = " OR ".join(
+        f"{col} <> 0"
+        for col in ("estbalance", "bal_0_30", "bal_31_60", "bal_61_90", "balover90", "insest")
+    )
+    where = f"patnum = guarantor AND (baltotal <> 0 OR {nonzero})"
+    if clinic_num is not None:
+        where += f" AND clinicnum = {int(clinic_num)}"
+    return f"SELECT {GUARANTOR_AGING_COLUMNS} FROM patient WHERE {where} ORDER BY patnum"  # noqa: S608
+
+
+class DeveloperPortalClient(_ApiClient):
+    """Client for the Developer Portal API (apideveloperportal.html), keyed by the portal key."""
+
+    def __init__(
+        self,
+        base_url: str,
+        developer_key: str,
+        portal_key: str,
+        *,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = 3,
+        backoff_base_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        http_client: httpx.Client | None = None,
+        on_request: OnRequest | None = None,
+        sleep: Callable[[float], Any] = time.sleep,
+    ) -> None:
+        super().__init__(
+            base_url,
+            (developer_key, portal_key),
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff_base_s=backoff_base_s,
+            backoff_max_s=backoff_max_s,
+            http_client=http_client,
+            on_request=on_request,
+            sleep=sleep,
+        )
+
+    def api_keys(self) -> list[ApiKey]:
+        """apideveloperportal.html: GET /apikeys."""
+        return [ApiKey.from_json(row) for row in self._list("/apikeys")]
+
+    def api_key_create(self) -> ApiKey:
+        """apideveloperportal.html: POST /apikeys (retried only if surely not received)."""
+        return ApiKey.from_json(self.request("POST", "/apikeys", body={}, idempotent=False))
+
+    def api_key_set_status(self, customer_key: str, status: str) -> None:
+        """apideveloperportal.html: PUT /apikeys with KeyStatus Enabled or DisabledByDeveloper."""
+        if status not in PORTAL_KEY_STATUSES:
+            raise ValueError(f"status must be one of {sorted(PORTAL_KEY_STATUSES)}")
+        body = {"CustomerKey": customer_key, "KeyStatus": status}
+        self.request("PUT", "/apikeys", body=body, expect_json=False)
+
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_TIMEOUT",
+    "REMOTE_BASE_URL",
+    "DeveloperPortalClient",
+    "OpenDentalClient",
+    "guarantor_aging_sql",
+    "shared_http_client",
+]

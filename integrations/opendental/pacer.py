@@ -1,0 +1,176 @@
+"""Per-customer-key request pacing, done before sending so the throttle is never hit.
+
+Open Dental throttles per customer key, start to start (apiimplementation.html, "Throttling"):
+5 s with only ApiReadAll, 1 s with any other permission, 0.5 s with ApiEnterprise; Local and
+Service modes are not throttled. A pacer books the next free slot for a key atomically and says
+how long to wait for it. Keys are identified by `pacer_key_id()`, a keyed hash, never the key.
+
+Each key remembers the start of its last booked slot; a booking takes
+`max(now, last + interval)`. Storing the start (not "start + interval") lets every caller apply
+the interval it knows for that key at booking time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+INTERVAL_READ_ALL_ONLY_S = 5.0
+INTERVAL_PAID_S = 1.0
+INTERVAL_ENTERPRISE_S = 0.5
+UNPACED_MODES = frozenset({"service", "local"})
+_KEY_ID_SALT = b"odportal-pacer-v1"
+
+
+def throttle_interval_s(permissions: Iterable[str], mode: str = "Remote") -> float:
+    """Seconds between request starts that Open Dental enforces for a key with these perms."""
+    if mode.lower() in UNPACED_MODES:
+        return 0.0
+    granted = set(permissions)
+    if "ApiEnterprise" in granted:
+        return INTERVAL_ENTERPRISE_S
+    if granted - {"ApiReadAll"}:
+        return INTERVAL_PAID_S
+    return INTERVAL_READ_ALL_ONLY_S
+
+
+def pacer_key_id(customer_key: str) -> str:
+    """A stable, non-reversible id for a customer key (HMAC-SHA256, 24 hex chars)."""
+    digest = hmac.new(_KEY_ID_SALT, customer_key.encode(), hashlib.sha256).hexdigest()
+    return digest[:24]
+
+
+class Pacer:
+    """Books request slots per key; subclasses implement `_book` atomically."""
+
+    def __init__(
+        self,
+        *,
+        margin_ratio: float = 0.02,
+        margin_s: float = 0.025,
+        sleep: Callable[[float], Any] = time.sleep,
+    ) -> None:
+        self.margin_ratio = margin_ratio
+        self.margin_s = margin_s
+        self._sleep = sleep
+
+    def padded(self, interval_s: float) -> float:
+        """The interval plus the safety margin against clock skew and network jitter."""
+        if interval_s <= 0:
+            return 0.0
+        return interval_s * (1 + self.margin_ratio) + self.margin_s
+
+    def reserve(self, key_id: str, interval_s: float) -> float:
+        """Book the next slot for key_id; return the seconds to wait until it (0 if now)."""
+        _booked, wait = self._book(key_id, self.padded(interval_s), None)
+        return wait
+
+    def try_reserve(self, key_id: str, interval_s: float, max_wait_s: float) -> tuple[bool, float]:
+        """Book only if the slot is at most max_wait_s away; return (booked, wait_s)."""
+        return self._book(key_id, self.padded(interval_s), max_wait_s)
+
+    def acquire(self, key_id: str, interval_s: float) -> float:
+        """Book the next slot and sleep until it; return the seconds slept."""
+        wait = self.reserve(key_id, interval_s)
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+    def _book(self, key_id: str, interval_s: float, max_wait_s: float | None) -> tuple[bool, float]:
+        raise NotImplementedError
+
+
+class NullPacer(Pacer):
+    """Never waits (for Local/Service mode, or tests that want to hit the throttle)."""
+
+    def _book(self, key_id: str, interval_s: float, max_wait_s: float | None) -> tuple[bool, float]:
+        return True, 0.0
+
+
+class LocalPacer(Pacer):
+    """In-process, thread-safe pacer on the monotonic clock."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last: dict[str, float] = {}
+
+    def _book(self, key_id: str, interval_s: float, max_wait_s: float | None) -> tuple[bool, float]:
+        with self._lock:
+            now = self._clock()
+            last = self._last.get(key_id)
+            slot = now if last is None else max(now, last + interval_s)
+            wait = slot - now
+            if max_wait_s is not None and wait > max_wait_s:
+                return False, wait
+            self._last[key_id] = slot
+            return True, wait
+
+
+# KEYS[1] = pace key; ARGV = interval_us, max_wait_us (-1: unlimited).
+# Returns {booked 0/1, wait_us, slot_us} (slot_us: the slot's Redis time, for tests/diagnostics).
+# Redis TIME is the clock so every process agrees; integers are microseconds, formatted with
+# %d because Lua's default number-to-string loses precision above 14 digits.
+_BOOK_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local max_wait = tonumber(ARGV[2])
+local last = tonumber(redis.call('GET', KEYS[1]) or '')
+local slot = now
+if last and last + interval > now then slot = last + interval end
+local wait = slot - now
+if max_wait >= 0 and wait > max_wait then return {0, wait, slot} end
+local ttl_ms = math.ceil((wait + interval) / 1000) + 1000
+redis.call('SET', KEYS[1], string.format('%d', slot), 'PX', ttl_ms)
+return {1, wait, slot}
+"""
+
+
+class RedisPacer(Pacer):
+    """Pacer shared by every process using one Redis; one Lua script per booking."""
+
+    def __init__(self, redis_client: Any, prefix: str = "odportal:pace:", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.redis = redis_client
+        self.prefix = prefix
+        self._script = redis_client.register_script(_BOOK_LUA)
+
+    def _book(self, key_id: str, interval_s: float, max_wait_s: float | None) -> tuple[bool, float]:
+        max_wait_us = -1 if max_wait_s is None else math.floor(max_wait_s * 1_000_000)
+        interval_us = math.ceil(interval_s * 1_000_000)
+        booked, wait_us, _slot_us = self._script(
+            keys=[self.prefix + key_id], args=[interval_us, max_wait_us]
+        )
+        return bool(booked), max(0, int(wait_us)) / 1_000_000
+
+    def __repr__(self) -> str:
+        return f"RedisPacer(prefix={self.prefix!r})"
+
+
+_default_pacer: LocalPacer | None = None
+_default_lock = threading.Lock()
+
+
+def default_pacer() -> LocalPacer:
+    """The process-wide LocalPacer used by clients that are given no pacer."""
+    global _default_pacer
+    with _default_lock:
+        if _default_pacer is None:
+            _default_pacer = LocalPacer()
+        return _default_pacer
+
+
+def pacer_from_url(redis_url: str | None, **kwargs: Any) -> Pacer:
+    """A RedisPacer for a redis:// URL, else the process-wide LocalPacer."""
+    if not redis_url:
+        return default_pacer() if not kwargs else LocalPacer(**kwargs)
+    import redis  # imported lazily: only deployments with Redis need it
+
+    return RedisPacer(redis.Redis.from_url(redis_url), **kwargs)

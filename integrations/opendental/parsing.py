@@ -1,0 +1,167 @@
+"""Strict parsing of Open Dental JSON at the boundary.
+
+Anything that does not match what the API documents raises `BadResponse`, never KeyError or
+TypeError. Conventions (apiimplementation.html): booleans are the strings "true"/"false", dates
+"yyyy-MM-dd", datetimes "yyyy-MM-dd HH:mm:ss" (ShortQuery uses "yyyy-MM-ddTHH:mm:ss"),
+"0001-01-01" means "no value", money is a JSON number (parsed as Decimal, never float).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from .errors import BadResponse
+
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,7})?$")
+_MISSING = object()
+
+
+def loads(content: bytes | str) -> Any:
+    """Decode a JSON body with Decimal floats; HTML, empty or truncated bodies -> BadResponse."""
+    text = content.decode("utf-8", errors="replace") if isinstance(content, bytes) else content
+    stripped = text.lstrip()
+    if not stripped:
+        raise BadResponse("Empty response body where JSON was expected", body=text)
+    if stripped.startswith("<"):
+        raise BadResponse("HTML response where JSON was expected", body=text)
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+        raise BadResponse(f"Malformed JSON: {detail}", body=text) from None
+
+
+def expect_list(data: Any, what: str) -> list[Any]:
+    if not isinstance(data, list):
+        raise BadResponse(f"{what}: expected a JSON array, got {type(data).__name__}")
+    return data
+
+
+def expect_object(data: Any, what: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise BadResponse(f"{what}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def parse_bool(value: Any, what: str = "value") -> bool:
+    """Open Dental's string booleans: "true"/"false" in any case; anything else is an error."""
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered == "true":
+            return True
+        if lowered == "false":
+            return False
+    raise BadResponse(f"{what}: expected 'true' or 'false', got {value!r}")
+
+
+def parse_date(value: Any, what: str = "value") -> date | None:
+    """ "yyyy-MM-dd" (or a midnight datetime, as ShortQuery sends) -> date; 0001-01-01 -> None."""
+    if isinstance(value, str) and _DATE_RE.match(value):
+        parsed = _from_iso(date.fromisoformat, value, what)
+        return None if parsed.year == 1 else parsed
+    if isinstance(value, str) and _DATETIME_RE.match(value):
+        moment = parse_datetime(value, what)
+        if moment is None:
+            return None
+        if moment.time() != datetime.min.time():
+            raise BadResponse(f"{what}: expected a date, got a datetime {value!r}")
+        return moment.date()
+    raise BadResponse(f"{what}: expected a date 'yyyy-MM-dd', got {value!r}")
+
+
+def parse_datetime(value: Any, what: str = "value") -> datetime | None:
+    """ "yyyy-MM-dd HH:mm:ss" or ISO "T" form -> naive datetime; 0001-01-01 00:00:00 -> None."""
+    if isinstance(value, str) and _DATETIME_RE.match(value):
+        parsed = _from_iso(datetime.fromisoformat, value.replace(" ", "T"), what)
+        return None if parsed.year == 1 else parsed
+    if isinstance(value, str) and _DATE_RE.match(value):
+        day = parse_date(value, what)
+        return None if day is None else datetime(day.year, day.month, day.day)
+    raise BadResponse(f"{what}: expected a datetime 'yyyy-MM-dd HH:mm:ss', got {value!r}")
+
+
+def _from_iso(parser: Any, value: str, what: str) -> Any:
+    try:
+        return parser(value)
+    except ValueError:
+        raise BadResponse(f"{what}: invalid date/time {value!r}") from None
+
+
+def parse_money(value: Any, what: str = "value") -> Decimal:
+    """A JSON number (int or Decimal from parse_float) -> Decimal; strings and bools rejected."""
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | float):
+        raise BadResponse(f"{what}: expected a number, got {value!r}")
+    amount = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    if not amount.is_finite():
+        raise BadResponse(f"{what}: expected a finite number, got {value!r}")
+    return amount
+
+
+def parse_int(value: Any, what: str = "value") -> int:
+    """A JSON integer (a Decimal with no fraction is accepted too, as SQL sums can send 3.0)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)
+    raise BadResponse(f"{what}: expected an integer, got {value!r}")
+
+
+def parse_str(value: Any, what: str = "value") -> str:
+    if not isinstance(value, str):
+        raise BadResponse(f"{what}: expected a string, got {value!r}")
+    return value
+
+
+class Fields:
+    """Typed, strict access to one JSON object; errors name the object and the field."""
+
+    def __init__(self, data: Any, what: str, *, case_insensitive: bool = False) -> None:
+        if not isinstance(data, Mapping):
+            raise BadResponse(f"{what}: expected a JSON object, got {type(data).__name__}")
+        self.what = what
+        if case_insensitive:
+            self._data = {str(k).lower(): v for k, v in data.items()}
+        else:
+            self._data = dict(data)
+        self._fold = case_insensitive
+
+    def _get(self, name: str, default: Any) -> Any:
+        value = self._data.get(name.lower() if self._fold else name, _MISSING)
+        if value is _MISSING or (value is None and default is not _MISSING):
+            if default is _MISSING:
+                raise BadResponse(f"{self.what}: missing field {name!r}")
+            return default
+        return value
+
+    def _label(self, name: str) -> str:
+        return f"{self.what}.{name}"
+
+    def integer(self, name: str, default: Any = _MISSING) -> Any:
+        value = self._get(name, default)
+        return value if value is default else parse_int(value, self._label(name))
+
+    def text(self, name: str, default: Any = _MISSING) -> Any:
+        value = self._get(name, default)
+        return value if value is default else parse_str(value, self._label(name))
+
+    def flag(self, name: str, default: Any = _MISSING) -> Any:
+        value = self._get(name, default)
+        return value if value is default else parse_bool(value, self._label(name))
+
+    def money(self, name: str, default: Any = _MISSING) -> Any:
+        value = self._get(name, default)
+        return value if value is default else parse_money(value, self._label(name))
+
+    def day(self, name: str, default: Any = _MISSING) -> Any:
+        value = self._get(name, default)
+        return value if value is default else parse_date(value, self._label(name))
+
+    def moment(self, name: str, default: Any = _MISSING) -> Any:
+        value = self._get(name, default)
+        return value if value is default else parse_datetime(value, self._label(name))

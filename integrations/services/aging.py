@@ -1,0 +1,237 @@
+"""Aging snapshots: Open Dental's recipe for very large databases, written safely.
+
+Rows go into a *building* snapshot; it becomes the office's current one only when complete, in
+one transaction, so a failed or partial refresh never replaces or damages the last good one.
+Rows are keyed by (snapshot, guarantor), so a re-fetched page changes nothing twice; a killed
+refresh resumes at the number of rows already stored (pages are ordered by PatNum).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from integrations import opendental as od
+from integrations.models import (
+    AgingRow,
+    AgingSnapshot,
+    Office,
+    PollRun,
+    SnapshotSource,
+    SnapshotState,
+)
+
+BUCKETS = ("bal_0_30", "bal_31_60", "bal_61_90", "bal_over_90", "ins_est", "bal_total")
+ROW_FIELDS = ("pat_num", "clinic_num", "name", "est_balance", *BUCKETS)
+
+# The documented recipe's columns (apisetup.html "Retrieving Aging Data") plus the name, which
+# the report table shows. Ordered by PatNum so Offset paging is stable and resumable.
+AGING_SQL = (
+    "SELECT patnum, lname, fname, clinicnum, estbalance, bal_0_30, bal_31_60, bal_61_90,"
+    " balover90, insest, baltotal FROM patient WHERE patnum = guarantor AND (bal_0_30 <> 0"
+    " OR bal_31_60 <> 0 OR bal_61_90 <> 0 OR balover90 <> 0 OR insest <> 0 OR baltotal <> 0)"
+    " ORDER BY patnum"
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One guarantor's aging, whatever endpoint it came from."""
+
+    pat_num: int
+    clinic_num: int
+    name: str
+    est_balance: Decimal
+    bal_0_30: Decimal
+    bal_31_60: Decimal
+    bal_61_90: Decimal
+    bal_over_90: Decimal
+    ins_est: Decimal
+    bal_total: Decimal
+
+
+def row_from_query(raw: dict) -> Row:
+    """A ShortQuery row (column names as written in the SQL, any case)."""
+    parsed = od.GuarantorAgingRow.from_query_row(raw)
+    lower = {str(k).lower(): v for k, v in raw.items()}
+    name = ", ".join(str(lower[k]) for k in ("lname", "fname") if lower.get(k))
+    return Row(
+        parsed.pat_num, parsed.clinic_num, name[:200], parsed.est_balance, parsed.bal_0_30,
+        parsed.bal_31_60, parsed.bal_61_90, parsed.bal_over_90, parsed.ins_est, parsed.bal_total,
+    )  # fmt: skip
+
+
+def row_from_report(raw: dict, clinic_num: int | None) -> Row:
+    """A GET /reports/Aging row; its insurance estimate is InsPayEst + InsWoEst."""
+    parsed = od.AgingReportRow.from_json(raw)
+    return Row(
+        parsed.pat_num, clinic_num or 0, parsed.pat_name[:200], parsed.patient_portion,
+        parsed.bal_0_30, parsed.bal_31_60, parsed.bal_61_90, parsed.bal_over_90,
+        parsed.ins_pay_est + parsed.ins_wo_est, parsed.bal_total,
+    )  # fmt: skip
+
+
+# --- when to refresh -------------------------------------------------------------------------
+
+
+def office_today(office: Office, now: datetime | None = None) -> date:
+    """The office's local date (Open Dental stores office-local dates)."""
+    return (now or timezone.now()).astimezone(ZoneInfo(office.time_zone)).date()
+
+
+def aging_due_at(office: Office, day: date) -> datetime:
+    """The moment on ``day`` (office time) after which that day's aging should have run."""
+    due = office.aging_service_time_due or datetime.min.time()
+    local = datetime.combine(day, due, tzinfo=ZoneInfo(office.time_zone))
+    return local + timedelta(minutes=settings.AGING_AFTER_DUE_MARGIN_MIN)
+
+
+def aging_ready_at(office: Office, date_last_aging: date | None, now: datetime) -> datetime | None:
+    """None if aging may be read now; else when to try (recipe: wait for today's run)."""
+    today = office_today(office, now)
+    if date_last_aging == today:
+        return None
+    due = aging_due_at(office, today)
+    return due if now < due else None
+
+
+def next_aging_at(office: Office, now: datetime) -> datetime:
+    """Tomorrow's refresh time: after the office's automated aging run."""
+    return aging_due_at(office, office_today(office, now) + timedelta(days=1))
+
+
+# --- snapshots -------------------------------------------------------------------------------
+
+
+def snapshot_open(
+    *, run: PollRun, source: str, as_of: date, clinic_num: int | None = None
+) -> AgingSnapshot:
+    """The run's snapshot: resume this office's unfinished one for the same day, or start one."""
+    existing = AgingSnapshot.objects.filter(run=run).first()
+    if existing is not None:
+        return existing
+    resumable = (
+        AgingSnapshot.objects.filter(
+            office=run.office, state=SnapshotState.BUILDING, source=source, as_of=as_of,
+            clinic_num=clinic_num, is_as_of_request=run.kind == "aging_as_of",
+        )
+        .order_by("-fetched_at")
+        .first()
+    )  # fmt: skip
+    if resumable is not None:
+        AgingSnapshot.objects.filter(pk=resumable.pk).update(run=run)
+        resumable.run = run
+        return resumable
+    return AgingSnapshot.objects.create(
+        office=run.office, run=run, source=source, as_of=as_of, clinic_num=clinic_num,
+        is_as_of_request=run.kind == "aging_as_of",
+    )  # fmt: skip
+
+
+def snapshot_row_count(snapshot: AgingSnapshot) -> int:
+    """Rows stored so far: where a resumed refresh continues."""
+    return AgingRow.objects.filter(snapshot=snapshot).count()
+
+
+def snapshot_rows_ingest(snapshot: AgingSnapshot, rows: list[Row]) -> int:
+    """Write one page of rows; re-writing the same guarantors replaces them, never duplicates."""
+    if not rows:
+        return 0
+    if connection.vendor == "postgresql":
+        _ingest_copy(snapshot.pk, rows)
+    else:
+        AgingRow.objects.bulk_create(
+            [AgingRow(snapshot_id=snapshot.pk, **r.__dict__) for r in rows],
+            update_conflicts=True,
+            unique_fields=["snapshot", "pat_num"],
+            update_fields=[f for f in ROW_FIELDS if f != "pat_num"],
+        )
+    return len(rows)
+
+
+def _ingest_copy(snapshot_id: int, rows: list[Row]) -> None:
+    """Postgres: delete the page's guarantors, then COPY (several times faster than INSERTs)."""
+    table = AgingRow._meta.db_table
+    pats = [r.pat_num for r in rows]
+    buffer = io.StringIO()
+    for r in rows:
+        name = r.name.replace("\\", "\\\\").replace("\t", " ").replace("\n", " ").replace("\r", " ")
+        buffer.write(
+            f"{snapshot_id}\t{r.pat_num}\t{r.clinic_num}\t{name}\t{r.est_balance}\t{r.bal_0_30}\t"
+            f"{r.bal_31_60}\t{r.bal_61_90}\t{r.bal_over_90}\t{r.ins_est}\t{r.bal_total}\n"
+        )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE snapshot_id = %s AND pat_num = ANY(%s)",  # noqa: S608
+            [snapshot_id, pats],
+        )
+        columns = ", ".join(("snapshot_id", *ROW_FIELDS))
+        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            copy.write(buffer.getvalue())
+
+
+def _totals(rows_qs) -> dict:
+    agg = rows_qs.aggregate(n=Count("id"), **{b: Sum(b) for b in BUCKETS})
+    return {"guarantors": agg.pop("n"), **{b: agg[b] or Decimal("0") for b in BUCKETS}}
+
+
+@transaction.atomic
+def snapshot_complete(snapshot: AgingSnapshot, *, make_current: bool = True) -> AgingSnapshot:
+    """Total the rows, mark complete and (daily refresh) make it the office's current one."""
+    rows = AgingRow.objects.filter(snapshot=snapshot)
+    totals = _totals(rows)
+    per_clinic = {}
+    for clinic in rows.values_list("clinic_num", flat=True).distinct().order_by("clinic_num"):
+        clinic_totals = _totals(rows.filter(clinic_num=clinic))
+        per_clinic[str(clinic)] = {k: str(v) for k, v in clinic_totals.items()}
+    snapshot.guarantor_count = totals.pop("guarantors")
+    for bucket, value in totals.items():
+        setattr(snapshot, bucket, value)
+    snapshot.clinic_totals = per_clinic
+    snapshot.state = SnapshotState.COMPLETE
+    snapshot.completed_at = timezone.now()
+    snapshot.save()
+    if make_current:
+        office = Office.objects.select_for_update().get(pk=snapshot.office_id)
+        office.current_snapshot = snapshot
+        office.aging_total = snapshot.bal_total
+        office.aging_over_90 = snapshot.bal_over_90
+        office.save(update_fields=["current_snapshot", "aging_total", "aging_over_90"])
+    return snapshot
+
+
+def snapshot_fail(snapshot: AgingSnapshot) -> None:
+    """Give up on a snapshot: drop its rows; the current snapshot is untouched."""
+    AgingRow.objects.filter(snapshot=snapshot).delete()
+    AgingSnapshot.objects.filter(pk=snapshot.pk).update(state=SnapshotState.FAILED)
+
+
+def snapshots_prune(*, now: datetime | None = None) -> int:
+    """Delete snapshots older than the retention period, never an office's current one."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.SNAPSHOT_RETENTION_DAYS)
+    current = Office.objects.exclude(current_snapshot=None).values("current_snapshot")
+    old = AgingSnapshot.objects.filter(fetched_at__lt=cutoff).exclude(pk__in=current)
+    stale_building = AgingSnapshot.objects.filter(
+        Q(state=SnapshotState.BUILDING) | Q(state=SnapshotState.FAILED),
+        fetched_at__lt=(now or timezone.now()) - timedelta(days=2),
+    ).exclude(pk__in=current)
+    count = 0
+    for qs in (old, stale_building):
+        for snapshot in qs.only("pk"):
+            AgingRow.objects.filter(snapshot=snapshot).delete()
+            snapshot.delete()
+            count += 1
+    return count
+
+
+def sources_for(granted: frozenset[str] | list[str]) -> str:
+    """ShortQuery when the key holds ApiQueries; else the /reports/Aging fallback."""
+    return SnapshotSource.SHORT_QUERY if "ApiQueries" in granted else SnapshotSource.REPORTS_AGING

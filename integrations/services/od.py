@@ -1,0 +1,61 @@
+"""Building Open Dental clients for offices: keys decrypted just in time, one pool per process.
+
+The pacer is shared across worker processes through Redis when ``REDIS_URL`` is set, so every
+customer key stays under its Open Dental interval however many workers poll.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+import httpx
+from django.conf import settings
+
+from integrations.models import ApiMode, CustomerKey, Office
+from integrations.opendental import OpenDentalClient, Pacer, pacer_from_url, shared_http_client
+from integrations.services.accounts import developer_key_plaintext
+from integrations.services.keys import customer_key_plaintext
+
+CLIENT_MODES = {ApiMode.REMOTE: "Remote", ApiMode.SERVICE: "Service", ApiMode.LOCAL: "Local"}
+
+
+class NoKey(Exception):
+    """The office has no usable key pair (no current customer key or no developer key)."""
+
+
+@cache
+def _pacer(redis_url: str) -> Pacer:
+    return pacer_from_url(redis_url or None)
+
+
+@cache
+def _http() -> httpx.Client:
+    return shared_http_client()
+
+
+def office_client(
+    *,
+    office: Office,
+    key: CustomerKey | None = None,
+    on_request: Callable[[str, str, int | None, float], None] | None = None,
+    max_pace_wait_s: float | None = None,
+) -> OpenDentalClient:
+    """An API client for the office's current key, paced by its known permissions."""
+    key = key or office.keys.filter(is_current=True).first()
+    dev_key = developer_key_plaintext(office.account)
+    if key is None or not dev_key:
+        raise NoKey("The office has no current customer key or the account no developer key.")
+    return OpenDentalClient(
+        office.base_url,
+        dev_key,
+        customer_key_plaintext(key),
+        mode=CLIENT_MODES[ApiMode(office.api_mode)],
+        pacer=_pacer(settings.REDIS_URL),
+        permissions=frozenset(office.granted_permissions or ()),
+        throttle_scale=settings.OPENDENTAL_THROTTLE_SCALE,
+        max_pace_wait_s=max_pace_wait_s,
+        max_retries=settings.OPENDENTAL_MAX_RETRIES,
+        http_client=_http(),
+        on_request=on_request,
+    )

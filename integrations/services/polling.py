@@ -1,0 +1,209 @@
+"""Polling workflows: the sweep that finds due offices, and the execution of one poll run.
+
+``run_execute`` returns ``None`` when the run is finished (whatever its outcome) or a number of
+seconds after which the task should run again: the key's next throttle slot is far away (so the
+worker slot serves other offices meanwhile), or a transient fault deserves a retry. Open Dental
+faults never escape as exceptions; they become the office's status and the run's error.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import datetime
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from integrations import opendental as od
+from integrations.models import (
+    CustomerKey,
+    KeyStatus,
+    Office,
+    OfficeStatus,
+    PollKind,
+    PollRun,
+    RunOutcome,
+    SnapshotSource,
+)
+from integrations.services import aging, health, runs
+from integrations.services.od import NoKey, office_client
+
+logger = logging.getLogger(__name__)
+
+
+class _Counter:
+    """Counts requests for the run row (passed to the client as on_request)."""
+
+    def __init__(self, run: PollRun) -> None:
+        self.run = run
+
+    def __call__(self, method: str, path: str, status: int | None, elapsed: float) -> None:
+        self.run.requests += 1
+
+
+# --- sweep -----------------------------------------------------------------------------------
+
+
+def _settle_moved_keys(now: datetime) -> None:
+    """Keys whose 15-minute move window has passed are enabled again."""
+    for key in CustomerKey.objects.filter(status=KeyStatus.PENDING_MOVE, pending_until__lte=now):
+        key.status = KeyStatus.ENABLED
+        key.pending_until = None
+        key.enabled_at = now
+        key.save(update_fields=["status", "pending_until", "enabled_at"])
+
+
+def offices_pollable():
+    """Offices with polling on and an enabled current key (not disabled, not pending a move)."""
+    return Office.objects.filter(
+        polling_enabled=True, keys__is_current=True, keys__status=KeyStatus.ENABLED
+    ).exclude(account__developer_key_encrypted="")
+
+
+def sweep_due_offices(*, now: datetime | None = None) -> dict[str, int]:
+    """Queue a poll for every due office; one office's failure never stops the sweep."""
+    now = now or timezone.now()
+    _settle_moved_keys(now)
+    queued = {"health": 0, "aging": 0, "failed": 0}
+    due_health = offices_pollable().filter(Q(next_health_at=None) | Q(next_health_at__lte=now))
+    due_aging = offices_pollable().filter(
+        Q(next_aging_at=None) | Q(next_aging_at__lte=now), status=OfficeStatus.OK
+    )
+    for kind, qs in ((PollKind.HEALTH, due_health), (PollKind.AGING, due_aging)):
+        for office in qs.select_related("account").iterator(chunk_size=500):
+            try:
+                _, created = runs.poll_enqueue(office=office, kind=kind)
+            except runs.WorkersUnavailable:
+                queued["failed"] += 1
+                break  # the broker is down: the next sweep tries again
+            except Exception:
+                logger.exception("sweep could not queue office %s", office.pk)
+                queued["failed"] += 1
+                continue
+            queued[kind] += int(created)
+            _push_next(office, kind, now)
+    return queued
+
+
+def _push_next(office: Office, kind: str, now: datetime) -> None:
+    if kind == PollKind.HEALTH:
+        Office.objects.filter(pk=office.pk).update(
+            next_health_at=health.next_health_at(office, now)
+        )
+    else:
+        # Re-armed by the run itself once it knows DateLastAging; this only prevents re-queuing.
+        Office.objects.filter(pk=office.pk).update(next_aging_at=aging.next_aging_at(office, now))
+
+
+# --- one run ---------------------------------------------------------------------------------
+
+
+def run_execute(run_id: int, *, claimer: str = "") -> float | None:
+    """Claim and execute one poll run; None when done, else seconds until it should resume."""
+    run = runs.run_claim(run_id, claimer=claimer)
+    if run is None:
+        return None  # done already, or another worker holds it
+    office = run.office
+    key = office.keys.filter(is_current=True).first()
+    if not office.polling_enabled and run.requested_by_id is None:
+        runs.run_finish(run, outcome=RunOutcome.SKIPPED, error="Polling is off for this office.")
+        return None
+    try:
+        client = office_client(
+            office=office, key=key, on_request=_Counter(run),
+            max_pace_wait_s=settings.MAX_INLINE_PACE_WAIT_S,
+        )  # fmt: skip
+        if run.kind == PollKind.HEALTH:
+            _health(run, office, key, client)
+        else:
+            return _aging(run, office, client)
+    except NoKey as exc:
+        runs.run_finish(run, outcome=RunOutcome.SKIPPED, error=str(exc))
+    except od.PaceDeferred as exc:
+        runs.run_release(run, error="")
+        return exc.retry_after or settings.MAX_INLINE_PACE_WAIT_S
+    except od.OpenDentalError as exc:
+        return _failed(run, office, key, exc)
+    return None
+
+
+def _health(run: PollRun, office: Office, key: CustomerKey, client: od.OpenDentalClient) -> None:
+    result = health.health_fetch(client)
+    health.office_health_record_ok(office=office, key=key, result=result)
+    runs.run_finish(run, outcome=RunOutcome.OK)
+
+
+def _failed(run: PollRun, office: Office, key: CustomerKey | None, exc: od.OpenDentalError):
+    """Record the fault on the office; retry transient faults of aging runs with backoff."""
+    health.office_health_record_error(office=office, key=key, exc=exc)
+    error = health._error_text(exc)
+    if (
+        run.kind != PollKind.HEALTH
+        and not exc.permanent
+        and run.attempts < settings.RUN_MAX_ATTEMPTS
+    ):
+        runs.run_release(run, error=error)
+        return min(600.0, 5.0 * 2**run.attempts) * random.uniform(0.5, 1.0)  # noqa: S311
+    _abandon_snapshot(run)
+    runs.run_finish(run, outcome=RunOutcome.FAILED, error=error, status_code=exc.status)
+    return None
+
+
+def _abandon_snapshot(run: PollRun) -> None:
+    snapshot = run.agingsnapshot_set.filter(state="building").first()
+    if snapshot is not None:
+        aging.snapshot_fail(snapshot)
+
+
+def _aging(run: PollRun, office: Office, client: od.OpenDentalClient) -> float | None:
+    """Daily refresh (recipe) or an as-of-date report, page by page, resumable."""
+    now = timezone.now()
+    if run.kind == PollKind.AGING_AS_OF:
+        source, as_of = SnapshotSource.REPORTS_AGING_AS_OF, run.as_of or aging.office_today(office)
+    else:
+        if not office.granted_permissions:
+            office.granted_permissions = sorted(client.granted_permissions())
+        last_aging = health.parse_pref_date(client.preference(health.PREF_DATE_LAST_AGING))
+        wait_until = aging.aging_ready_at(office, last_aging, now)
+        if wait_until is not None:
+            runs.run_finish(run, outcome=RunOutcome.SKIPPED, error="Waiting for today's aging run.")
+            Office.objects.filter(pk=office.pk).update(next_aging_at=wait_until)
+            return None
+        source = aging.sources_for(office.granted_permissions)
+        as_of = last_aging or aging.office_today(office, now)
+    snapshot = aging.snapshot_open(run=run, source=source, as_of=as_of, clinic_num=run.clinic_num)
+    _fetch_pages(run, snapshot, client)
+    aging.snapshot_complete(snapshot, make_current=run.kind == PollKind.AGING)
+    if run.kind == PollKind.AGING:
+        Office.objects.filter(pk=office.pk).update(next_aging_at=aging.next_aging_at(office, now))
+    runs.run_finish(run, outcome=RunOutcome.OK)
+    return None
+
+
+def _fetch_pages(run: PollRun, snapshot, client: od.OpenDentalClient) -> None:
+    """Fetch from where the snapshot stopped until a short page; heartbeat after each page."""
+    offset = aging.snapshot_row_count(snapshot)
+    page_size = client.page_size if snapshot.source != SnapshotSource.SHORT_QUERY else 100
+    while True:
+        page = _page(client, snapshot, offset)
+        aging.snapshot_rows_ingest(snapshot, page)
+        offset += len(page)
+        runs.run_heartbeat(run, requests=run.requests, rows=offset)
+        if len(page) < page_size:
+            return
+
+
+def _page(client: od.OpenDentalClient, snapshot, offset: int) -> list[aging.Row]:
+    if snapshot.source == SnapshotSource.SHORT_QUERY:
+        return [aging.row_from_query(r) for r in client.short_query(aging.AGING_SQL, offset)]
+    params = {
+        "DateAsOf": snapshot.as_of if snapshot.is_as_of_request else None,
+        "ClinicNum": snapshot.clinic_num,
+        "Offset": offset or None,
+    }
+    raw = client.request("GET", "/reports/Aging", params=params)
+    if not isinstance(raw, list):
+        raise od.BadResponse("GET /reports/Aging did not return a list")
+    return [aging.row_from_report(r, snapshot.clinic_num) for r in raw]

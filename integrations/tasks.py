@@ -1,0 +1,47 @@
+"""Celery tasks: thin wrappers that take ids and call one service each.
+
+Every task is idempotent: the poll run row is claimed with a conditional UPDATE, so a retried,
+duplicated or redelivered message finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from integrations.services import aging, polling
+
+logger = logging.getLogger(__name__)
+
+DB_ERRORS = (OperationalError, InterfaceError)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=DB_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=20,
+)
+def poll_run_task(self, run_id: int) -> None:
+    """Execute one poll run; re-queue itself when it must wait for a throttle slot or retry."""
+    resume_in = polling.run_execute(run_id, claimer=self.request.id or "")
+    if resume_in is not None:
+        poll_run_task.apply_async(args=[run_id], countdown=resume_in)
+
+
+@shared_task(acks_late=True, autoretry_for=DB_ERRORS, retry_backoff=2, max_retries=5)
+def sweep_task() -> dict[str, int]:
+    """Queue polls for every office that is due."""
+    result = polling.sweep_due_offices()
+    logger.info("sweep queued %s", result)
+    return result
+
+
+@shared_task(acks_late=True, autoretry_for=DB_ERRORS, retry_backoff=2, max_retries=5)
+def prune_snapshots_task() -> int:
+    """Drop aging snapshots past the retention period."""
+    return aging.snapshots_prune()

@@ -1,0 +1,247 @@
+"""The polling pipeline against the live sandbox over HTTP (tasks called as functions)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from integrations.models import (
+    AgingRow,
+    AgingSnapshot,
+    KeyStatus,
+    OfficeStatus,
+    PollKind,
+    PollRun,
+    RunOutcome,
+    SnapshotSource,
+    SnapshotState,
+)
+from integrations.services import aging, keys, polling, runs
+from tests.factories import random_key
+
+BUCKET_MAP = {
+    "bal_0_30": "Bal_0_30",
+    "bal_31_60": "Bal_31_60",
+    "bal_61_90": "Bal_61_90",
+    "bal_over_90": "BalOver90",
+    "ins_est": "InsEst",
+    "bal_total": "BalTotal",
+}
+
+
+def run_to_end(office, kind=PollKind.HEALTH, **kwargs) -> PollRun:
+    """Queue a run and execute it like the task would, including its self-re-queues."""
+    run, _ = runs.poll_enqueue(office=office, kind=kind, send=False, **kwargs)
+    for _ in range(200):
+        if polling.run_execute(run.pk) is None:
+            break
+    run.refresh_from_db()
+    assert not run.is_active
+    return run
+
+
+def assert_matches_sandbox(snapshot: AgingSnapshot, expected: dict, clinics: bool = True) -> None:
+    assert snapshot.guarantor_count == expected["all"]["guarantors"]
+    for ours, theirs in BUCKET_MAP.items():
+        assert getattr(snapshot, ours) == Decimal(str(expected["all"][theirs])), ours
+    if clinics:
+        assert set(snapshot.clinic_totals) == set(expected["clinics"])
+        for num, totals in expected["clinics"].items():
+            ours = snapshot.clinic_totals[num]
+            assert int(ours["guarantors"]) == totals["guarantors"]
+            for field, theirs in BUCKET_MAP.items():
+                assert Decimal(ours[field]) == Decimal(str(totals[theirs])), (num, field)
+
+
+def test_health_poll_of_a_good_office_stores_permissions_version_and_clinics(sandbox_account):
+    office = sandbox_account["Queries Office"]
+    run = run_to_end(office)
+    office.refresh_from_db()
+    assert run.outcome == RunOutcome.OK and run.requests == 5
+    assert office.status == OfficeStatus.OK and office.status_since is not None
+    assert set(office.granted_permissions) == {"ApiReadAll", "ApiQueries"}
+    assert office.missing_permissions == []
+    assert office.program_version and office.date_last_aging is not None
+    assert office.aging_service_time_due is not None
+    assert (
+        sorted(office.clinics.values_list("clinic_num", flat=True))
+        == office.manifest["clinic_nums"]
+    )
+
+
+def test_missing_permission_is_the_gap_between_requested_and_granted(sandbox_account):
+    office = sandbox_account["ReadAll Office"]  # the account requested Queries
+    run_to_end(office)
+    office.refresh_from_db()
+    assert office.status == OfficeStatus.OK
+    assert office.missing_permissions == ["ApiQueries"]
+
+
+def test_econnector_down_becomes_a_status_with_the_explanation(sandbox_account):
+    office = sandbox_account["Down Office"]
+    run = run_to_end(office)
+    office.refresh_from_db()
+    assert run.outcome == RunOutcome.FAILED and run.status_code == 400
+    assert office.status == OfficeStatus.ECONNECTOR_DOWN
+    assert "eConnector" in office.last_error and office.consecutive_failures == 1
+
+
+def test_key_disabled_by_the_customer_is_detected(sandbox_account):
+    office = sandbox_account["Disabled Office"]
+    run_to_end(office)
+    office.refresh_from_db()
+    assert office.status == OfficeStatus.KEY_DISABLED
+    assert office.keys.get(is_current=True).status == KeyStatus.DISABLED_BY_CUSTOMER
+
+
+def test_unknown_key_is_rejected(sandbox_account, owner):
+    office = sandbox_account["Spare Office"]
+    keys.customer_key_add(office=office, key=random_key(), actor=owner)
+    run = run_to_end(office)
+    office.refresh_from_db()
+    assert run.outcome == RunOutcome.FAILED and run.status_code == 401
+    assert office.status == OfficeStatus.KEY_REJECTED
+
+
+def test_aging_refresh_by_short_query_matches_the_sandbox_per_office_and_clinic(
+    sandbox_account, sandbox_totals
+):
+    office = sandbox_account["Queries Office"]
+    run_to_end(office)
+    run = run_to_end(office, PollKind.AGING)
+    office.refresh_from_db()
+    snapshot = office.current_snapshot
+    assert run.outcome == RunOutcome.OK, run.error
+    assert (
+        snapshot.state == SnapshotState.COMPLETE and snapshot.source == SnapshotSource.SHORT_QUERY
+    )
+    assert snapshot.as_of == office.date_last_aging
+    assert run.rows == 230 and run.requests >= 3  # 100 + 100 + 30
+    assert_matches_sandbox(snapshot, sandbox_totals(office.manifest["customer_key"]))
+    assert office.aging_total == snapshot.bal_total
+
+
+def test_without_queries_permission_aging_falls_back_to_reports_aging(
+    sandbox_account, sandbox_totals
+):
+    office = sandbox_account["ReadAll Office"]
+    run_to_end(office)
+    run = run_to_end(office, PollKind.AGING)
+    office.refresh_from_db()
+    assert run.outcome == RunOutcome.OK, run.error
+    assert office.current_snapshot.source == SnapshotSource.REPORTS_AGING
+    expected = sandbox_totals(office.manifest["customer_key"])
+    snapshot = office.current_snapshot
+    assert snapshot.guarantor_count == expected["all"]["guarantors"]
+    for ours in ("bal_0_30", "bal_31_60", "bal_61_90", "bal_over_90", "bal_total"):
+        assert getattr(snapshot, ours) == Decimal(str(expected["all"][BUCKET_MAP[ours]]))
+
+
+def test_a_failed_refresh_keeps_the_last_good_snapshot_current(
+    sandbox_account, sandbox_control, settings
+):
+    settings.RUN_MAX_ATTEMPTS = 2
+    office = sandbox_account["Spare Office"]
+    run_to_end(office)
+    good = run_to_end(office, PollKind.AGING)
+    office.refresh_from_db()
+    current = office.current_snapshot
+    assert good.outcome == RunOutcome.OK
+    sandbox_control(office.manifest["customer_key"], status_500=True)
+    bad = run_to_end(office, PollKind.AGING)
+    office.refresh_from_db()
+    assert bad.outcome == RunOutcome.FAILED and "500" in bad.error
+    assert office.current_snapshot == current
+    assert AgingRow.objects.filter(snapshot=current).count() == current.guarantor_count
+    failed = AgingSnapshot.objects.filter(run=bad).first()
+    assert failed is None or (failed.state == SnapshotState.FAILED and not failed.rows.exists())
+    assert office.status == OfficeStatus.OD_ERROR
+
+
+def test_a_half_done_refresh_resumes_without_duplicating_rows(sandbox_account, sandbox_totals):
+    office = sandbox_account["Queries Office"]
+    run_to_end(office)
+    first = run_to_end(office, PollKind.AGING)
+    complete = AgingSnapshot.objects.get(run=first)
+    # Simulate a killed worker: a building snapshot holding the first 150 rows.
+    partial = AgingSnapshot.objects.create(
+        office=office, source=complete.source, as_of=complete.as_of, state=SnapshotState.BUILDING
+    )
+    fields = list(aging.ROW_FIELDS)
+    first_rows = complete.rows.order_by("pat_num").values(*fields)[:150]
+    AgingRow.objects.bulk_create([AgingRow(snapshot=partial, **row) for row in first_rows])
+    second = run_to_end(office, PollKind.AGING)
+    partial.refresh_from_db()
+    office.refresh_from_db()
+    assert second.outcome == RunOutcome.OK
+    assert office.current_snapshot == partial and partial.state == SnapshotState.COMPLETE
+    assert second.rows == 230 and partial.rows.count() == 230
+    assert_matches_sandbox(partial, sandbox_totals(office.manifest["customer_key"]))
+
+
+def test_enqueue_twice_gives_one_active_run(sandbox_account):
+    office = sandbox_account["Queries Office"]
+    a, created_a = runs.poll_enqueue(office=office, send=False)
+    b, created_b = runs.poll_enqueue(office=office, send=False)
+    assert created_a and not created_b and a.pk == b.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_poll_run_twice_at_once_does_the_work_once(sandbox_account):
+    office = sandbox_account["Queries Office"]
+    run, _ = runs.poll_enqueue(office=office, send=False)
+    results, barrier = [], threading.Barrier(2)
+
+    def work():
+        barrier.wait()
+        try:
+            results.append(runs.run_claim(run.pk, claimer=f"t{threading.get_ident()}"))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r is not None for r in results) == 1
+
+
+def test_a_stale_claim_can_be_taken_over(sandbox_account, settings):
+    office = sandbox_account["Queries Office"]
+    run, _ = runs.poll_enqueue(office=office, send=False)
+    assert runs.run_claim(run.pk, claimer="dead-worker") is not None
+    assert runs.run_claim(run.pk, claimer="other") is None
+    PollRun.objects.filter(pk=run.pk).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.CLAIM_STALE_AFTER_S + 1)
+    )
+    assert runs.run_claim(run.pk, claimer="other") is not None
+
+
+def test_sweep_queues_only_due_pollable_offices(sandbox_account, owner):
+    paused = sandbox_account["Spare Office"]
+    paused.polling_enabled = False
+    paused.save()
+    moved_key = sandbox_account["Down Office"].keys.get(is_current=True)
+    keys.customer_key_move(key=moved_key, to_office=sandbox_account["ReadAll Office"], actor=owner)
+    disabled = sandbox_account["Disabled Office"].keys.get(is_current=True)
+    keys.customer_key_disable(key=disabled, actor=owner)
+    result = polling.sweep_due_offices()
+    queued = set(
+        PollRun.objects.filter(kind=PollKind.HEALTH).values_list("office__name", flat=True)
+    )
+    assert queued == {"Queries Office"}
+    assert result["health"] == 1
+    assert polling.sweep_due_offices()["health"] == 0  # not due again yet
+    later = timezone.now() + timedelta(minutes=16)
+    PollRun.objects.update(outcome=RunOutcome.OK)
+    polling.sweep_due_offices(now=later)
+    queued = set(
+        PollRun.objects.filter(kind=PollKind.HEALTH).values_list("office__name", flat=True)
+    )
+    assert "ReadAll Office" in queued  # the moved key settled after 15 minutes

@@ -1,0 +1,209 @@
+import multiprocessing
+import threading
+import time
+import uuid
+
+import pytest
+
+from integrations.opendental import (
+    LocalPacer,
+    NullPacer,
+    RedisPacer,
+    pacer_from_url,
+    pacer_key_id,
+    throttle_interval_s,
+)
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.mark.parametrize(
+    ("permissions", "mode", "expected"),
+    [
+        ({"ApiReadAll"}, "Remote", 5.0),
+        (set(), "Remote", 5.0),
+        ({"ApiReadAll", "ApiQueries"}, "Remote", 1.0),
+        ({"ApiReadAll", "ApiQueries", "ApiEnterprise"}, "Remote", 0.5),
+        ({"ApiReadAll", "ApiQueries"}, "Service", 0.0),
+        ({"ApiReadAll"}, "Local", 0.0),
+    ],
+)
+def test_throttle_interval_follows_the_documented_tiers(permissions, mode, expected):
+    assert throttle_interval_s(permissions, mode) == expected
+
+
+def test_pacer_key_id_is_stable_and_does_not_contain_the_key():
+    key = "VzkmZEaUWOjnQX2z"
+    assert pacer_key_id(key) == pacer_key_id(key)
+    assert pacer_key_id(key) != pacer_key_id(key[::-1])
+    assert key not in pacer_key_id(key)
+    assert len(pacer_key_id(key)) == 24
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_local_pacer_books_consecutive_slots_one_padded_interval_apart():
+    clock = FakeClock()
+    pacer = LocalPacer(clock=clock)
+    padded = pacer.padded(1.0)
+    assert padded == pytest.approx(1.0 * 1.02 + 0.025)
+    assert pacer.reserve("k", 1.0) == 0
+    assert pacer.reserve("k", 1.0) == pytest.approx(padded)
+    assert pacer.reserve("k", 1.0) == pytest.approx(2 * padded)
+    assert pacer.reserve("other", 1.0) == 0
+
+
+def test_local_pacer_does_not_wait_once_the_interval_has_passed():
+    clock = FakeClock()
+    pacer = LocalPacer(clock=clock)
+    pacer.reserve("k", 1.0)
+    clock.now += 2
+    assert pacer.reserve("k", 1.0) == 0
+
+
+def test_try_reserve_books_nothing_when_the_slot_is_too_far_away():
+    clock = FakeClock()
+    pacer = LocalPacer(clock=clock)
+    pacer.reserve("k", 5.0)
+    booked, wait = pacer.try_reserve("k", 5.0, max_wait_s=1.0)
+    assert not booked
+    assert wait == pytest.approx(pacer.padded(5.0))
+    clock.now += 4.5
+    booked, wait = pacer.try_reserve("k", 5.0, max_wait_s=1.0)
+    assert booked
+    assert 0 < wait <= 1.0
+
+
+def test_acquire_sleeps_for_the_reserved_wait():
+    slept = []
+    clock = FakeClock()
+    pacer = LocalPacer(clock=clock, sleep=slept.append)
+    pacer.acquire("k", 1.0)
+    pacer.acquire("k", 1.0)
+    assert slept == [pytest.approx(pacer.padded(1.0))]
+
+
+def test_null_pacer_never_waits():
+    pacer = NullPacer()
+    assert [pacer.reserve("k", 5.0) for _ in range(3)] == [0, 0, 0]
+
+
+def _assert_spaced(slots, interval):
+    slots = sorted(slots)
+    gaps = [b - a for a, b in zip(slots, slots[1:], strict=False)]
+    assert min(gaps) >= interval, gaps
+
+
+def _in_threads(work, threads=4):
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+
+def test_local_pacer_threads_sharing_a_key_book_distinct_spaced_slots():
+    pacer = LocalPacer(clock=lambda: 50.0)  # frozen clock: slot = 50 + wait, exactly
+    slots = []
+
+    def work():
+        for _ in range(25):
+            slots.append(50.0 + pacer.reserve("k", 1.0))
+
+    _in_threads(work, threads=8)
+    assert len(slots) == 200
+    _assert_spaced(slots, 1.0)
+
+
+@pytest.fixture
+def redis_pacer():
+    redis = pytest.importorskip("redis")
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.skip("Redis is not running at " + REDIS_URL)
+    prefix = f"test:pace:{uuid.uuid4().hex}:"
+    yield RedisPacer(client, prefix=prefix)
+    for key in client.scan_iter(prefix + "*"):
+        client.delete(key)
+
+
+def test_redis_pacer_books_consecutive_slots_and_sets_a_ttl(redis_pacer):
+    assert redis_pacer.reserve("k", 1.0) == 0
+    second = redis_pacer.reserve("k", 1.0)
+    assert second == pytest.approx(redis_pacer.padded(1.0), abs=0.01)
+    ttl_ms = redis_pacer.redis.pttl(redis_pacer.prefix + "k")
+    assert 0 < ttl_ms <= 4000
+
+
+def test_redis_pacer_try_reserve_books_nothing_when_too_far(redis_pacer):
+    redis_pacer.reserve("k", 5.0)
+    booked, wait = redis_pacer.try_reserve("k", 5.0, max_wait_s=0.5)
+    assert not booked
+    assert wait > 4.5
+    booked, _ = redis_pacer.try_reserve("k", 5.0, max_wait_s=10)
+    assert booked
+    assert redis_pacer.reserve("k", 5.0) == pytest.approx(2 * redis_pacer.padded(5.0), abs=0.05)
+
+
+def _book_slots(pacer, count, interval_s):
+    """Book through the pacer's Lua script and return the absolute slots (Redis microseconds)."""
+    interval_us = round(pacer.padded(interval_s) * 1_000_000)
+    return [
+        pacer._script(keys=[pacer.prefix + "shared"], args=[interval_us, -1])[2]
+        for _ in range(count)
+    ]
+
+
+def test_redis_pacer_threads_sharing_a_key_book_distinct_spaced_slots(redis_pacer):
+    slots = []
+
+    def work():
+        slots.extend(_book_slots(redis_pacer, 25, 0.01))
+
+    _in_threads(work, threads=8)
+    assert len(slots) == 200
+    _assert_spaced(slots, round(redis_pacer.padded(0.01) * 1_000_000))
+
+
+def _process_worker(prefix, queue, count, interval):
+    import redis
+
+    pacer = RedisPacer(redis.Redis.from_url(REDIS_URL), prefix=prefix)
+    queue.put(_book_slots(pacer, count, interval))
+
+
+def test_redis_pacer_processes_sharing_a_key_book_distinct_spaced_slots(redis_pacer):
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [
+        ctx.Process(target=_process_worker, args=(redis_pacer.prefix, queue, 50, 0.01))
+        for _ in range(4)
+    ]
+    for proc in procs:
+        proc.start()
+    slots = [slot for _ in procs for slot in queue.get(timeout=30)]
+    for proc in procs:
+        proc.join(timeout=30)
+    assert len(slots) == 200
+    _assert_spaced(slots, round(redis_pacer.padded(0.01) * 1_000_000))
+
+
+def test_redis_pacer_acquire_really_waits_between_calls(redis_pacer):
+    started = time.monotonic()
+    for _ in range(4):
+        redis_pacer.acquire("k", 0.05)
+    assert time.monotonic() - started >= 3 * 0.05
+
+
+def test_pacer_from_url_picks_redis_or_local():
+    assert isinstance(pacer_from_url(None), LocalPacer)
+    assert pacer_from_url(None) is pacer_from_url("")
+    assert isinstance(pacer_from_url(REDIS_URL), RedisPacer)

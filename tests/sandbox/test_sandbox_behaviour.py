@@ -1,0 +1,275 @@
+"""Throttle, faults, Developer Portal keys, determinism, concurrency and the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from odsandbox.config import OfficeSpec, SandboxConfig
+from odsandbox.state import SandboxState
+from odsandbox.testing import RunningSandbox, running_sandbox
+
+if TYPE_CHECKING:
+    from tests.sandbox.conftest import Api
+
+JSON = {"Content-Type": "application/json"}
+
+
+def _headers(dev: str, cust: str) -> dict[str, str]:
+    return {**JSON, "Authorization": f"ODFHIR {dev}/{cust}"}
+
+
+def _faults(sandbox: RunningSandbox, cust: str, **faults: object) -> httpx.Response:
+    return httpx.post(f"{sandbox.control_url}/offices/{cust}/faults", json=faults)
+
+
+def test_read_all_only_key_is_rejected_with_429_inside_five_seconds() -> None:
+    spec = OfficeSpec("Free Office", guarantors=3, permissions=("ApiReadAll",))
+    config = SandboxConfig(office_specs=[spec], control=True)
+    with running_sandbox(config) as sb:
+        cust = sb.manifest["offices"][0]["customer_key"]
+        headers = _headers(sb.manifest["developer_key"], cust)
+        first = httpx.get(f"{sb.base_url}/securityperms", headers=headers)
+        second = httpx.get(f"{sb.base_url}/securityperms", headers=headers)
+        stats = httpx.get(f"{sb.control_url}/stats").json()
+    assert first.status_code == 200
+    assert (second.status_code, second.text) == (429, "Too many requests.")
+    assert 4.0 < float(second.headers["Retry-After"]) <= 5.0
+    assert stats["throttle_violations"] == 1
+    assert list(stats["per_key"].values()) == [{"requests": 2, "violations": 1}]
+
+
+def test_delay_mode_queues_but_still_counts_the_violation() -> None:
+    config = SandboxConfig(
+        offices=1, guarantors_per_office=3, throttle_scale=0.2, over_limit="delay"
+    )
+    with running_sandbox(config) as sb:
+        headers = _headers(sb.manifest["developer_key"], sb.manifest["offices"][0]["customer_key"])
+        started = time.monotonic()
+        codes = [httpx.get(f"{sb.base_url}/clinics", headers=headers).status_code for _ in "ab"]
+        elapsed = time.monotonic() - started
+        assert sb.state.stats()["throttle_violations"] == 1
+    assert codes == [200, 200]
+    assert elapsed >= 0.19
+
+
+def test_service_mode_offices_are_not_throttled() -> None:
+    spec = OfficeSpec("Service Office", guarantors=3, mode="Service", permissions=("ApiReadAll",))
+    with running_sandbox(SandboxConfig(office_specs=[spec])) as sb:
+        headers = _headers(sb.manifest["developer_key"], sb.manifest["offices"][0]["customer_key"])
+        codes = {httpx.get(f"{sb.base_url}/clinics", headers=headers).status_code for _ in "abc"}
+        assert sb.state.stats()["throttle_violations"] == 0
+    assert codes == {200}
+
+
+def test_econnector_down_is_400_with_explanation(
+    sandbox: RunningSandbox, api: Api, cust: str
+) -> None:
+    _faults(sandbox, cust, econnector_down=True)
+    r = api.get("/patients/Simple")
+    assert r.status_code == 400 and "eConnector" in r.text
+
+
+def test_key_disabled_by_customer_is_401(sandbox: RunningSandbox, api: Api, cust: str) -> None:
+    _faults(sandbox, cust, key_status="DisabledByCustomer")
+    r = api.get("/clinics")
+    assert (r.status_code, r.text) == (401, "Customer key is disabled (DisabledByCustomer).")
+
+
+def test_extra_latency_slows_responses(sandbox: RunningSandbox, api: Api, cust: str) -> None:
+    _faults(sandbox, cust, latency_ms=300)
+    started = time.monotonic()
+    assert api.get("/clinics").status_code == 200
+    assert time.monotonic() - started >= 0.3
+
+
+def test_timeout_answers_504_after_the_request_time_limit(
+    sandbox: RunningSandbox, api: Api, cust: str
+) -> None:
+    _faults(sandbox, cust, timeout=True)
+    started = time.monotonic()
+    r = api.get("/clinics")
+    assert (r.status_code, r.text) == (504, "Gateway Time-out")
+    assert 1.4 < time.monotonic() - started < 4
+
+
+@pytest.mark.parametrize(
+    ("fault", "status"),
+    [("timeout_immediate", 504), ("status_500", 500), ("html_error", 502), ("status_429", 429)],
+)
+def test_status_faults(
+    sandbox: RunningSandbox, api: Api, cust: str, fault: str, status: int
+) -> None:
+    extra = {"timeout": True} if fault == "timeout_immediate" else {}
+    _faults(sandbox, cust, **{fault: True, **extra})
+    r = api.http.get("/clinics")
+    assert r.status_code == status
+    if fault == "html_error":
+        assert r.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("fault", ["malformed_json", "truncated_json"])
+def test_corrupt_json_faults(sandbox: RunningSandbox, api: Api, cust: str, fault: str) -> None:
+    _faults(sandbox, cust, **{fault: True})
+    r = api.get("/patients/Simple")
+    assert r.status_code == 200
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(r.text)
+
+
+def test_faults_with_times_clear_after_n_requests(
+    sandbox: RunningSandbox, api: Api, cust: str
+) -> None:
+    _faults(sandbox, cust, status_500=True, times=1)
+    assert api.get("/clinics").status_code == 500
+    assert api.get("/clinics").status_code == 200
+
+
+def test_faults_are_also_python_methods(sandbox: RunningSandbox, api: Api, cust: str) -> None:
+    sandbox.state.set_faults(cust, econnector_down=True)
+    assert api.get("/clinics").status_code == 400
+    sandbox.state.reset_faults(cust)
+    assert api.get("/clinics").status_code == 200
+
+
+def test_control_refuses_api_keys(sandbox: RunningSandbox, cust: str) -> None:
+    headers = _headers(sandbox.manifest["developer_key"], cust)
+    assert httpx.get(f"{sandbox.control_url}/stats", headers=headers).status_code == 403
+
+
+def test_control_routes_do_not_exist_without_control() -> None:
+    with running_sandbox(SandboxConfig(offices=1, guarantors_per_office=2)) as sb:
+        assert httpx.get(f"{sb.control_url}/stats").status_code == 404
+
+
+def test_developer_portal_key_flow(sandbox: RunningSandbox, make_api: type[Api]) -> None:
+    m = sandbox.manifest
+    portal = httpx.Client(
+        base_url=sandbox.base_url, headers=_headers(m["developer_key"], m["developer_portal_key"])
+    )
+    listed = portal.get("/apikeys").json()
+    created = portal.post("/apikeys")
+    new_key = created.json()["CustomerKey"]
+    unassigned = make_api(sandbox.base_url, m["developer_key"], new_key).get("/clinics")
+    httpx.post(
+        f"{sandbox.control_url}/keys/{new_key}/assign",
+        json={"office_key": m["offices"][2]["customer_key"]},
+    )
+    new_api = make_api(sandbox.base_url, m["developer_key"], new_key)
+    assigned = new_api.get("/clinics")
+    disabled = portal.put(
+        "/apikeys", json={"CustomerKey": new_key, "KeyStatus": "DisabledByDeveloper"}
+    )
+    refused = new_api.get("/clinics")
+    portal.put("/apikeys", json={"CustomerKey": new_key, "KeyStatus": "Enabled"})
+    assert {k["CustomerKey"] for k in listed} >= {o["customer_key"] for o in m["offices"]}
+    assert created.status_code == 201 and created.json()["DateTimeAssigned"].startswith("0001")
+    assert (unassigned.status_code, assigned.status_code) == (401, 200)
+    assert disabled.json()["KeyStatus"] == "DisabledByDeveloper"
+    assert refused.status_code == 401 and "DisabledByDeveloper" in refused.text
+    assert new_api.get("/clinics").status_code == 200
+    keys = new_api.query("SELECT CustApiKey FROM apikey WHERE DevName='Sandbox Developer'").json()
+    assert new_key in {k["CustApiKey"] for k in keys}
+
+
+def test_developer_portal_rejects_a_wrong_portal_key(sandbox: RunningSandbox) -> None:
+    headers = _headers(sandbox.manifest["developer_key"], "C" * 16)
+    r = httpx.get(f"{sandbox.base_url}/apikeys", headers=headers)
+    assert r.status_code == 401
+
+
+def test_same_seed_gives_same_keys_and_data(tmp_path: os.PathLike[str]) -> None:
+    states = [
+        SandboxState(
+            SandboxConfig(
+                offices=2, guarantors_per_office=15, seed=3, data_dir=os.path.join(tmp_path, name)
+            )
+        )
+        for name in ("a", "b")
+    ]
+    other = SandboxState(SandboxConfig(offices=2, seed=4, data_dir=os.path.join(tmp_path, "c")))
+    dumps = [s.offices[1].store.fetch("SELECT * FROM patient ORDER BY PatNum") for s in states]
+    assert states[0].manifest("x") == states[1].manifest("x") != other.manifest("x")
+    assert dumps[0] == dumps[1] and len(dumps[0]) > 15
+
+
+def test_guarantor_count_is_exact_for_large_offices(tmp_path: os.PathLike[str]) -> None:
+    state = SandboxState(
+        SandboxConfig(offices=1, guarantors_per_office=2000, data_dir=str(tmp_path))
+    )
+    totals = state.aging_totals(state.offices[0].customer_key)
+    assert totals["all"]["guarantors"] == 2000
+
+
+def test_two_hundred_slow_requests_run_concurrently() -> None:
+    config = SandboxConfig(offices=2, guarantors_per_office=20, latency_ms=200, throttle_scale=0)
+
+    async def fire(sb: RunningSandbox) -> tuple[list[int], float]:
+        limits = httpx.Limits(max_connections=500, max_keepalive_connections=500)
+        offices = sb.manifest["offices"]
+        async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+            started = time.monotonic()
+            responses = await asyncio.gather(
+                *(
+                    client.get(
+                        f"{sb.base_url}/patients/Simple",
+                        params={"Offset": i % 50, "Limit": 5},
+                        headers=_headers(
+                            sb.manifest["developer_key"], offices[i % 2]["customer_key"]
+                        ),
+                    )
+                    for i in range(200)
+                )
+            )
+            return [r.status_code for r in responses], time.monotonic() - started
+
+    with running_sandbox(config) as sb:
+        codes, elapsed = asyncio.run(fire(sb))
+    assert codes == [200] * 200
+    assert elapsed < 5
+
+
+def test_cli_starts_prints_url_and_writes_manifest(tmp_path: os.PathLike[str]) -> None:
+    manifest_path = os.path.join(tmp_path, "manifest.json")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "odsandbox",
+            "--offices",
+            "3",
+            "--port",
+            "0",
+            "--guarantors-per-office",
+            "5",
+            "--manifest",
+            manifest_path,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.getcwd(),
+    )
+    try:
+        base_url = proc.stdout.readline().strip() if proc.stdout else ""
+        with open(manifest_path, encoding="utf-8") as fh:
+            manifest = json.load(fh)
+        office = manifest["offices"][0]
+        r = httpx.get(
+            f"{base_url}/securityperms",
+            timeout=10,
+            headers=_headers(manifest["developer_key"], office["customer_key"]),
+        )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/api/v1")
+    assert manifest["base_url"] == base_url and len(manifest["offices"]) == 3
+    assert r.status_code == 200
