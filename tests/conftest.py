@@ -82,3 +82,8 @@ def celery_broker(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def _use_test_broker(celery_broker):
     return celery_broker
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests last: Playwright's sync API keeps an event loop running in this thread."""
+    items.sort(key=lambda item: "/tests/browser/" in str(item.path))

@@ -11,9 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _run_check(env_overrides: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    env = {
-        k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ODPORTAL_ENCRYPTION_KEYS"}
-    }
+    dropped = {"SECRET_KEY", "ODPORTAL_ENCRYPTION_KEYS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(env_overrides)
     return subprocess.run(
         [sys.executable, "manage.py", "check", *args],

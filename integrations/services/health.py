@@ -138,6 +138,12 @@ def health_fetch(client: od.OpenDentalClient) -> HealthResult:
     return HealthResult(granted, version, last_aging, time_due, clinics, latency_ms)
 
 
+HEALTH_FIELDS = [
+    "status", "status_since", "last_polled_at", "last_error", "consecutive_failures",
+    "next_health_at",
+]  # fmt: skip
+
+
 def _set_status(office: Office, status: str, now: datetime) -> None:
     if office.status != status:
         office.status = status
@@ -158,8 +164,12 @@ def office_health_record_ok(*, office: Office, key: CustomerKey, result: HealthR
     office.last_polled_at = office.last_success_at = now
     office.last_error = ""
     office.consecutive_failures = 0
+    office.next_health_at = next_health_at(office, now)
     _set_status(office, OfficeStatus.OK, now)
-    office.save()
+    # Only health fields: an aging run may have changed the snapshot fields meanwhile.
+    office.save(update_fields=[*HEALTH_FIELDS, "granted_permissions", "missing_permissions",
+                               "program_version", "date_last_aging", "aging_service_time_due",
+                               "latency_ms", "last_success_at"])  # fmt: skip
     _clinics_upsert(office, result.clinics)
     if key.status in (KeyStatus.DISABLED_BY_CUSTOMER, KeyStatus.DISABLED_BY_HQ):
         customer_key_mark_detected(key=key, status=KeyStatus.ENABLED)
@@ -190,9 +200,10 @@ def office_health_record_error(*, office: Office, key: CustomerKey | None, exc: 
     office.last_error = _error_text(exc)
     office.consecutive_failures += 1
     _set_status(office, status, now)
+    office.next_health_at = next_health_at(office, now)
     if isinstance(exc, od.PermissionMissing) and exc.permission:
         office.missing_permissions = sorted({*office.missing_permissions, exc.permission})
-    office.save()
+    office.save(update_fields=[*HEALTH_FIELDS, "missing_permissions"])
     detected = _detected_key_status(exc) if isinstance(exc, od.KeyRejected) else None
     if key is not None and detected and not isinstance(exc, od.PermissionMissing):
         customer_key_mark_detected(key=key, status=detected)

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from integrations import crypto
-from integrations.models import CustomerKey, KeyStatus, Office, od_key_validator
+from integrations.models import CustomerKey, KeyStatus, Office, OfficeStatus, od_key_validator
 from integrations.services.audit import audit_record
 
 
@@ -65,6 +65,7 @@ def customer_key_add(*, office: Office, key: str, actor: AbstractBaseUser | None
         _disable(previous, actor, reason="replaced by a new key")
         _retire_current(office)
     new = _new_key(office=office, key=key, actor=actor)
+    _office_key_state_changed(new)
     audit_record(
         account=office.account,
         actor=actor,
@@ -81,6 +82,20 @@ def _disable(key: CustomerKey, actor: AbstractBaseUser | None, *, reason: str) -
     key.pending_until = None
     key.changed_by = actor if getattr(actor, "is_authenticated", False) else None
     key.save(update_fields=["status", "disabled_at", "pending_until", "changed_by"])
+    _office_key_state_changed(key)
+
+
+def _office_key_state_changed(key: CustomerKey) -> None:
+    """Keep the office's status honest about its current key, and poll it soon when usable."""
+    if not key.is_current:
+        return
+    office_qs = Office.objects.filter(pk=key.office_id)
+    if key.status in (KeyStatus.ENABLED, KeyStatus.PENDING_MOVE):
+        office_qs.update(next_health_at=None)
+    else:
+        office_qs.exclude(status=OfficeStatus.KEY_DISABLED).update(
+            status=OfficeStatus.KEY_DISABLED, status_since=timezone.now()
+        )
 
 
 @transaction.atomic
@@ -115,6 +130,7 @@ def customer_key_enable(
     key.pending_until = None
     key.changed_by = actor if getattr(actor, "is_authenticated", False) else None
     key.save()
+    _office_key_state_changed(key)
     audit_record(
         account=key.office.account,
         actor=actor,
@@ -134,6 +150,7 @@ def customer_key_rotate(
     _disable(key, actor, reason="rotated")
     _retire_current(key.office)
     new = _new_key(office=key.office, key=new_key, actor=actor)
+    _office_key_state_changed(new)
     audit_record(
         account=key.office.account,
         actor=actor,
@@ -167,6 +184,7 @@ def customer_key_move(
     key.pending_until = key.move_deadline(now)
     key.changed_by = actor if getattr(actor, "is_authenticated", False) else None
     key.save()
+    _office_key_state_changed(key)
     audit_record(
         account=to_office.account,
         actor=actor,
@@ -199,6 +217,7 @@ def customer_key_mark_detected(*, key: CustomerKey, status: str) -> None:
         key.disabled_at = now
     key.changed_by = None
     key.save(update_fields=["status", "enabled_at", "disabled_at", "changed_by"])
+    _office_key_state_changed(key)
     audit_record(
         account=key.office.account,
         actor=None,

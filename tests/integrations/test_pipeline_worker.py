@@ -1,0 +1,133 @@
+"""End to end: a real Celery worker process, the real broker and database, the live sandbox."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from integrations.models import (
+    AgingRow,
+    AgingSnapshot,
+    Office,
+    OfficeStatus,
+    PollKind,
+    PollRun,
+    RunOutcome,
+    SnapshotSource,
+    SnapshotState,
+)
+from integrations.services import polling, runs
+from tests.integrations.conftest import THROTTLE_SCALE
+from tests.integrations.test_polling import assert_matches_sandbox
+from tests.integrations.worker import Worker
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def worker(celery_broker, tmp_path, sandbox):
+    from odportal.celery import app
+
+    app.control.purge()
+    w = Worker(
+        celery_broker,
+        tmp_path / "worker.log",
+        OPENDENTAL_THROTTLE_SCALE=str(THROTTLE_SCALE),
+        ODPORTAL_CLAIM_STALE_AFTER_S="3",
+    )
+    yield w
+    w.stop()
+
+
+def wait_for_runs(timeout: float = 120, **filters) -> list[PollRun]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        active = PollRun.objects.filter(outcome__in=["queued", "running"], **filters)
+        if not active.exists():
+            return list(PollRun.objects.filter(**filters))
+        time.sleep(0.3)
+    raise AssertionError(f"runs still active: {list(active.values('office__name', 'kind'))}")
+
+
+def test_a_sweep_ends_with_the_right_status_and_totals_for_every_office(
+    sandbox_account, sandbox_control, sandbox_totals, worker
+):
+    worker.start()
+    # A 429 storm on one office: the client honours Retry-After and the poll still succeeds.
+    spare = sandbox_account["Spare Office"]
+    sandbox_control(spare.manifest["customer_key"], status_429=True, times=2)
+    polling.sweep_due_offices()
+    wait_for_runs(kind=PollKind.HEALTH)
+    statuses = dict(Office.objects.values_list("name", "status"))
+    assert statuses == {
+        "Queries Office": OfficeStatus.OK,
+        "ReadAll Office": OfficeStatus.OK,
+        "Down Office": OfficeStatus.ECONNECTOR_DOWN,
+        "Disabled Office": OfficeStatus.KEY_DISABLED,
+        "Spare Office": OfficeStatus.OK,
+    }
+    polling.sweep_due_offices()  # aging is due for the offices that are OK now
+    aging_runs = wait_for_runs(kind=PollKind.AGING)
+    assert {r.office.name for r in aging_runs if r.outcome == RunOutcome.OK} == {
+        "Queries Office", "ReadAll Office", "Spare Office"
+    }  # fmt: skip
+    for office in Office.objects.filter(status=OfficeStatus.OK):
+        expected = sandbox_totals(sandbox_account[office.name].manifest["customer_key"])
+        snapshot = office.current_snapshot
+        if office.name == "ReadAll Office":
+            assert snapshot.source == SnapshotSource.REPORTS_AGING
+            assert snapshot.bal_total == Decimal(str(expected["all"]["BalTotal"]))
+        else:
+            assert_matches_sandbox(snapshot, expected)
+
+
+def test_killing_the_worker_mid_refresh_loses_nothing_and_duplicates_nothing(
+    sandbox_account, sandbox_control, sandbox_totals, worker, settings
+):
+    office = sandbox_account["Queries Office"]
+    key = office.manifest["customer_key"]
+    worker.start()
+    runs.poll_enqueue(office=office, kind=PollKind.HEALTH)
+    wait_for_runs(kind=PollKind.HEALTH)
+    runs.poll_enqueue(office=office, kind=PollKind.AGING)
+    wait_for_runs(kind=PollKind.AGING)
+    office.refresh_from_db()
+    previous = office.current_snapshot
+    assert previous is not None and previous.state == SnapshotState.COMPLETE
+
+    sandbox_control(key, latency_ms=400)  # slow pages, so the kill lands mid-refresh
+    run, _ = runs.poll_enqueue(office=office, kind=PollKind.AGING)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.rows >= 100:
+            break
+        time.sleep(0.05)
+    worker.kill()
+    run.refresh_from_db()
+    assert run.outcome == RunOutcome.RUNNING and 0 < run.rows < 230
+    office.refresh_from_db()
+    assert office.current_snapshot == previous  # the half-built one is not current
+
+    sandbox_control(key, reset=True)
+    settings.CLAIM_STALE_AFTER_S = 1
+    time.sleep(1.5)
+    worker.start()
+    runs.poll_enqueue(office=office, kind=PollKind.AGING)  # expires the stale claim, resumes
+    wait_for_runs(kind=PollKind.AGING)
+    office.refresh_from_db()
+    current = office.current_snapshot
+    assert current != previous and current.state == SnapshotState.COMPLETE
+    assert AgingRow.objects.filter(snapshot=current).count() == 230
+    assert_matches_sandbox(current, sandbox_totals(key))
+    building = AgingSnapshot.objects.filter(office=office, state=SnapshotState.BUILDING)
+    assert not building.exists()
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT snapshot_id, pat_num, COUNT(*) FROM integrations_agingrow"
+            " GROUP BY snapshot_id, pat_num HAVING COUNT(*) > 1"
+        )
+        assert cur.fetchall() == []

@@ -1,0 +1,250 @@
+"""Bulk import of offices and keys: service, command and upload page."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from integrations import crypto
+from integrations.models import AuditEvent, CustomerKey, KeyStatus, Office
+from integrations.services import imports
+from integrations.services.imports import offices_import
+from tests.factories import CustomerKeyFactory, random_key
+
+HEADER = "name,customer_key,api_mode,base_url,time_zone,reference,notes"
+
+
+def _csv(*rows: str, header: str = HEADER) -> str:
+    return "\n".join([header, *rows]) + "\n"
+
+
+def test_csv_creates_offices_with_their_keys(account, owner):
+    k1, k2 = random_key(), random_key()
+    source = _csv(
+        f"North Clinic,{k1},remote,,America/Chicago,N-1,first",
+        f"South Clinic,{k2},Local,http://10.0.0.5:30222/api/v1,America/Denver,,",
+    )
+    result = offices_import(account=account, actor=owner, source=source, filename="o.csv")
+    assert (result.created, result.skipped, result.rejected) == (2, 0, 0)
+    north = Office.objects.get(account=account, name="North Clinic")
+    assert north.reference == "N-1" and north.time_zone == "America/Chicago"
+    assert north.base_url == "https://api.opendental.com/api/v1"
+    south = Office.objects.get(name="South Clinic")
+    assert south.api_mode == "local" and south.base_url == "http://10.0.0.5:30222/api/v1"
+    assert crypto.decrypt(south.keys.get(is_current=True).key_encrypted) == k2
+    assert [r.key_last4 for r in result.rows] == [k1[-4:], k2[-4:]]
+    assert AuditEvent.objects.filter(action="offices.import", account=account).exists()
+
+
+def test_duplicate_keys_are_skipped_also_within_the_file(account, owner):
+    existing = CustomerKeyFactory(office__account=account, plaintext="AAAAbbbbCCCCdddd")
+    fresh = random_key()
+    source = _csv(
+        "Again,AAAAbbbbCCCCdddd,remote,,,,",
+        f"New,{fresh},remote,,,,",
+        f"New twice,{fresh},remote,,,,",
+    )
+    result = offices_import(account=account, actor=owner, source=source)
+    assert [r.outcome for r in result.rows] == ["skipped", "created", "skipped"]
+    assert "already registered" in result.rows[0].messages[0]
+    assert not Office.objects.filter(name__in=["Again", "New twice"]).exists()
+    assert existing.office.keys.count() == 1
+
+
+def test_invalid_rows_are_rejected_with_reasons_and_leave_nothing(account, owner):
+    source = _csv(
+        ",0123456789abcdef,remote,,,,",
+        "Bad key,short,remote,,,,",
+        f"Bad zone,{random_key()},remote,,Mars/Olympus,,",
+        f"Bad mode,{random_key()},cloud,,,,",
+        f"Bad url,{random_key()},remote,https://example.com/,,,",
+        f"Fine,{random_key()},remote,,,,",
+    )
+    result = offices_import(account=account, actor=owner, source=source)
+    by_name = {r.name or "(blank)": r for r in result.rows}
+    assert [r.outcome for r in result.rows] == ["rejected"] * 5 + ["created"]
+    assert "name" in by_name["(blank)"].errors
+    assert "customer_key" in by_name["Bad key"].errors
+    assert "time_zone" in by_name["Bad zone"].errors
+    assert "api_mode" in by_name["Bad mode"].errors
+    assert "base_url" in by_name["Bad url"].errors
+    assert list(Office.objects.filter(account=account).values_list("name", flat=True)) == ["Fine"]
+    assert [r.number for r in result.rows] == [2, 3, 4, 5, 6, 7]
+
+
+def test_row_failing_after_the_office_was_created_leaves_no_office(account, owner, monkeypatch):
+    def fail(**kwargs):
+        assert Office.objects.filter(name="Half").exists()  # the office was created first
+        raise ValidationError({"customer_key": "Open Dental said no."})
+
+    monkeypatch.setattr(imports.keys_service, "customer_key_add", fail)
+    result = offices_import(account=account, actor=owner, source=_csv(f"Half,{random_key()},,,,,"))
+    assert result.rows[0].outcome == "rejected"
+    assert result.rows[0].errors == {"customer_key": ["Open Dental said no."]}
+    assert not Office.objects.filter(name="Half").exists()
+    assert not AuditEvent.objects.filter(action="office.create").exists()
+
+
+def test_bom_semicolons_and_header_case_are_tolerated(account, owner):
+    key = random_key()
+    source = (
+        "\ufeffName;Customer_Key;API_Mode;Base_URL;Time_Zone\n" + f"Ünïcode Dental;{key};remote;;\n"
+    )
+    result = offices_import(account=account, actor=owner, source=source.encode("utf-8"))
+    assert result.format == "csv" and result.created == 1
+    assert Office.objects.filter(name="Ünïcode Dental").exists()
+
+
+def test_bom_bytes_with_commas(account, owner):
+    source = b"\xef\xbb\xbf" + _csv(f"Bom Clinic,{random_key()},remote,,,,").encode()
+    assert offices_import(account=account, actor=owner, source=source).created == 1
+
+
+def test_unreadable_files_raise_validation_error(account, owner):
+    for source in (b"", b"\xff\xfe\x00bad", "foo,bar\n1,2\n", "{not json", '{"x": 1}'):
+        with pytest.raises(ValidationError):
+            offices_import(account=account, actor=owner, source=source)
+
+
+def _manifest(**extra) -> dict:
+    return {
+        "base_url": "http://127.0.0.1:8765/api/v1",
+        "developer_key": random_key(),
+        "developer_portal_key": random_key(),
+        "dev_name": "Sandbox Dev",
+        "offices": [
+            {
+                "name": "Sandbox Office 1",
+                "customer_key": random_key(),
+                "permissions": ["ApiReadAll"],
+                "clinic_nums": [1, 2],
+                "guarantors": 50,
+                "key_status": "Enabled",
+                "econnector_down": False,
+                "mode": "Remote",
+            },
+            {
+                "name": "Sandbox Office 2",
+                "customer_key": random_key(),
+                "permissions": [],
+                "clinic_nums": [],
+                "guarantors": 10,
+                "key_status": "DisabledByCustomer",
+                "econnector_down": True,
+            },
+            {"name": "Broken", "customer_key": "nope"},
+        ],
+        **extra,
+    }
+
+
+def test_manifest_offices_use_its_base_url_and_key_status(account, owner):
+    manifest = _manifest()
+    result = offices_import(
+        account=account, actor=owner, source=json.dumps(manifest), filename="sandbox.json"
+    )
+    assert result.format == "manifest"
+    assert [r.outcome for r in result.rows] == ["created", "created", "rejected"]
+    offices = Office.objects.filter(account=account).order_by("name")
+    assert {o.base_url for o in offices} == {"http://127.0.0.1:8765/api/v1"}
+    key2 = CustomerKey.objects.get(office__name="Sandbox Office 2")
+    assert key2.status == KeyStatus.DISABLED_BY_CUSTOMER
+
+
+def test_base_url_override_wins(account, owner):
+    result = offices_import(
+        account=account,
+        actor=owner,
+        source=json.dumps(_manifest()),
+        base_url_override="http://127.0.0.2:9000/api/v1",
+    )
+    assert result.created == 2
+    assert set(Office.objects.values_list("base_url", flat=True)) == {
+        "http://127.0.0.2:9000/api/v1"
+    }
+
+
+def test_keys_never_appear_in_results(account, owner):
+    keys = [random_key() for _ in range(3)]
+    CustomerKeyFactory(office__account=account, plaintext=keys[0])
+    source = _csv(
+        f"Dup,{keys[0]},remote,,,,",
+        f"Bad zone,{keys[1]},remote,,{keys[1]},,",
+        f"Ok,{keys[2]},remote,,,,",
+    )
+    result = offices_import(account=account, actor=owner, source=source)
+    text = repr(result) + " ".join(m for r in result.rows for m in r.messages)
+    assert not any(k in text for k in keys)
+    assert not any(k in json.dumps(e.detail) for e in AuditEvent.objects.all() for k in keys)
+
+
+def test_command_prints_rows_and_summary(account, owner, tmp_path):
+    key = random_key()
+    path = tmp_path / "offices.csv"
+    path.write_text(_csv(f"Cmd Clinic,{key},remote,,,,", "Bad,short,remote,,,,"))
+    out = StringIO()
+    call_command(
+        "import_offices",
+        str(path),
+        "--account",
+        str(account.public_id),
+        "--user",
+        "owner",
+        stdout=out,
+    )
+    text = out.getvalue()
+    assert f"row 2: created  Cmd Clinic key …{key[-4:]}" in text
+    assert "row 3: rejected Bad" in text and "customer_key:" in text
+    assert "2 rows: 1 created, 0 skipped, 1 rejected" in text
+    assert key not in text
+    assert AuditEvent.objects.get(action="offices.import").actor == owner
+
+
+def test_command_finds_account_by_company_name(account, tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(_manifest()))
+    out = StringIO()
+    call_command("import_offices", str(path), "--account", account.company_name.upper(), stdout=out)
+    assert "3 rows: 2 created, 0 skipped, 1 rejected" in out.getvalue()
+
+
+def test_command_errors(account, tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("nothing useful\n")
+    with pytest.raises(CommandError, match="No developer account"):
+        call_command("import_offices", str(path), "--account", "nobody")
+    with pytest.raises(CommandError, match="lacks name, customer_key"):
+        call_command("import_offices", str(path), "--account", str(account.public_id))
+    with pytest.raises(CommandError, match="Cannot read"):
+        call_command(
+            "import_offices", str(tmp_path / "missing.csv"), "--account", str(account.public_id)
+        )
+
+
+def test_upload_page_shows_per_row_results_without_keys(client, account, owner):
+    key, bad = random_key(), random_key()
+    upload = SimpleUploadedFile(
+        "offices.csv",
+        _csv(f"Up Clinic,{key},remote,,,,", f"Zone,{bad},remote,,Nowhere/Land,,").encode(),
+        content_type="text/csv",
+    )
+    client.force_login(owner)
+    response = client.post(reverse("account_import", args=[account.public_id]), {"file": upload})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "2 rows: 1 created, 0 skipped, 1 rejected" in body
+    assert "Up Clinic" in body and "Unknown time zone" in body
+    assert key not in body and bad not in body and f"…{key[-4:]}" in body
+
+
+def test_upload_page_shows_file_error(client, account, owner):
+    client.force_login(owner)
+    upload = SimpleUploadedFile("x.csv", b"a,b\n1,2\n", content_type="text/csv")
+    response = client.post(reverse("account_import", args=[account.public_id]), {"file": upload})
+    assert response.context["form"].errors["file"]

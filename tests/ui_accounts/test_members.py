@@ -1,0 +1,80 @@
+"""Members and roles: the owner invites, changes roles and removes; one owner always remains."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from integrations.models import Membership, Role
+from tests.factories import UserFactory
+
+
+def _url(name, account, *args):
+    return reverse(name, args=[account.public_id, *args])
+
+
+def test_owner_invites_existing_user_by_username(client, account, owner):
+    UserFactory(username="newbie")
+    client.force_login(owner)
+    response = client.post(
+        _url("account_member_add", account), {"username": "newbie", "role": Role.OPERATOR}
+    )
+    assert response.status_code == 302
+    assert Membership.objects.get(account=account, user__username="newbie").role == Role.OPERATOR
+    assert "newbie" in client.get(_url("account_members", account)).content.decode()
+
+
+def test_inviting_unknown_or_existing_member_shows_field_error(client, account, owner, teammate):
+    client.force_login(owner)
+    for username in ("ghost", "teammate"):
+        response = client.post(
+            _url("account_member_add", account), {"username": username, "role": Role.VIEWER}
+        )
+        assert response.status_code == 400
+        assert response.context["add_form"].errors["username"]
+    assert not Membership.objects.filter(user__username="ghost").exists()
+
+
+def test_owner_changes_a_role(client, account, owner, teammate):
+    client.force_login(owner)
+    client.post(_url("account_member_role", account, "teammate"), {"role": Role.OPERATOR})
+    assert Membership.objects.get(account=account, user=teammate).role == Role.OPERATOR
+
+
+def test_last_owner_cannot_be_demoted_and_sees_why(client, account, owner):
+    client.force_login(owner)
+    response = client.post(_url("account_member_role", account, "owner"), {"role": Role.VIEWER})
+    assert response.status_code == 400
+    assert "at least one owner" in response.content.decode()
+    assert Membership.objects.get(account=account, user=owner).role == Role.OWNER
+
+
+def test_last_owner_cannot_be_removed(client, account, owner):
+    client.force_login(owner)
+    response = client.post(_url("account_member_remove", account, "owner"))
+    assert response.status_code == 400
+    assert "at least one owner" in response.content.decode()
+    assert Membership.objects.filter(account=account, user=owner).exists()
+
+
+def test_owner_removes_a_member(client, account, owner, teammate):
+    client.force_login(owner)
+    response = client.post(_url("account_member_remove", account, "teammate"))
+    assert response.status_code == 302
+    assert not Membership.objects.filter(account=account, user=teammate).exists()
+    client.force_login(teammate)
+    assert client.get(_url("account_detail", account)).status_code == 404
+
+
+def test_with_a_second_owner_the_first_can_step_down(client, account, owner, teammate):
+    Membership.objects.filter(account=account, user=teammate).update(role=Role.OWNER)
+    client.force_login(owner)
+    response = client.post(_url("account_member_role", account, "owner"), {"role": Role.VIEWER})
+    assert response.status_code == 302
+    assert Membership.objects.get(account=account, user=owner).role == Role.VIEWER
+
+
+def test_invalid_role_is_rejected(client, account, owner, teammate):
+    client.force_login(owner)
+    response = client.post(_url("account_member_role", account, "teammate"), {"role": "admin"})
+    assert response.status_code == 400
+    assert Membership.objects.get(account=account, user=teammate).role == Role.VIEWER
