@@ -43,9 +43,10 @@ class Worker:
 
     def start(self, concurrency: int = 8, timeout: float = 60) -> Worker:
         log = self.log_path.open("ab")
+        name = f"test-{os.getpid()}@%h"
         cmd = [sys.executable, "-m", "celery", "-A", "odportal", "worker", "--pool", "threads",
                "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-gossip",
-               "--without-mingle", "--without-heartbeat", "-n", f"test-{os.getpid()}@%h"]  # fmt: skip
+               "--without-mingle", "--without-heartbeat", "-n", name]  # fmt: skip
         self.proc = subprocess.Popen(  # noqa: S603 - fixed argv
             cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
