@@ -2,16 +2,67 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Prefetch, QuerySet
-from django.http import Http404
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
 
-from integrations.models import CustomerKey, DeveloperAccount, Membership, Office
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    DateTimeField,
+    DecimalField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.utils import timezone
+
+from integrations.models import (
+    AgingRow,
+    AgingSnapshot,
+    Clinic,
+    CustomerKey,
+    DeveloperAccount,
+    Membership,
+    Office,
+    OfficeStatus,
+    PollKind,
+    PollRun,
+    Role,
+    RunOutcome,
+    SnapshotState,
+)
+
+ACTIVE_OUTCOMES = (RunOutcome.QUEUED, RunOutcome.RUNNING)
+BUCKETS = ("bal_0_30", "bal_31_60", "bal_61_90", "bal_over_90", "ins_est", "bal_total")
 
 
 def accounts_for_user(user: AbstractBaseUser) -> QuerySet[DeveloperAccount]:
     """Developer accounts the user is a member of."""
     return DeveloperAccount.objects.filter(membership__user=user).distinct()
+
+
+def accounts_user_can_act(user: AbstractBaseUser) -> QuerySet[DeveloperAccount]:
+    """Accounts where the user is an owner or operator (may add offices and keys)."""
+    return DeveloperAccount.objects.filter(
+        membership__user=user, membership__role__in=(Role.OWNER, Role.OPERATOR)
+    ).order_by("company_name")
 
 
 def membership_for(user: AbstractBaseUser, account: DeveloperAccount) -> Membership | None:
@@ -43,3 +94,353 @@ def get_account_for_user(user: AbstractBaseUser, public_id) -> DeveloperAccount:
     if account is None:
         raise Http404("No such developer account.")
     return account
+
+
+# --- Office health: attention, list, overview -------------------------------------------------
+
+PROBLEM_STATUSES = (
+    OfficeStatus.KEY_REJECTED,
+    OfficeStatus.KEY_DISABLED,
+    OfficeStatus.PERMISSION_MISSING,
+    OfficeStatus.ECONNECTOR_DOWN,
+    OfficeStatus.THROTTLED,
+    OfficeStatus.TIMED_OUT,
+    OfficeStatus.OD_ERROR,
+    OfficeStatus.UNREACHABLE,
+)
+# Who must act, per status: what support staff tell the caller.
+WHO_ACTS = {
+    OfficeStatus.KEY_REJECTED: "The vendor or the office: re-enable or replace the customer key",
+    OfficeStatus.KEY_DISABLED: "The vendor or the office: re-enable the customer key",
+    OfficeStatus.PERMISSION_MISSING: "The vendor: request the permission from Open Dental",
+    OfficeStatus.ECONNECTOR_DOWN: "The office's IT: restart the eConnector",
+    OfficeStatus.THROTTLED: "Open Dental: wait, the next poll retries",
+    OfficeStatus.TIMED_OUT: "Open Dental / network: the next poll retries",
+    OfficeStatus.OD_ERROR: "Open Dental: the next poll retries",
+    OfficeStatus.UNREACHABLE: "The vendor: check the base URL and network, then retry",
+    OfficeStatus.NEVER_POLLED: "The vendor: add a key and wait for the first poll",
+    OfficeStatus.OK: "",
+}
+STALE_WHO_ACTS = "The vendor: check that workers run and polling is on"
+_SEVERITY = [
+    OfficeStatus.KEY_REJECTED,
+    OfficeStatus.KEY_DISABLED,
+    OfficeStatus.PERMISSION_MISSING,
+    OfficeStatus.ECONNECTOR_DOWN,
+    OfficeStatus.UNREACHABLE,
+    OfficeStatus.OD_ERROR,
+    OfficeStatus.TIMED_OUT,
+    OfficeStatus.THROTTLED,
+]
+
+
+def _stale_cutoff_expr():
+    """now - 2 x the office's health interval, as a database expression."""
+    # SQLite stores durations as integer microseconds and cannot multiply an interval.
+    factor = Value(timedelta(seconds=2)) if connection.vendor == "postgresql" else Value(2_000_000)
+    two_intervals = ExpressionWrapper(F("health_interval_s") * factor, output_field=DurationField())
+    return ExpressionWrapper(Value(timezone.now()) - two_intervals, output_field=DateTimeField())
+
+
+def stale_q() -> Q:
+    """Offices whose last success is older than twice their health interval."""
+    return Q(last_success_at__isnull=False, last_success_at__lt=_stale_cutoff_expr())
+
+
+def attention_q() -> Q:
+    """Offices that need someone to act: a problem status, stale data, or never polled."""
+    return Q(status__in=PROBLEM_STATUSES) | stale_q() | Q(status=OfficeStatus.NEVER_POLLED)
+
+
+def _key_last4() -> Subquery:
+    current = CustomerKey.objects.filter(office=OuterRef("pk"), is_current=True)
+    return Subquery(current.values("last4")[:1])
+
+
+def _base_office_list(user: AbstractBaseUser) -> QuerySet[Office]:
+    return (
+        Office.objects.filter(account__membership__user=user)
+        .select_related("account")
+        .annotate(key_last4=_key_last4())
+    )
+
+
+OFFICE_SORTS = {
+    "name": ("name", "id"),
+    "account": ("account__company_name", "name", "id"),
+    "status": ("status", "name", "id"),
+    "since": ("status_since", "id"),
+    "last_success": ("last_success_at", "id"),
+    "mode": ("api_mode", "name", "id"),
+    "version": ("program_version", "name", "id"),
+    "gap": ("perm_gap", "name", "id"),
+    "aging": ("aging_total", "id"),
+    "over90": ("over90_share", "aging_total", "id"),
+}
+
+
+@dataclass(frozen=True)
+class OfficeFilters:
+    """The office list's query string, validated."""
+
+    q: str = ""
+    status: str = ""
+    account: str = ""
+    mode: str = ""
+    sort: str = "name"
+    desc: bool = False
+
+
+def office_list(user: AbstractBaseUser, filters: OfficeFilters) -> QuerySet[Office]:
+    """The office table: filtered, sorted, with key last-4 and 90+ share; no per-row queries."""
+    qs = _base_office_list(user)
+    if filters.q:
+        qs = qs.filter(Q(name__icontains=filters.q) | Q(reference__icontains=filters.q))
+    if filters.status == "attention":
+        qs = qs.filter(attention_q())
+    elif filters.status == "stale":
+        qs = qs.filter(stale_q())
+    elif filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.account:
+        qs = qs.filter(account__public_id=filters.account)
+    if filters.mode:
+        qs = qs.filter(api_mode=filters.mode)
+    if filters.sort == "over90":
+        qs = qs.annotate(
+            over90_share=Case(
+                When(aging_total=0, then=Value(None)),
+                default=F("aging_over_90") * 100 / F("aging_total"),
+                output_field=DecimalField(max_digits=20, decimal_places=4),
+            )
+        )
+    if filters.sort == "gap":
+        qs = qs.annotate(perm_gap=_json_length("missing_permissions"))
+    fields = OFFICE_SORTS.get(filters.sort, OFFICE_SORTS["name"])
+    return qs.order_by(*((f"-{f}" if filters.desc else f) for f in fields))
+
+
+def _json_length(field: str) -> Func:
+    if connection.vendor == "postgresql":
+        return Func(F(field), function="jsonb_array_length", output_field=IntegerField())
+    return Func(F(field), function="json_array_length", output_field=IntegerField())
+
+
+def active_runs_by_office(office_ids: list[int]) -> dict[int, PollRun]:
+    """The queued/running run of each office (one query); health preferred over aging."""
+    runs = PollRun.objects.filter(office_id__in=office_ids, outcome__in=ACTIVE_OUTCOMES)
+    found: dict[int, PollRun] = {}
+    for run in runs.order_by("kind"):
+        found.setdefault(run.office_id, run)
+    return found
+
+
+def office_status_counts(user: AbstractBaseUser) -> list[dict[str, Any]]:
+    """Number of offices per status, in the order of the status choices."""
+    rows = dict(
+        Office.objects.filter(account__membership__user=user)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    return [
+        {"status": value, "label": label, "count": rows.get(value, 0)}
+        for value, label in OfficeStatus.choices
+    ]
+
+
+def offices_needing_attention(user: AbstractBaseUser, *, limit: int = 50) -> list[Office]:
+    """Offices with problems, worst first then oldest problem first, with who must act."""
+    severity = Case(
+        *[When(status=s, then=Value(i)) for i, s in enumerate(_SEVERITY)],
+        When(status=OfficeStatus.OK, then=Value(len(_SEVERITY))),
+        default=Value(len(_SEVERITY) + 1),
+        output_field=IntegerField(),
+    )
+    offices = list(
+        _base_office_list(user)
+        .filter(attention_q())
+        .annotate(
+            severity=severity,
+            is_stale=Case(
+                When(stale_q(), then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            ),
+        )
+        .order_by("severity", F("status_since").asc(nulls_last=True), "name")[:limit]
+    )
+    for office in offices:
+        office.who_acts = WHO_ACTS.get(office.status, "")
+        if office.status == OfficeStatus.OK and office.is_stale:
+            office.who_acts = STALE_WHO_ACTS
+    return offices
+
+
+def offices_needing_attention_count(user: AbstractBaseUser) -> int:
+    """How many offices need attention in all."""
+    return Office.objects.filter(account__membership__user=user).filter(attention_q()).count()
+
+
+def receivables_totals(user: AbstractBaseUser) -> dict[str, Decimal]:
+    """Sum of the current aging snapshots of the user's offices, by bucket."""
+    current = Office.objects.filter(account__membership__user=user).values("current_snapshot")
+    totals = AgingSnapshot.objects.filter(pk__in=current).aggregate(
+        offices=Count("id"),
+        **{b: Coalesce(Sum(b), Value(Decimal("0")), output_field=DecimalField()) for b in BUCKETS},
+    )
+    return totals
+
+
+# --- Office detail ----------------------------------------------------------------------------
+
+
+def office_keys(office: Office) -> list[CustomerKey]:
+    """All keys of an office (current first), with who created and changed them."""
+    return list(office.keys.select_related("created_by", "changed_by"))
+
+
+def get_key_for_office(office: Office, public_id) -> CustomerKey:
+    """One key of the office; 404 otherwise."""
+    key = office.keys.select_related("office__account").filter(public_id=public_id).first()
+    if key is None:
+        raise Http404("No such key.")
+    return key
+
+
+def office_recent_runs(office: Office, *, limit: int = 20) -> list[PollRun]:
+    """The office's most recent poll runs."""
+    return list(office.runs.select_related("requested_by")[:limit])
+
+
+def office_status_history(runs: list[PollRun]) -> list[dict[str, Any]]:
+    """Changes of outcome among recent health runs (newest first), derived from the runs."""
+    history: list[dict[str, Any]] = []
+    for run in reversed([r for r in runs if r.kind == PollKind.HEALTH and not r.is_active]):
+        state = (run.outcome, run.status_code, run.error[:80])
+        if history and history[-1]["state"] == state:
+            continue
+        history.append({"state": state, "run": run, "since": run.finished_at or run.queued_at})
+    return list(reversed(history))
+
+
+def office_clinics(office: Office) -> list[Clinic]:
+    """The office's clinics."""
+    return list(office.clinics.all())
+
+
+def other_offices_of_account(office: Office) -> QuerySet[Office]:
+    """Where a key of this office may move: the account's other offices."""
+    return (
+        Office.objects.filter(account_id=office.account_id).exclude(pk=office.pk).order_by("name")
+    )
+
+
+def get_run_for_user(user: AbstractBaseUser, public_id) -> PollRun:
+    """One poll run of the user's offices; 404 otherwise."""
+    run = (
+        PollRun.objects.filter(office__account__membership__user=user, public_id=public_id)
+        .select_related("office")
+        .first()
+    )
+    if run is None:
+        raise Http404("No such run.")
+    return run
+
+
+def office_active_run(office: Office, kind: str | None = None) -> PollRun | None:
+    """The office's queued or running run (of one kind, if given)."""
+    runs = office.runs.filter(outcome__in=ACTIVE_OUTCOMES)
+    if kind:
+        runs = runs.filter(kind=kind)
+    return runs.first()
+
+
+# --- Aging report -----------------------------------------------------------------------------
+
+AGING_SORTS = {
+    "name": "name",
+    "pat_num": "pat_num",
+    "clinic": "clinic_num",
+    "bal_0_30": "bal_0_30",
+    "bal_31_60": "bal_31_60",
+    "bal_61_90": "bal_61_90",
+    "bal_over_90": "bal_over_90",
+    "ins_est": "ins_est",
+    "bal_total": "bal_total",
+}
+AGING_CSV_COLUMNS = (
+    "pat_num",
+    "name",
+    "clinic_num",
+    "bal_0_30",
+    "bal_31_60",
+    "bal_61_90",
+    "bal_over_90",
+    "ins_est",
+    "est_balance",
+    "bal_total",
+)
+
+
+def aging_snapshot_for(office: Office, snapshot_id=None) -> AgingSnapshot | None:
+    """The office's current snapshot, or one of its snapshots by public id (404 if foreign)."""
+    if snapshot_id:
+        snapshot = office.snapshots.filter(public_id=snapshot_id).first()
+        if snapshot is None:
+            raise Http404("No such snapshot.")
+        return snapshot
+    if office.current_snapshot_id is None:
+        return None
+    return AgingSnapshot.objects.filter(pk=office.current_snapshot_id).first()
+
+
+def aging_rows(snapshot: AgingSnapshot, *, clinic: int | None, sort: str, desc: bool):
+    """The guarantor rows of a snapshot, filtered by clinic and sorted (stable by pat_num)."""
+    rows = AgingRow.objects.filter(snapshot=snapshot)
+    if clinic is not None:
+        rows = rows.filter(clinic_num=clinic)
+    field = AGING_SORTS.get(sort, "bal_total")
+    order = [f"-{field}", "-pat_num"] if desc else [field, "pat_num"]
+    return rows.order_by(*order).only("pat_num", "clinic_num", "name", *BUCKETS)
+
+
+def aging_totals(snapshot: AgingSnapshot, *, clinic: int | None) -> dict[str, Decimal]:
+    """Bucket totals: the snapshot's own, or summed over one clinic's rows."""
+    if clinic is None:
+        return {b: getattr(snapshot, b) for b in BUCKETS}
+    sums = AgingRow.objects.filter(snapshot=snapshot, clinic_num=clinic).aggregate(
+        **{b: Coalesce(Sum(b), Value(Decimal("0")), output_field=DecimalField()) for b in BUCKETS}
+    )
+    return sums
+
+
+def aging_trend(office: Office, *, limit: int = 30) -> list[AgingSnapshot]:
+    """Totals of the office's last complete regular snapshots, oldest first."""
+    snaps = (
+        office.snapshots.filter(
+            state=SnapshotState.COMPLETE, is_as_of_request=False, clinic_num__isnull=True
+        )
+        .order_by("-fetched_at")
+        .only("office_id", "public_id", "as_of", "fetched_at", "bal_total", "bal_over_90")[:limit]
+    )
+    return list(reversed(snaps))
+
+
+def aging_as_of_snapshots(office: Office, *, limit: int = 20) -> list[AgingSnapshot]:
+    """Snapshots fetched for an 'as of another date' request, newest first."""
+    return list(
+        office.snapshots.filter(is_as_of_request=True)
+        .order_by("-fetched_at")
+        .only("office_id", "public_id", "as_of", "clinic_num", "state", "fetched_at", "bal_total")[
+            :limit
+        ]
+    )
+
+
+def aging_csv_rows(snapshot: AgingSnapshot, *, clinic: int | None):
+    """Every row of a snapshot as tuples of AGING_CSV_COLUMNS, streamed in chunks."""
+    rows = AgingRow.objects.filter(snapshot=snapshot)
+    if clinic is not None:
+        rows = rows.filter(clinic_num=clinic)
+    return rows.order_by("pat_num").values_list(*AGING_CSV_COLUMNS).iterator(chunk_size=5000)

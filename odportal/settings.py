@@ -175,6 +175,8 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
     }
+# One queue name per deployment (or test session) so installs sharing a Redis never mix work.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_IGNORE_RESULT = True  # outcomes are rows (PollRun), not Celery results
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -233,3 +235,10 @@ MAX_INLINE_PACE_WAIT_S = float(env_str("ODPORTAL_MAX_INLINE_PACE_WAIT_S", "2.0")
 # Aging refresh runs this long after the office's AgingServiceTimeDue (Open Dental's recipe).
 AGING_AFTER_DUE_MARGIN_MIN = env_int("ODPORTAL_AGING_AFTER_DUE_MARGIN_MIN", 15)
 RUN_MAX_ATTEMPTS = env_int("ODPORTAL_RUN_MAX_ATTEMPTS", 5)
+
+# Login throttling (integrations.auth): failures per username / per client address in a window.
+LOGIN_THROTTLE_MAX_FAILURES = env_int("ODPORTAL_LOGIN_MAX_FAILURES", 5)
+LOGIN_THROTTLE_MAX_FAILURES_PER_IP = env_int("ODPORTAL_LOGIN_MAX_FAILURES_PER_IP", 5)
+LOGIN_THROTTLE_WINDOW_S = env_int("ODPORTAL_LOGIN_WINDOW_S", 15 * 60)
+# Behind a reverse proxy REMOTE_ADDR is the proxy; trust only the entry the proxy appends.
+LOGIN_TRUST_X_FORWARDED_FOR = env_bool("ODPORTAL_TRUST_X_FORWARDED_FOR", default=False)

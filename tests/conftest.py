@@ -56,7 +56,8 @@ def _test_broker(tmp_root) -> tuple[str, dict]:
     redis_url = os.environ.get("REDIS_URL")
     if redis_url:
         parts = urlsplit(redis_url)
-        return urlunsplit((parts.scheme, parts.netloc, "/14", "", "")), {}
+        db = os.environ.get("ODPORTAL_TEST_REDIS_DB", "14")
+        return urlunsplit((parts.scheme, parts.netloc, f"/{db}", "", "")), {}
     folder = tmp_root / "broker"
     (folder / "queue").mkdir(parents=True, exist_ok=True)
     (folder / "control").mkdir(parents=True, exist_ok=True)
@@ -70,13 +71,15 @@ def _test_broker(tmp_root) -> tuple[str, dict]:
 
 @pytest.fixture(scope="session")
 def celery_broker(tmp_path_factory):
-    """Point the app at the test broker; returns (url, transport options)."""
+    """Point the app at the test broker; returns (url, transport options, queue)."""
     from odportal.celery import app
 
     url, options = _test_broker(tmp_path_factory.mktemp("celery"))
-    app.conf.update(broker_url=url, broker_transport_options=options)
+    # A queue of this test session's own: concurrent test runs sharing a Redis never steal work.
+    queue = f"odportal-test-{os.getpid()}"
+    app.conf.update(broker_url=url, broker_transport_options=options, task_default_queue=queue)
     app.connection_for_write().ensure_connection(max_retries=3)
-    return url, options
+    return url, options, queue
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Dashboard views: thin, reading through selectors and writing through services."""
+"""Overview: office health at a glance, the offices that need someone to act, receivables."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from integrations import selectors
 
 
 def overview(request: HttpRequest) -> HttpResponse:
-    """The user's developer accounts and their offices."""
-    accounts = selectors.accounts_for_user(request.user).order_by("company_name")
-    offices = selectors.offices_for_user(request.user).order_by("account__company_name", "name")
-    return render(request, "integrations/overview.html", {"accounts": accounts, "offices": offices})
-
-
-def office_detail(request: HttpRequest, public_id) -> HttpResponse:
-    """One office: settings, keys (last-4 only) and cached health."""
-    office = selectors.get_office_for_user(request.user, public_id)
-    return render(request, "integrations/office_detail.html", {"office": office})
+    """Counts by status, offices needing attention (worst first) and receivables totals."""
+    user = request.user
+    context = {
+        "status_counts": selectors.office_status_counts(user),
+        "attention": selectors.offices_needing_attention(user, limit=50),
+        "attention_total": selectors.offices_needing_attention_count(user),
+        "totals": selectors.receivables_totals(user),
+        "has_accounts": selectors.accounts_for_user(user).exists(),
+    }
+    context["office_total"] = sum(row["count"] for row in context["status_counts"])
+    return render(request, "integrations/overview.html", context)

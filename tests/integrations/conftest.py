@@ -46,12 +46,13 @@ def sandbox_control(sandbox):
 
     yield fault
     for office in sandbox.manifest["offices"]:
-        http.post(f"/offices/{office['customer_key']}/faults", json={"reset": True})
-        if office["key_status"] != "Enabled":
-            http.post(
-                f"/offices/{office['customer_key']}/faults",
-                json={"key_status": office["key_status"]},
-            )
+        # Reset, then put back what the office was created with (its own faults and key status).
+        url = f"/offices/{office['customer_key']}/faults"
+        http.post(url, json={"reset": True})
+        http.post(
+            url,
+            json={"key_status": office["key_status"], "econnector_down": office["econnector_down"]},
+        )
     http.close()
 
 

@@ -27,14 +27,15 @@ def database_url() -> str:
 class Worker:
     """A `celery worker` subprocess in its own process group (so a kill takes its children)."""
 
-    def __init__(self, broker: tuple[str, dict], log_path: Path, **env: str) -> None:
-        url, options = broker
+    def __init__(self, broker: tuple[str, dict, str], log_path: Path, **env: str) -> None:
+        url, options, self.queue = broker
         self.log_path = log_path
         self.env = {
             **os.environ,
             "DATABASE_URL": database_url(),
             "CELERY_BROKER_URL": url,
             "DJANGO_SETTINGS_MODULE": "odportal.settings",
+            "CELERY_TASK_DEFAULT_QUEUE": self.queue,
             **env,
         }
         if options:  # filesystem broker: settings derive its folders from ODPORTAL_VAR_DIR

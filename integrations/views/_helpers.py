@@ -1,0 +1,50 @@
+"""Small helpers shared by the dashboard views (partials, sort headers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
+
+
+def wants_partial(request: HttpRequest) -> bool:
+    """An htmx request that swaps a fragment (history restores need the whole page)."""
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.history_restore_request
+
+
+def render_page(
+    request: HttpRequest, template: str, context: dict[str, Any], partial: str, status: int = 200
+) -> HttpResponse:
+    """Render the page, or its named partial for htmx; the answer varies on HX-Request."""
+    name = f"{template}#{partial}" if wants_partial(request) else template
+    response = render(request, name, context, status=status)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+def sort_headers(
+    request: HttpRequest, columns: list[tuple[str, str, str]], sort: str, desc: bool
+) -> list[dict[str, Any]]:
+    """Column headers with the link that sorts by them (toggling direction) and aria-sort."""
+    headers = []
+    for key, label, css in columns:
+        params = request.GET.copy()
+        params.pop("page", None)
+        params["sort"] = key
+        params["dir"] = "asc" if (key == sort and desc) or key != sort else "desc"
+        if key != sort and css == "num":
+            params["dir"] = "desc"  # money columns: biggest first
+        current = "descending" if desc else "ascending"
+        headers.append(
+            {
+                "key": key,
+                "label": label,
+                "css": css,
+                "url": f"?{params.urlencode()}",
+                "aria_sort": current if key == sort else "",
+            }
+        )
+    return headers

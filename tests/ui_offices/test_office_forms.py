@@ -1,0 +1,210 @@
+"""Office detail actions: add/edit office, keys (never echoed), key actions, poll now."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from django.urls import reverse
+
+from integrations.models import AuditEvent, CustomerKey, KeyStatus, Office, PollKind, PollRun
+from integrations.services.runs import WorkersUnavailable
+from tests.factories import CustomerKeyFactory, OfficeFactory, random_key
+
+HX = {"HX-Request": "true"}
+
+
+def _detail(office):
+    return reverse("office_detail", args=[office.public_id])
+
+
+def test_add_office_creates_it_in_the_chosen_account(owner_client, account):
+    response = owner_client.post(
+        reverse("office_new"),
+        {
+            "account": str(account.public_id),
+            "name": "New Smiles",
+            "reference": "ns-1",
+            "api_mode": "remote",
+            "base_url": "",
+            "time_zone": "America/Denver",
+            "polling_enabled": "on",
+            "health_interval_s": "300",
+        },
+    )
+    office = Office.objects.get(name="New Smiles")
+    assert response.status_code == 302 and response.url == _detail(office)
+    assert office.account == account and office.base_url.endswith("/api/v1")
+
+
+def test_add_office_shows_field_errors_for_bad_base_url_and_time_zone(owner_client, account):
+    data = {
+        "account": str(account.public_id),
+        "name": "X",
+        "api_mode": "remote",
+        "base_url": "https://example.com/other",
+        "time_zone": "Mars/Olympus",
+        "health_interval_s": "300",
+    }
+    response = owner_client.post(reverse("office_new"), data, headers=HX)
+    body = response.content.decode()
+    assert response.status_code == 200 and "<html" not in body
+    assert "must end with /api/v1" in body and "Unknown time zone" in body
+    assert not Office.objects.filter(name="X").exists()
+
+
+def test_duplicate_reference_maps_the_service_error_onto_the_form(owner_client, account, office):
+    office.reference = "dup"
+    office.save()
+    data = {
+        "account": str(account.public_id),
+        "name": "Y",
+        "reference": "dup",
+        "api_mode": "remote",
+        "time_zone": "America/Denver",
+        "health_interval_s": "300",
+    }
+    response = owner_client.post(reverse("office_new"), data)
+    assert response.status_code == 200 and response.context["form"].errors
+
+
+def test_edit_office_goes_through_the_service_and_audits(owner_client, office):
+    data = {
+        "name": "Renamed",
+        "reference": "",
+        "api_mode": "remote",
+        "base_url": "https://api.opendental.com/api/v1",
+        "time_zone": "America/Chicago",
+        "health_interval_s": "600",
+    }
+    response = owner_client.post(reverse("office_edit", args=[office.public_id]), data)
+    office.refresh_from_db()
+    assert response.status_code == 302
+    assert office.name == "Renamed" and office.polling_enabled is False
+    assert AuditEvent.objects.filter(action="office.update").exists()
+
+
+def test_edit_office_rejects_a_too_short_interval(owner_client, office):
+    data = {"name": "A", "api_mode": "remote", "base_url": office.base_url}
+    data.update(time_zone="America/Chicago", health_interval_s="10")
+    response = owner_client.post(reverse("office_edit", args=[office.public_id]), data)
+    assert "at most once a minute" in response.content.decode()
+
+
+def test_add_key_shows_only_last4_and_never_echoes_the_key(owner_client, office):
+    plaintext = random_key()
+    response = owner_client.post(
+        reverse("office_key_add", args=[office.public_id]), {"customer_key": plaintext}, follow=True
+    )
+    body = response.content.decode()
+    assert plaintext not in body and plaintext not in response.redirect_chain[-1][0]
+    assert f"…{plaintext[-4:]}" in body
+    assert CustomerKey.objects.get(office=office).last4 == plaintext[-4:]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("short", "exactly 16 letters and digits"), ("abcdefghijklmno!", "exactly 16 letters")],
+)
+def test_invalid_key_is_refused_without_echo(owner_client, office, value, message):
+    url = reverse("office_key_add", args=[office.public_id])
+    response = owner_client.post(url, {"customer_key": value}, headers=HX)
+    body = response.content.decode()
+    assert message in body and f'value="{value}"' not in body and "<html" not in body
+    assert 'type="password"' in body and 'autocomplete="off"' in body
+
+
+def test_duplicate_key_is_refused_without_echo(owner_client, office, account):
+    plaintext = random_key()
+    CustomerKeyFactory(office=OfficeFactory(account=account), plaintext=plaintext)
+    url = reverse("office_key_add", args=[office.public_id])
+    response = owner_client.post(url, {"customer_key": plaintext})
+    body = response.content.decode()
+    assert "already registered" in body and plaintext not in body
+
+
+def test_htmx_key_add_success_redirects_the_client(owner_client, office):
+    url = reverse("office_key_add", args=[office.public_id])
+    response = owner_client.post(url, {"customer_key": random_key()}, headers=HX)
+    assert response["HX-Redirect"] == _detail(office)
+
+
+def test_disable_requires_a_reason_and_records_it(owner_client, office, key):
+    url = reverse("office_key_disable", args=[office.public_id, key.public_id])
+    assert "Disable key" in owner_client.get(url).content.decode()
+    refused = owner_client.post(url, {"reason": ""})
+    assert refused.status_code == 200 and "This field is required" in refused.content.decode()
+    key.refresh_from_db()
+    assert key.status == KeyStatus.ENABLED
+    owner_client.post(url, {"reason": "office cancelled"})
+    key.refresh_from_db()
+    event = AuditEvent.objects.get(action="key.disable")
+    assert key.status == KeyStatus.DISABLED_BY_DEVELOPER
+    assert event.detail["reason"] == "office cancelled"
+
+
+def test_enable_rotate_and_move_write_audit_events_with_reasons(owner_client, office, key, account):
+    oid = office.public_id
+    owner_client.post(reverse("office_key_disable", args=[oid, key.public_id]), {"reason": "r1"})
+    owner_client.post(reverse("office_key_enable", args=[oid, key.public_id]), {"reason": "r2"})
+    new = random_key()
+    response = owner_client.post(
+        reverse("office_key_rotate", args=[oid, key.public_id]),
+        {"customer_key": new, "reason": "r3"},
+        follow=True,
+    )
+    assert new not in response.content.decode()
+    current = CustomerKey.objects.get(office=office, is_current=True)
+    target = OfficeFactory(account=account)
+    owner_client.post(
+        reverse("office_key_move", args=[oid, current.public_id]),
+        {"to_office": str(target.public_id), "reason": "r4"},
+    )
+    reasons = dict(AuditEvent.objects.values_list("action", "detail__reason"))
+    assert reasons["key.enable"] == "r2" and reasons["key.rotate"] == "r3"
+    assert reasons["key.move"] == "r4"
+    assert CustomerKey.objects.get(pk=current.pk).office == target
+
+
+def test_move_only_offers_offices_of_the_same_account(owner_client, office, key):
+    foreign = OfficeFactory()
+    url = reverse("office_key_move", args=[office.public_id, key.public_id])
+    response = owner_client.post(url, {"to_office": str(foreign.public_id), "reason": "x"})
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+
+
+def test_poll_now_queues_a_health_run(owner_client, office, owner):
+    response = owner_client.post(
+        reverse("office_poll", args=[office.public_id]), {"kind": "health"}
+    )
+    run = PollRun.objects.get(office=office)
+    assert response.status_code == 302
+    assert run.kind == PollKind.HEALTH and run.requested_by == owner
+
+
+def test_refresh_aging_over_htmx_returns_a_live_badge(owner_client, office):
+    url = reverse("office_poll", args=[office.public_id])
+    response = owner_client.post(url, {"kind": "aging"}, headers=HX)
+    run = PollRun.objects.get(office=office, kind=PollKind.AGING)
+    body = response.content.decode()
+    assert reverse("run_badge", args=[run.public_id]) in body and "every 2s" in body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_poll_now_says_workers_unavailable_when_the_broker_is_down(client, owner, office):
+    client.force_login(owner)
+    boom = WorkersUnavailable("connection refused")
+    with mock.patch("integrations.services.runs.run_send", side_effect=boom):
+        response = client.post(
+            reverse("office_poll", args=[office.public_id]), {"kind": "health"}, headers=HX
+        )
+    assert "Workers unavailable" in response.content.decode()
+
+
+def test_detail_escapes_the_last_error_and_shows_who_acts(owner_client, office):
+    office.status = "econnector_down"
+    office.last_error = "<script>alert(1)</script>"
+    office.save()
+    body = owner_client.get(_detail(office)).content.decode()
+    assert "<script>alert(1)" not in body and "&lt;script&gt;" in body
+    assert "restart the eConnector" in body
