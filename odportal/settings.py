@@ -235,6 +235,7 @@ MAX_INLINE_PACE_WAIT_S = float(env_str("ODPORTAL_MAX_INLINE_PACE_WAIT_S", "2.0")
 # Aging refresh runs this long after the office's AgingServiceTimeDue (Open Dental's recipe).
 AGING_AFTER_DUE_MARGIN_MIN = env_int("ODPORTAL_AGING_AFTER_DUE_MARGIN_MIN", 15)
 RUN_MAX_ATTEMPTS = env_int("ODPORTAL_RUN_MAX_ATTEMPTS", 5)
+AGING_RETRY_AFTER_FAILURE_S = env_int("ODPORTAL_AGING_RETRY_AFTER_FAILURE_S", 3600)
 
 # Login throttling (integrations.auth): failures per username / per client address in a window.
 LOGIN_THROTTLE_MAX_FAILURES = env_int("ODPORTAL_LOGIN_MAX_FAILURES", 5)
@@ -242,3 +243,5 @@ LOGIN_THROTTLE_MAX_FAILURES_PER_IP = env_int("ODPORTAL_LOGIN_MAX_FAILURES_PER_IP
 LOGIN_THROTTLE_WINDOW_S = env_int("ODPORTAL_LOGIN_WINDOW_S", 15 * 60)
 # Behind a reverse proxy REMOTE_ADDR is the proxy; trust only the entry the proxy appends.
 LOGIN_TRUST_X_FORWARDED_FOR = env_bool("ODPORTAL_TRUST_X_FORWARDED_FOR", default=False)
+# Seconds to wait for an Open Dental response (its own limit is 60 s; 504 after that).
+OPENDENTAL_READ_TIMEOUT_S = float(env_str("OPENDENTAL_READ_TIMEOUT_S", "65"))

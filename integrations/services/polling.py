@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Q
@@ -148,6 +148,9 @@ def _failed(run: PollRun, office: Office, key: CustomerKey | None, exc: od.OpenD
         return min(600.0, 5.0 * 2**run.attempts) * random.uniform(0.5, 1.0)  # noqa: S311
     _abandon_snapshot(run)
     runs.run_finish(run, outcome=RunOutcome.FAILED, error=error, status_code=exc.status)
+    if run.kind == PollKind.AGING:  # try again within the day, not only tomorrow
+        retry_at = timezone.now() + timedelta(seconds=settings.AGING_RETRY_AFTER_FAILURE_S)
+        Office.objects.filter(pk=office.pk).update(next_aging_at=retry_at)
     return None
 
 

@@ -245,3 +245,45 @@ def test_sweep_queues_only_due_pollable_offices(sandbox_account, owner):
         PollRun.objects.filter(kind=PollKind.HEALTH).values_list("office__name", flat=True)
     )
     assert "ReadAll Office" in queued  # the moved key settled after 15 minutes
+
+
+def test_aging_as_of_another_date_is_kept_apart_and_never_current(sandbox_account, sandbox):
+    office = sandbox_account["Spare Office"]
+    run_to_end(office)
+    daily = run_to_end(office, PollKind.AGING)
+    as_of = timezone.now().date() - timedelta(days=45)
+    run = run_to_end(office, PollKind.AGING_AS_OF, as_of=as_of)
+    office.refresh_from_db()
+    snapshot = AgingSnapshot.objects.get(run=run)
+    assert run.outcome == RunOutcome.OK and run.rows == snapshot.guarantor_count > 0
+    assert snapshot.is_as_of_request and snapshot.as_of == as_of
+    assert snapshot.source == SnapshotSource.REPORTS_AGING_AS_OF
+    assert office.current_snapshot == AgingSnapshot.objects.get(run=daily)
+    # 45 days back, today's 0-30 charges did not exist yet: the buckets must differ.
+    assert snapshot.bal_total != office.current_snapshot.bal_total
+
+
+def test_a_failed_aging_refresh_is_retried_within_the_day(sandbox_account, settings):
+    settings.RUN_MAX_ATTEMPTS = 1
+    office = sandbox_account["Down Office"]
+    office.granted_permissions = ["ApiReadAll", "ApiQueries"]
+    office.save()
+    before = timezone.now()
+    run = run_to_end(office, PollKind.AGING)
+    office.refresh_from_db()
+    assert run.outcome == RunOutcome.FAILED
+    retry_window = timedelta(seconds=settings.AGING_RETRY_AFTER_FAILURE_S + 60)
+    assert office.next_aging_at - before < retry_window
+
+
+def test_snapshots_past_retention_are_pruned_but_never_the_current_one(sandbox_account, settings):
+    office = sandbox_account["Queries Office"]
+    run_to_end(office)
+    run_to_end(office, PollKind.AGING)
+    run_to_end(office, PollKind.AGING)
+    office.refresh_from_db()
+    old_time = timezone.now() - timedelta(days=settings.SNAPSHOT_RETENTION_DAYS + 1)
+    AgingSnapshot.objects.filter(office=office).update(fetched_at=old_time)
+    assert aging.snapshots_prune() == 1
+    assert list(AgingSnapshot.objects.filter(office=office)) == [office.current_snapshot]
+    assert AgingRow.objects.filter(snapshot=office.current_snapshot).count() == 230
