@@ -492,3 +492,21 @@ class AgingRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pat_num}: {self.bal_total}"
+
+
+class LoginAttempt(models.Model):
+    """One failed (or refused) login: who was tried, from where, when. Never the password."""
+
+    username = models.CharField(max_length=150, db_index=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # True when the throttle refused the attempt without checking the password.
+    refused = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        verb = "refused" if self.refused else "failed"
+        when = f"{self.created_at:%Y-%m-%d %H:%M}"
+        return f"{when} {verb} login {self.username!r} from {self.ip_address}"

@@ -5,10 +5,15 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 
+from integrations.auth import ThrottledAdminAuthenticationForm, ThrottledLoginView
+
+# The admin login is a second door: same throttle, same failure records.
+admin.site.login_form = ThrottledAdminAuthenticationForm
+
 urlpatterns = [
     path(
         "accounts/login/",
-        login_not_required(auth_views.LoginView.as_view(redirect_authenticated_user=True)),
+        login_not_required(ThrottledLoginView.as_view()),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -222,7 +222,9 @@ async def _pipeline(
     config = state.config
     await _sleep_ms(config.latency_ms)
     record = authenticate_api(request, state)
-    await _throttle(state, record)
+    # The throttle counts the request from its arrival (plus the simulated network latency),
+    # not from when a busy event loop got round to it.
+    await _throttle(state, record, started + config.latency_ms / 1000)
     office = record.office
     assert office is not None  # authenticate() guarantees an assigned key
     if endpoint.permission not in office.permissions:
@@ -255,11 +257,11 @@ def authenticate_api(request: Request, state: SandboxState) -> KeyRecord:
         raise
 
 
-async def _throttle(state: SandboxState, record: KeyRecord) -> None:
+async def _throttle(state: SandboxState, record: KeyRecord, arrived: float) -> None:
     """Apply the per-key pacing rule with the configured over-limit behaviour."""
     mode = state.config.over_limit
     decision = state.throttle.admit(
-        record.customer_key, state.interval_for(record), queue=mode == "delay"
+        record.customer_key, state.interval_for(record), queue=mode == "delay", now=arrived
     )
     state.record_request(record.customer_key, decision.violation)
     if not decision.violation:

@@ -168,8 +168,7 @@ class OfficeStore:
         deadline = time.monotonic() + timeout_s
         conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 20_000)
         try:
-            cursor = conn.execute(sql)
-            rows = cursor.fetchall()[offset : offset + limit] if cursor.description else []
+            cursor, rows = _page_of(conn, sql, offset, limit, denied)
         except sqlite3.Error as exc:
             raise _classify(exc, denied) from exc
         finally:
@@ -183,6 +182,28 @@ class OfficeStore:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _page_of(
+    conn: sqlite3.Connection, sql: str, offset: int, limit: int, denied: list[int]
+) -> tuple[sqlite3.Cursor, list[tuple]]:
+    """One page of the statement's rows: LIMIT/OFFSET in SQL when it wraps as a subquery.
+
+    Slicing fetchall() made every page cost the whole result (quadratic for big offices, and
+    long GIL holds that stall the event loop); statements that cannot be wrapped (not a plain
+    SELECT) still run as written and are sliced.
+    """
+    statement = sql.strip().rstrip(";").strip()
+    if _first_keyword(statement) in ("select", "with"):
+        try:
+            wrapped = f"SELECT * FROM ({statement}) LIMIT ? OFFSET ?"  # noqa: S608 - the user SQL runs read-only under the authorizer either way
+            cursor = conn.execute(wrapped, (limit, offset))
+            return cursor, cursor.fetchall()
+        except sqlite3.Error:
+            if denied:
+                raise
+    cursor = conn.execute(sql)
+    return cursor, (cursor.fetchall()[offset : offset + limit] if cursor.description else [])
 
 
 def _open_read_only(path: str) -> sqlite3.Connection:

@@ -37,11 +37,14 @@ class Throttle:
     clock: Callable[[], float] = time.monotonic
     _next_allowed: dict[str, float] = field(default_factory=dict)
 
-    def admit(self, key: str, interval: float, *, queue: bool) -> Decision:
-        """Record a request start; with ``queue`` a too-early request reserves the next slot."""
+    def admit(
+        self, key: str, interval: float, *, queue: bool, now: float | None = None
+    ) -> Decision:
+        """Record a request start (``now``: its arrival); with ``queue`` a too-early request
+        reserves the next slot."""
         if interval <= 0:
             return Decision(False, 0.0)
-        now = self.clock()
+        now = self.clock() if now is None else now
         allowed = self._next_allowed.get(key, now)
         if now >= allowed:
             self._next_allowed[key] = now + interval

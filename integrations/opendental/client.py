@@ -68,6 +68,9 @@ Params = Mapping[str, Any]
 # Transport failures where the request certainly never reached the server.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
+# A request that leaves this much after its slot makes the next one keep its own spacing.
+LATE_SEND_S = 0.002
+
 _shared_client: httpx.Client | None = None
 _shared_pid: int | None = None
 _shared_lock = threading.Lock()
@@ -132,6 +135,10 @@ class _ApiClient:
         self._http = http_client if http_client is not None else httpx.Client(timeout=timeout)
         self.on_request = on_request
         self._sleep = sleep
+        # When this client's last request started, and how late against its pacer slot.
+        self._last_start: float | None = None
+        self._last_late_s = 0.0
+        self._slot_at: float | None = None
 
     def without_retries(self) -> _ApiClient:
         """A copy sharing the connection pool and pacer that raises on the first failure."""
@@ -207,6 +214,12 @@ class _ApiClient:
             )
         if not booked:
             raise PaceDeferred(f"Next request slot is {wait:.2f}s away", retry_after=wait)
+        now = time.monotonic()
+        self._slot_at = now + wait
+        if self._last_start is not None and self._last_late_s > LATE_SEND_S:
+            # A busy process sent our previous request after its slot: keep the spacing from
+            # when it really started, or the server sees two requests too close together.
+            wait = max(wait, self.pacer.padded(self.interval_s) - (now - self._last_start))
         if wait > 0:
             self._sleep(wait)
 
@@ -217,7 +230,8 @@ class _ApiClient:
             url += "?" + urlencode(query, quote_via=quote)  # %20 for spaces, as the docs show
         headers = {"Authorization": self._auth, "Content-Type": "application/json"}
         content = None if body is None else json.dumps(body, default=str).encode()
-        started = time.monotonic()
+        started = self._last_start = time.monotonic()
+        self._last_late_s = started - self._slot_at if self._slot_at is not None else 0.0
         status: int | None = None
         try:
             response = self._http.request(

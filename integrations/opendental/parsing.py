@@ -20,6 +20,8 @@ from .errors import BadResponse
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,7})?$")
 _MISSING = object()
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_INT64_DIGITS = 19  # Decimal.adjusted() of 2**63 is 18
 
 
 def loads(content: bytes | str) -> Any:
@@ -32,9 +34,12 @@ def loads(content: bytes | str) -> Any:
         raise BadResponse("HTML response where JSON was expected", body=text)
     try:
         return json.loads(text, parse_float=Decimal)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-        raise BadResponse(f"Malformed JSON: {detail}", body=text) from None
+    except json.JSONDecodeError as exc:
+        raise BadResponse(f"Malformed JSON: {exc.msg}", body=text) from None
+    except RecursionError:
+        raise BadResponse("Malformed JSON: nested too deeply", body=text) from None
+    except ValueError:  # an integer longer than Python's int_max_str_digits (4300)
+        raise BadResponse("Malformed JSON: a number is too long", body=text) from None
 
 
 def expect_list(data: Any, what: str) -> list[Any]:
@@ -104,12 +109,30 @@ def parse_money(value: Any, what: str = "value") -> Decimal:
 
 
 def parse_int(value: Any, what: str = "value") -> int:
-    """A JSON integer (a Decimal with no fraction is accepted too, as SQL sums can send 3.0)."""
+    """A JSON integer (a Decimal with no fraction is accepted too, as SQL sums can send 3.0).
+
+    Open Dental's integers are 64-bit; anything larger is rejected before ``int()`` would
+    build a huge number (``1e999999999`` would take minutes and gigabytes).
+    """
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
-        return int(value)
-    raise BadResponse(f"{what}: expected an integer, got {value!r}")
+        number = value
+    elif (
+        isinstance(value, Decimal)
+        and value.is_finite()
+        and value.adjusted() < _INT64_DIGITS
+        and value == value.to_integral_value()
+    ):
+        number = int(value)
+    else:
+        raise BadResponse(f"{what}: expected an integer, got {_short(value)}")
+    if not _INT64_MIN <= number <= _INT64_MAX:
+        raise BadResponse(f"{what}: integer out of range, got {_short(value)}")
+    return number
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def parse_str(value: Any, what: str = "value") -> str:
@@ -156,6 +179,8 @@ class Fields:
 
     def money(self, name: str, default: Any = _MISSING) -> Any:
         value = self._get(name, default)
+        if type(value) is Decimal and value.is_finite():  # fast path: what loads() produces
+            return value
         return value if value is default else parse_money(value, self._label(name))
 
     def day(self, name: str, default: Any = _MISSING) -> Any:

@@ -8,10 +8,9 @@ refresh resumes at the number of rows already stored (pages are ordered by PatNu
 
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -42,9 +41,8 @@ AGING_SQL = (
 )
 
 
-@dataclass(frozen=True)
-class Row:
-    """One guarantor's aging, whatever endpoint it came from."""
+class Row(NamedTuple):
+    """One guarantor's aging, whatever endpoint it came from (a tuple: pages hold thousands)."""
 
     pat_num: int
     clinic_num: int
@@ -58,15 +56,30 @@ class Row:
     bal_total: Decimal
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1  # the client's parse_int range
+# AGING_SQL's money columns in Row order (ShortQuery keys come back as written: lower case).
+_QUERY_MONEY = ("estbalance", "bal_0_30", "bal_31_60", "bal_61_90", "balover90", "insest",
+                "baltotal")  # fmt: skip
+
+
 def row_from_query(raw: dict) -> Row:
     """A ShortQuery row (column names as written in the SQL, any case)."""
-    parsed = od.GuarantorAgingRow.from_query_row(raw)
     lower = {str(k).lower(): v for k, v in raw.items()}
-    name = ", ".join(str(lower[k]) for k in ("lname", "fname") if lower.get(k))
-    return Row(
-        parsed.pat_num, parsed.clinic_num, name[:200], parsed.est_balance, parsed.bal_0_30,
-        parsed.bal_31_60, parsed.bal_61_90, parsed.bal_over_90, parsed.ins_est, parsed.bal_total,
-    )  # fmt: skip
+    pat_num, clinic_num = lower.get("patnum"), lower.get("clinicnum") or 0
+    try:  # fast path for what the client's parser produces: ints and finite Decimals
+        money = [lower[c] for c in _QUERY_MONEY]
+    except KeyError:
+        money = []
+    if not (type(pat_num) is int and type(clinic_num) is int and len(money) == 7
+            and _INT64_MIN <= pat_num <= _INT64_MAX and _INT64_MIN <= clinic_num <= _INT64_MAX
+            and all(type(m) is Decimal and m.is_finite() for m in money)):  # fmt: skip
+        parsed = od.GuarantorAgingRow.from_query_row(lower)  # strict: raises BadResponse
+        pat_num, clinic_num = parsed.pat_num, parsed.clinic_num
+        money = [parsed.est_balance, parsed.bal_0_30, parsed.bal_31_60, parsed.bal_61_90,
+                 parsed.bal_over_90, parsed.ins_est, parsed.bal_total]  # fmt: skip
+    lname, fname = lower.get("lname"), lower.get("fname")
+    name = f"{lname}, {fname}" if lname and fname else str(lname or fname or "")
+    return Row(pat_num, clinic_num, name[:200], *money)
 
 
 def row_from_report(raw: dict, clinic_num: int | None) -> Row:
@@ -149,7 +162,7 @@ def snapshot_rows_ingest(snapshot: AgingSnapshot, rows: list[Row]) -> int:
         _ingest_copy(snapshot.pk, rows)
     else:
         AgingRow.objects.bulk_create(
-            [AgingRow(snapshot_id=snapshot.pk, **r.__dict__) for r in rows],
+            [AgingRow(snapshot_id=snapshot.pk, **r._asdict()) for r in rows],
             update_conflicts=True,
             unique_fields=["snapshot", "pat_num"],
             update_fields=[f for f in ROW_FIELDS if f != "pat_num"],
@@ -158,24 +171,27 @@ def snapshot_rows_ingest(snapshot: AgingSnapshot, rows: list[Row]) -> int:
 
 
 def _ingest_copy(snapshot_id: int, rows: list[Row]) -> None:
-    """Postgres: delete the page's guarantors, then COPY (several times faster than INSERTs)."""
+    """Postgres: delete the page's guarantors, then COPY (several times faster than INSERTs).
+
+    The DELETE is bounded by the page's PatNum range so it always walks the unique index
+    (with stale statistics the planner otherwise scans all of the snapshot's rows per page,
+    which makes a refresh quadratic). The commit is asynchronous: these rows are a re-fetchable
+    cache, a crash can only lose the last pages (WAL is sequential), and a resumed refresh
+    starts from the rows actually stored.
+    """
     table = AgingRow._meta.db_table
     pats = [r.pat_num for r in rows]
-    buffer = io.StringIO()
-    for r in rows:
-        name = r.name.replace("\\", "\\\\").replace("\t", " ").replace("\n", " ").replace("\r", " ")
-        buffer.write(
-            f"{snapshot_id}\t{r.pat_num}\t{r.clinic_num}\t{name}\t{r.est_balance}\t{r.bal_0_30}\t"
-            f"{r.bal_31_60}\t{r.bal_61_90}\t{r.bal_over_90}\t{r.ins_est}\t{r.bal_total}\n"
-        )
+    columns = ", ".join(("snapshot_id", *ROW_FIELDS))
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
         cursor.execute(
-            f"DELETE FROM {table} WHERE snapshot_id = %s AND pat_num = ANY(%s)",  # noqa: S608
-            [snapshot_id, pats],
+            f"DELETE FROM {table} WHERE snapshot_id = %s AND pat_num BETWEEN %s AND %s"  # noqa: S608
+            " AND pat_num = ANY(%s)",
+            [snapshot_id, min(pats), max(pats), pats],
         )
-        columns = ", ".join(("snapshot_id", *ROW_FIELDS))
         with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            copy.write(buffer.getvalue())
+            for r in rows:
+                copy.write_row((snapshot_id, *r))
 
 
 def _totals(rows_qs) -> dict:

@@ -227,6 +227,9 @@ def _create(*, account: DeveloperAccount, actor: Any, rec: dict[str, Any], key: 
     if mode not in ApiMode.values:
         errors["api_mode"] = [f"Use one of: {', '.join(ApiMode.values)}."]
     fields["api_mode"] = mode
+    for name, value in fields.items():  # Postgres cannot store NUL; say which cell has one
+        if isinstance(value, str) and "\x00" in value:
+            errors[name] = ["Contains a NUL (\\x00) character."]
     if errors:
         raise _Rejected(errors)
     try:

@@ -14,6 +14,7 @@ from django.conf import settings
 
 from integrations.models import ApiMode, CustomerKey, Office
 from integrations.opendental import OpenDentalClient, Pacer, pacer_from_url, shared_http_client
+from integrations.opendental.client import DEFAULT_TIMEOUT
 from integrations.services.accounts import developer_key_plaintext
 from integrations.services.keys import customer_key_plaintext
 
@@ -34,6 +35,17 @@ def _http() -> httpx.Client:
     return shared_http_client()
 
 
+def _timeout() -> httpx.Timeout:
+    """The client's timeouts; the read timeout is a setting (Open Dental answers within 60 s)."""
+    read = getattr(settings, "OPENDENTAL_READ_TIMEOUT_S", None)
+    if read is None:
+        return DEFAULT_TIMEOUT
+    return httpx.Timeout(
+        connect=DEFAULT_TIMEOUT.connect, read=read, write=DEFAULT_TIMEOUT.write,
+        pool=DEFAULT_TIMEOUT.pool,
+    )  # fmt: skip
+
+
 def office_client(
     *,
     office: Office,
@@ -51,6 +63,7 @@ def office_client(
         dev_key,
         customer_key_plaintext(key),
         mode=CLIENT_MODES[ApiMode(office.api_mode)],
+        timeout=_timeout(),
         pacer=_pacer(settings.REDIS_URL),
         permissions=frozenset(office.granted_permissions or ()),
         throttle_scale=settings.OPENDENTAL_THROTTLE_SCALE,

@@ -22,6 +22,10 @@ from integrations.models import Office, PollKind, PollRun, RunOutcome
 logger = logging.getLogger(__name__)
 
 
+# One quick reconnect attempt before a send gives up on the broker.
+BROKER_FAIL_FAST = {"max_retries": 1, "interval_start": 0.2, "interval_step": 0.2, "timeout": 2}
+
+
 class WorkersUnavailable(Exception):
     """The broker could not be reached, so nothing was queued."""
 
@@ -73,7 +77,11 @@ def run_send(run: PollRun) -> None:
     from integrations.tasks import poll_run_task
 
     try:
-        poll_run_task.apply_async(args=[run.pk], retry=False)
+        with poll_run_task.app.producer_or_acquire() as producer:
+            # Fail fast: by default kombu keeps reconnecting for ~8 s, and a "Poll now" click
+            # (or a sweep) would hang that long before saying the workers are unavailable.
+            producer.connection.ensure_connection(**BROKER_FAIL_FAST)
+            poll_run_task.apply_async(args=[run.pk], retry=False, producer=producer)
     except Exception as exc:  # kombu raises many types for "broker down"
         logger.warning("could not queue poll run %s: %s", run.pk, type(exc).__name__)
         PollRun.objects.filter(pk=run.pk, outcome=RunOutcome.QUEUED).update(

@@ -1,0 +1,144 @@
+"""Shared benchmark plumbing: the sandbox and worker subprocesses, CPU accounting, output."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zoneinfo
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+Say = Callable[[str], Any]
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def figures_line(figures: dict[str, Any]) -> str:
+    """The last line of every benchmark: its figures as one JSON object."""
+    return json.dumps(figures, sort_keys=False, default=str)
+
+
+def local_time_zone() -> str:
+    """This machine's IANA time zone (the sandbox dates everything on the local clock)."""
+    name = os.environ.get("TZ", "").lstrip(":")
+    if not name:
+        try:
+            name = os.readlink("/etc/localtime").split("zoneinfo/", 1)[-1]
+        except OSError:
+            name = ""
+    return name if name in zoneinfo.available_timezones() else "UTC"
+
+
+# --- CPU of a process tree (psutil is not a dependency) -------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            kids += [int(k) for k in task.read_text().split()]
+        except OSError:
+            continue
+    return kids
+
+
+def _own_cpu_s(pid: int) -> float:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    # utime, stime, cutime, cstime (fields 14-17): threads are included; reaped children too.
+    return sum(int(f) for f in fields[11:15]) / _CLOCK_TICKS
+
+
+def tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process, its threads and its descendants."""
+    total, stack = 0.0, [pid]
+    while stack:
+        current = stack.pop()
+        total += _own_cpu_s(current)
+        stack += _children(current)
+    return total
+
+
+# --- subprocesses -----------------------------------------------------------------------------
+
+
+class Child:
+    """A subprocess in its own session, stopped (group-wide) on exit, logging to a file."""
+
+    def __init__(self, name: str, cmd: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.name, self.cmd, self.env, self.log_path = name, cmd, env, log_path
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> Child:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(  # noqa: S603 - argv built here, no shell
+            self.cmd, cwd=settings.BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        return self
+
+    def wait_for_log(self, marker: bytes, timeout: float) -> None:
+        """Block until ``marker`` appears in the log (or fail with the log's tail)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if marker in self.log_path.read_bytes():
+                return
+            if self.proc is None or self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early:\n{self.tail()}")
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} not ready after {timeout:.0f}s:\n{self.tail()}")
+
+    def tail(self, size: int = 3000) -> str:
+        return self.log_path.read_text(errors="replace")[-size:]
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def stop(self) -> None:
+        """SIGTERM the process group, SIGKILL if it lingers."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+
+def sandbox_process(
+    *, offices: int, guarantors: int, throttle_scale: float, latency_ms: int, work_dir: Path
+) -> Child:
+    """``python -m odsandbox`` with the control API, its manifest written under work_dir."""
+    cmd = [sys.executable, "-m", "odsandbox", "--port", "0", "--control",
+           "--offices", str(offices), "--guarantors-per-office", str(guarantors),
+           "--throttle-scale", repr(throttle_scale), "--latency-ms", str(latency_ms),
+           "--report-latency-ms", "0", "--data-dir", str(work_dir / "sandbox-data"),
+           "--manifest", str(work_dir / "manifest.json")]  # fmt: skip
+    return Child("sandbox", cmd, {**os.environ}, work_dir / "sandbox.log")
+
+
+def read_manifest(child: Child, work_dir: Path, timeout: float = 60) -> dict[str, Any]:
+    """Wait for the sandbox to print its base URL, then load the manifest it wrote."""
+    child.wait_for_log(b"/api/v1", timeout)
+    return json.loads((work_dir / "manifest.json").read_text())
+
+
+def worker_process(*, concurrency: int, env: dict[str, str], work_dir: Path, name: str) -> Child:
+    """A Celery worker as production runs it (threads pool), with benchmark settings in env."""
+    cmd = [sys.executable, "-m", "celery", "-A", "odportal", "worker", "--pool", "threads",
+           "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-gossip",
+           "--without-mingle", "--without-heartbeat", "-n", f"{name}@%h"]  # fmt: skip
+    return Child(name, cmd, {**os.environ, **env}, work_dir / f"{name}.log")

@@ -1,0 +1,140 @@
+"""``bench ingest``: ShortQuery pages into snapshot rows by the real code path, against COPY.
+
+The pages are what the client returns: the sandbox's own ShortQuery answer for the aging SQL,
+encoded to JSON and decoded by the client's parser (money as Decimal). The real path is
+``row_from_query`` + ``snapshot_rows_ingest``, page by page of 100, each page its own
+transaction as in a worker. The baseline is one plain ``COPY`` of the same rows, in one
+transaction, into a scratch table of the same shape (``LIKE integrations_agingrow INCLUDING
+ALL``: same indexes and constraints), so the ratio is the price of the real path's work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+
+from integrations.bench import common
+from integrations.models import AgingRow, AgingSnapshot, DeveloperAccount, Office, PollRun
+from integrations.opendental import parsing
+from integrations.services import accounts, aging, offices, runs
+from odsandbox.config import OfficeSpec, SandboxConfig
+from odsandbox.state import SandboxState
+
+BENCH_COMPANY = "odportal bench ingest"
+PAGE = 100
+
+
+def ingest_run(rows: int, say: common.Say, repeat: int = 3) -> dict[str, Any]:
+    """Time the real ingest path and (on Postgres) a plain COPY of the same rows; best of n."""
+    pages = client_pages(rows, say)
+    total = sum(len(p) for p in pages)
+    postgres = connection.vendor == "postgresql"
+    real_s, copy_s = [], []
+    try:
+        account = _scratch_account()
+        for attempt in range(1, repeat + 1):
+            if postgres:
+                copy_s.append(_copy_seconds(pages, _scratch_snapshot(account, attempt).pk))
+            snapshot = _scratch_snapshot(account, attempt)
+            real_s.append(_real_seconds(pages, snapshot))
+            stored = AgingRow.objects.filter(snapshot=snapshot).count()
+            if stored != total:
+                raise RuntimeError(f"stored {stored} rows of {total}")
+            copied = f", COPY {copy_s[-1]:.3f}s" if postgres else ""
+            say(f"round {attempt}: real path {real_s[-1]:.3f}s{copied} ({total} rows)")
+    finally:
+        ingest_cleanup()
+    rate = total / min(real_s)
+    copy_rate = total / min(copy_s) if copy_s else None
+    if copy_rate is None:
+        say(f"COPY baseline: not measured on {connection.vendor} (needs Postgres: DATABASE_URL)")
+    return {
+        "rows": total,
+        "rows_per_s": round(rate),
+        "copy_rows_per_s": round(copy_rate) if copy_rate else None,
+        "ratio": round(rate / copy_rate, 3) if copy_rate else None,
+        **({} if copy_rate else {"note": f"COPY baseline needs Postgres, not {connection.vendor}"}),
+    }
+
+
+def client_pages(rows: int, say: common.Say) -> list[list[dict[str, Any]]]:
+    """``rows`` guarantors' ShortQuery rows as the client returns them, in pages of 100."""
+    started = time.monotonic()
+    data_dir = Path(settings.VAR_DIR) / "bench-ingest"
+    spec = OfficeSpec(name="Ingest Office", guarantors=rows, clinics=3)
+    state = SandboxState(SandboxConfig(office_specs=[spec], data_dir=str(data_dir)))
+    try:
+        raw = state.offices[0].store.short_query(aging.AGING_SQL, 0, rows, 600.0)
+    finally:
+        state.close()
+    decoded = parsing.loads(json.dumps(raw))  # the wire format and the client's own parser
+    say(f"pages: {len(decoded)} rows from the sandbox in {time.monotonic() - started:.1f}s")
+    return [decoded[i : i + PAGE] for i in range(0, len(decoded), PAGE)]
+
+
+def _real_seconds(pages: list[list[dict[str, Any]]], snapshot: AgingSnapshot) -> float:
+    started = time.perf_counter()
+    for page in pages:
+        aging.snapshot_rows_ingest(snapshot, [aging.row_from_query(r) for r in page])
+    return time.perf_counter() - started
+
+
+def _copy_seconds(pages: list[list[dict[str, Any]]], snapshot_id: int) -> float:
+    """One COPY of the same rows (already parsed) into a same-shaped scratch table."""
+    table = f"bench_copy_{os.getpid()}"
+    columns = ("snapshot_id", *aging.ROW_FIELDS)
+    records = [
+        (snapshot_id, *(getattr(row, f) for f in aging.ROW_FIELDS))
+        for page in pages
+        for row in map(aging.row_from_query, page)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(f"CREATE TABLE {table} (LIKE {AgingRow._meta.db_table} INCLUDING ALL)")
+    try:
+        started = time.perf_counter()
+        sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        with transaction.atomic(), connection.cursor() as cursor, cursor.copy(sql) as copy:
+            for record in records:
+                copy.write_row(record)
+        return time.perf_counter() - started
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _scratch_account() -> DeveloperAccount:
+    ingest_cleanup()
+    user, _ = get_user_model().objects.get_or_create(username="odportal-bench")
+    return accounts.developer_account_create(
+        actor=user, company_name=BENCH_COMPANY, contact_phone="+1 555 0100",
+        billing_email="bench@example.com", billing_address="1 Bench Way",
+        app_description="Benchmark", dev_name="Bench",
+    )  # fmt: skip
+
+
+def _scratch_snapshot(account: DeveloperAccount, attempt: int) -> AgingSnapshot:
+    """A building snapshot of a fresh scratch office, made through the services."""
+    office = offices.office_create(
+        account=account, actor=None, name=f"Ingest {attempt}", time_zone="UTC"
+    )
+    run, _ = runs.poll_enqueue(office=office, kind="aging", send=False)
+    return aging.snapshot_open(run=run, source="short_query", as_of=date.today())
+
+
+def ingest_cleanup() -> None:
+    """Remove the scratch account of this (or an interrupted earlier) benchmark."""
+    for account in DeveloperAccount.objects.filter(company_name=BENCH_COMPANY):
+        ids = list(account.offices.values_list("pk", flat=True))
+        AgingRow.objects.filter(snapshot__office_id__in=ids)._raw_delete(connection.alias)
+        PollRun.objects.filter(office_id__in=ids).delete()
+        Office.objects.filter(pk__in=ids).delete()
+        account.delete()

@@ -1,0 +1,62 @@
+"""``manage.py bench fleet|ingest|pages``: benchmarks; the last output line is their JSON figures.
+
+See BENCHMARKS in the README for what each one measures and the figures of the reference
+machine.
+"""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from integrations.bench import common
+
+
+class Command(BaseCommand):
+    help = "Benchmarks: progress lines, then the figures as one JSON object on the last line."
+
+    def add_arguments(self, parser) -> None:
+        sub = parser.add_subparsers(dest="benchmark", required=True)
+        fleet = sub.add_parser("fleet", help="One aging refresh of N offices through workers.")
+        fleet.add_argument("--offices", type=int, required=True)
+        fleet.add_argument("--guarantors", type=int, required=True)
+        fleet.add_argument("--interval-s", type=float, default=1.0,
+                           help="Throttle interval of paid keys (Open Dental: 1 s)")  # fmt: skip
+        fleet.add_argument("--latency-ms", type=int, default=0)
+        fleet.add_argument("--concurrency", type=int, default=None,
+                           help="Worker threads (default: one per office, at most 64)")  # fmt: skip
+        fleet.add_argument("--timeout-s", type=float, default=1800.0)
+        fleet.add_argument("--keep", action="store_true", help="Keep the benchmark's rows.")
+        ingest = sub.add_parser("ingest", help="ShortQuery pages into snapshot rows vs COPY.")
+        ingest.add_argument("--rows", type=int, default=50_000)
+        ingest.add_argument("--repeat", type=int, default=3, help="Rounds; the best one counts.")
+        sub.add_parser("pages", help="Page rendering benchmark (not implemented yet).")
+
+    def handle(self, *args, benchmark: str, **options) -> None:
+        if benchmark == "pages":
+            raise CommandError("bench pages: not implemented yet.")
+        try:
+            figures = self._run(benchmark, options)
+        except RuntimeError as exc:
+            raise CommandError(f"bench {benchmark}: {exc}") from exc
+        self.stdout.write(common.figures_line(figures))
+        if figures.get("verified") is False:
+            raise CommandError(f"bench {benchmark}: verification failed (see above).")
+
+    def _run(self, benchmark: str, options: dict) -> dict:
+        if benchmark == "fleet":
+            from integrations.bench.fleet import FleetOptions, fleet_run
+
+            fleet = FleetOptions(
+                offices=options["offices"], guarantors=options["guarantors"],
+                interval_s=options["interval_s"], latency_ms=options["latency_ms"],
+                concurrency=options["concurrency"], timeout_s=options["timeout_s"],
+                keep=options["keep"],
+            )  # fmt: skip
+            return fleet_run(fleet, self._say)
+        from integrations.bench.ingest import ingest_run
+
+        return ingest_run(options["rows"], self._say, repeat=options["repeat"])
+
+    def _say(self, line: str) -> None:
+        self.stdout.write(line)
+        self.stdout.flush()

@@ -1,0 +1,74 @@
+"""``manage.py bench``: each benchmark runs at a tiny size and ends with its JSON figures.
+
+No timing assertions (timings belong in the benchmark output, not in tests); only the shape of
+the figures and that the fleet's snapshots matched the sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from integrations.models import DeveloperAccount
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+FLEET_KEYS = {
+    "offices", "requests", "rows", "wall_s", "ideal_s", "efficiency", "worker_cpu_s",
+    "cpu_ms_per_request", "throttle_violations",
+}  # fmt: skip
+
+
+def run_bench(*args: str) -> tuple[list[str], dict]:
+    out = StringIO()
+    call_command("bench", *args, stdout=out)
+    lines = out.getvalue().strip().splitlines()
+    return lines, json.loads(lines[-1])
+
+
+@pytest.fixture
+def worker_env(celery_broker, monkeypatch, tmp_path):
+    """The worker the benchmark starts uses the test database and the test broker."""
+    from tests.integrations.worker import database_url
+
+    url, options, queue = celery_broker
+    monkeypatch.setenv("DATABASE_URL", database_url())
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
+    monkeypatch.setenv("CELERY_TASK_DEFAULT_QUEUE", queue)
+    if options:  # filesystem broker: the worker derives its folders from ODPORTAL_VAR_DIR
+        from pathlib import Path
+
+        monkeypatch.setenv("ODPORTAL_VAR_DIR", str(Path(options["data_folder_in"]).parents[1]))
+
+
+def test_fleet_refreshes_every_office_and_matches_the_sandbox(worker_env, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    lines, figures = run_bench("fleet", "--offices", "2", "--guarantors", "150",
+                               "--interval-s", "0.02")  # fmt: skip
+    assert set(figures) >= FLEET_KEYS
+    assert figures["verified"] is True
+    assert figures["offices"] == 2 and figures["rows"] == 300
+    assert figures["requests"] >= 6
+    assert any(line.startswith("verify: 2/2") for line in lines)
+    assert not DeveloperAccount.objects.filter(company_name__startswith="odportal bench").exists()
+
+
+def test_ingest_reports_its_rate_and_the_copy_baseline(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    _, figures = run_bench("ingest", "--rows", "500")
+    assert {"rows", "rows_per_s", "copy_rows_per_s", "ratio"} <= set(figures)
+    assert figures["rows"] == 500 and figures["rows_per_s"] > 0
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        assert figures["copy_rows_per_s"] > 0 and figures["ratio"] > 0
+    else:
+        assert figures["copy_rows_per_s"] is None and "note" in figures
+
+
+def test_pages_is_a_clear_stub_for_now():
+    with pytest.raises(CommandError, match="not implemented yet"):
+        call_command("bench", "pages", stdout=StringIO())

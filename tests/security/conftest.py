@@ -1,0 +1,51 @@
+"""Fixtures of the security tests: one of every object a URL can name, and their endpoints."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from integrations.models import AgingSnapshot, PollKind, PollRun, RunOutcome, SnapshotSource
+from integrations.services import keys
+from tests.factories import random_key
+from tests.integrations.conftest import od_settings, sandbox, sandbox_account  # noqa: F401
+from tests.security.endpoints import endpoints
+
+
+@pytest.fixture
+def key(office, owner):
+    return keys.customer_key_add(office=office, key=random_key(), actor=owner)
+
+
+@pytest.fixture
+def run(office):
+    now = timezone.now()
+    return PollRun.objects.create(
+        office=office, kind=PollKind.HEALTH, outcome=RunOutcome.OK, started_at=now, finished_at=now
+    )
+
+
+@pytest.fixture
+def snapshot(office):
+    return AgingSnapshot.objects.create(
+        office=office,
+        source=SnapshotSource.SHORT_QUERY,
+        state="complete",
+        as_of=timezone.localdate(),
+        completed_at=timezone.now(),
+    )
+
+
+@pytest.fixture
+def objects(account, office, key, run, snapshot):
+    """Every object a URL parameter can name, by the names endpoints.py uses."""
+    return {"account": account, "office": office, "key": key, "run": run, "snapshot": snapshot}
+
+
+@pytest.fixture
+def all_endpoints(objects, owner, teammate, outsider):
+    found, unbuildable = endpoints(objects)
+    assert not unbuildable, "URL patterns the security tests cannot exercise:\n" + "\n".join(
+        unbuildable
+    )
+    return found

@@ -1,0 +1,133 @@
+"""Failed logins are recorded (never the password) and, past the limit, refused unchecked."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import authenticate
+from django.urls import reverse
+from django.utils import timezone
+
+from integrations.models import LoginAttempt
+from tests.factories import UserFactory
+
+PASSWORD = "pw-for-tests-1"  # tests.factories.UserFactory
+WRONG = "Wrong-Password-§42"
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory(username="dana")
+
+
+@pytest.fixture
+def login(client):
+    def post(username: str, password: str, ip: str = "203.0.113.7", **extra):
+        data = {"username": username, "password": password}
+        return client.post(reverse("login"), data, REMOTE_ADDR=ip, **extra)
+
+    return post
+
+
+def _fail(login, times: int, username: str = "dana", ip: str = "203.0.113.7") -> None:
+    for _ in range(times):
+        response = login(username, WRONG, ip)
+        assert response.status_code == 200 and b"Please enter a correct" in response.content
+
+
+def test_a_failed_login_is_recorded_with_username_ip_and_time_but_no_password(login, user):
+    before = timezone.now()
+    login("dana", WRONG)
+    attempt = LoginAttempt.objects.get()
+    assert attempt.username == "dana" and attempt.ip_address == "203.0.113.7"
+    assert attempt.created_at >= before and not attempt.refused
+    stored = " ".join(str(v) for v in LoginAttempt.objects.values().get().values())
+    assert WRONG not in stored and PASSWORD not in stored
+
+
+def test_a_successful_login_records_nothing_and_logs_in(login, user, client):
+    response = login("dana", PASSWORD)
+    assert response.status_code == 302
+    assert not LoginAttempt.objects.exists()
+    assert client.get(reverse("overview")).status_code == 200
+
+
+def test_after_five_failures_for_a_username_even_the_right_password_is_refused(login, user):
+    _fail(login, 5)
+    response = login("dana", PASSWORD)
+    assert response.status_code == 429
+    assert b"Too many failed logins" in response.content
+    assert "_auth_user_id" not in response.wsgi_request.session
+    assert LoginAttempt.objects.filter(refused=True).count() == 1
+
+
+def test_the_username_limit_holds_across_addresses_and_letter_case(login, user):
+    for i in range(5):
+        login("Dana" if i % 2 else "dana", WRONG, ip=f"198.51.100.{i}")
+    assert login("DANA", PASSWORD, ip="192.0.2.99").status_code == 429
+
+
+def test_after_five_failures_from_one_address_other_usernames_are_refused_too(login, user):
+    for i in range(5):
+        login(f"guess{i}", WRONG, ip="203.0.113.50")
+    assert login("dana", PASSWORD, ip="203.0.113.50").status_code == 429
+    assert login("dana", PASSWORD, ip="203.0.113.51").status_code == 302
+
+
+def test_a_refused_attempt_does_not_check_the_password(login, user, monkeypatch):
+    _fail(login, 5)
+    checked = []
+    monkeypatch.setattr("django.contrib.auth.forms.authenticate", lambda *a, **k: checked.append(1))
+    assert login("dana", PASSWORD).status_code == 429
+    assert checked == []
+
+
+def test_logins_work_again_once_the_window_has_passed(login, user, settings):
+    _fail(login, 5)
+    assert login("dana", PASSWORD).status_code == 429
+    window = timedelta(seconds=settings.LOGIN_THROTTLE_WINDOW_S + 1)
+    LoginAttempt.objects.update(created_at=timezone.now() - window)
+    assert login("dana", PASSWORD).status_code == 302
+
+
+def test_refused_attempts_do_not_extend_the_lock(login, user, settings):
+    _fail(login, 5)
+    LoginAttempt.objects.update(created_at=timezone.now() - timedelta(minutes=14, seconds=50))
+    for _ in range(3):
+        assert login("dana", WRONG).status_code == 429
+    LoginAttempt.objects.filter(refused=False).update(
+        created_at=timezone.now() - timedelta(hours=1)
+    )
+    assert login("dana", PASSWORD).status_code == 302
+
+
+def test_four_failures_do_not_lock_anyone_out(login, user):
+    _fail(login, 4)
+    assert login("dana", PASSWORD).status_code == 302
+
+
+def test_the_admin_login_shares_the_throttle(client, user, login):
+    user.is_staff = True
+    user.save()
+    _fail(login, 5)
+    response = client.post(
+        "/admin/login/", {"username": "dana", "password": PASSWORD}, REMOTE_ADDR="192.0.2.1"
+    )
+    assert response.status_code == 200 and b"Too many failed logins" in response.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(login, user, settings):
+    for i in range(5):
+        login("x", WRONG, ip="10.0.0.1", HTTP_X_FORWARDED_FOR=f"198.51.100.{i}")
+    assert set(LoginAttempt.objects.values_list("ip_address", flat=True)) == {"10.0.0.1"}
+    settings.LOGIN_TRUST_X_FORWARDED_FOR = True
+    LoginAttempt.objects.all().delete()
+    login("x", WRONG, ip="10.0.0.1", HTTP_X_FORWARDED_FOR="1.2.3.4, 198.51.100.9")
+    assert LoginAttempt.objects.get().ip_address == "198.51.100.9"
+
+
+def test_authenticate_itself_stays_usable_for_other_code(user):
+    # The throttle lives in the login forms; the backend is unchanged.
+    assert authenticate(username="dana", password=PASSWORD) == user
