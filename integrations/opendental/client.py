@@ -32,6 +32,7 @@ from .errors import (
     Timeout,
     Unreachable,
     classify,
+    safe_text,
 )
 from .models import (
     GUARANTOR_AGING_COLUMNS,
@@ -193,7 +194,7 @@ class _ApiClient:
         self._pace()
         response = self._send(method, path, params, body)
         if not response.is_success:
-            raise classify(response, body=self._scrub(response.text))
+            raise classify(response, body=self._scrub(safe_text(response)))
         if not expect_json:
             return None
         try:
@@ -228,7 +229,9 @@ class _ApiClient:
         query = {k: _format_param(v) for k, v in (params or {}).items() if v is not None}
         if query:
             url += "?" + urlencode(query, quote_via=quote)  # %20 for spaces, as the docs show
-        headers = {"Authorization": self._auth, "Content-Type": "application/json"}
+        # httpx.Headers masks Authorization in its repr, so tracebacks and debug pages that
+        # list local variables never show the key pair.
+        headers = httpx.Headers({"Authorization": self._auth, "Content-Type": "application/json"})
         content = None if body is None else json.dumps(body, default=str).encode()
         started = self._last_start = time.monotonic()
         self._last_late_s = started - self._slot_at if self._slot_at is not None else 0.0
@@ -245,6 +248,8 @@ class _ApiClient:
             raise Timeout(f"No response in time: {type(exc).__name__}") from exc
         except httpx.TransportError as exc:
             raise Unreachable(f"Connection failed: {type(exc).__name__}") from exc
+        except httpx.DecodingError as exc:  # e.g. a corrupt gzip body
+            raise BadResponse(f"Undecodable response body: {type(exc).__name__}") from exc
         finally:
             elapsed = time.monotonic() - started
             log.debug("Open Dental %s %s -> %s in %.3fs", method, path, status, elapsed)

@@ -129,10 +129,18 @@ _PERMISSION_RE = re.compile(r"\b(Api[A-Za-z]+)\b")
 _TRANSIENT_400 = ("unexpected error", "timed out", "timeout")
 
 
+def safe_text(response: httpx.Response) -> str:
+    """The body as text even when it does not decode in its declared charset."""
+    try:
+        return response.content.decode(response.encoding or "utf-8", errors="replace")
+    except LookupError:  # an unknown charset name
+        return response.content.decode("utf-8", errors="replace")
+
+
 def classify(response: httpx.Response, *, body: str | None = None) -> OpenDentalError:
     """Map a non-success response onto the matching OpenDentalError subclass."""
     status = response.status_code
-    text = response.text if body is None else body
+    text = safe_text(response) if body is None else body
     lowered = text.lower()
     message = f"HTTP {status}: {_summary(text)}"
     kw = {"status": status, "body": text}

@@ -31,6 +31,9 @@ DEFAULT_BASE_URLS = {
 
 def _validate_office(office: Office) -> None:
     errors: dict[str, str] = {}
+    for name in ("name", "reference", "notes", "base_url", "time_zone"):
+        if "\x00" in (getattr(office, name) or ""):
+            errors[name] = "Contains a NUL character, which cannot be stored."
     if office.time_zone not in available_timezones():
         errors["time_zone"] = f"Unknown time zone {office.time_zone!r} (use e.g. America/Chicago)."
     if office.base_url and not office.base_url.rstrip("/").endswith("/api/v1"):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
 from integrations import selectors
 
 
+@require_GET
 def overview(request: HttpRequest) -> HttpResponse:
     """Counts by status, offices needing attention (worst first) and receivables totals."""
     user = request.user

@@ -249,13 +249,6 @@ def test_every_client_method_raises_only_its_own_errors(cls, name, call, status,
         assert DEV not in str(exc) and CUST not in f"{exc} {exc.body}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=httpx.DecodingError,
-    reason="integrations/opendental/client.py _ApiClient._send catches httpx.TransportError "
-    "but not httpx.DecodingError (a RequestError): a corrupt gzip/deflate body escapes as "
-    "httpx.DecodingError; catching httpx.RequestError (-> BadResponse) fixes it.",
-)
 def test_a_corrupt_compressed_body_is_a_bad_response():
     encoding = "gzip"
     client = _client(
@@ -265,13 +258,6 @@ def test_a_corrupt_compressed_body_is_a_bad_response():
         client.clinics()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeDecodeError,
-    reason="integrations/opendental/client.py _ApiClient._attempt (and errors.classify) read "
-    "response.text of an error response; a body that does not decode in its declared charset "
-    "raises UnicodeDecodeError. Decoding content with errors='replace' fixes it.",
-)
 def test_an_error_body_in_a_charset_it_does_not_decode_in_is_classified():
     hdrs = {"Content-Type": "text/plain; charset=utf-16"}
     client = _client(OpenDentalClient, _transport(500, b"odd", hdrs, None))

@@ -190,12 +190,6 @@ def test_office_create_gives_field_errors_or_one_office(
         assert _counts()[1] == before[1] + 1
 
 
-@pytest.mark.xfail(
-    strict=True,  # SQLite stores the NUL silently, Postgres raises DataError
-    reason="integrations/services/offices.py office_create/office_update: Office's model fields "
-    "accept NUL, which Postgres refuses with DataError (not a ValidationError). Forms are "
-    "protected (ProhibitNullCharactersValidator); direct service callers are not.",
-)
 def test_office_create_refuses_nul_as_a_field_error(owner, account):
     before = _counts()
     with pytest.raises(ValidationError):

@@ -165,12 +165,6 @@ def test_an_exception_report_text_from_the_client_shows_no_key(sandbox, rf):
     assert not _leaks(text, _keys(sandbox))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="integrations/opendental/client.py _ApiClient._send keeps the ODFHIR header in a "
-    "plain dict local (`headers`), which Django's HTML exception report (DEBUG page, "
-    "AdminEmailHandler with include_html) lists; passing httpx.Headers(...) masks it.",
-)
 def test_a_debug_exception_report_page_from_the_client_shows_no_key(sandbox, rf):
     """Django's technical 500 page lists frame locals; the client's must not hold keys."""
     _text, html = _client_exception_report(_Sealed(_keys(sandbox)[:2]), rf)

@@ -6,7 +6,6 @@ suite by name (see endpoints.py), and the allow-lists below are the only excepti
 
 from __future__ import annotations
 
-import pytest
 from django.urls import reverse
 
 from integrations.models import AuditEvent
@@ -21,10 +20,6 @@ VIEWER_MAY_POST = {
     "login": "a logged-in user posting the login form is redirected away",
     "logout": "anyone logged in may log out",
     "account_create": "anyone may create a developer account of their own (they own it)",
-}
-# Read-only pages that answer POST like GET; each entry is a bug to fix (see the xfail below).
-KNOWN_POST_AS_GET = {
-    "overview": "integrations/views/dashboard.py: overview() lacks @require_GET",
 }
 LOGIN = "/accounts/login/"
 ADMIN_LOGIN = "/admin/login/"
@@ -106,8 +101,6 @@ def test_every_post_endpoint_answers_403_to_a_viewer_and_changes_nothing(
     for endpoint in all_endpoints:
         if endpoint.name in VIEWER_MAY_POST or endpoint.is_admin:
             continue
-        if endpoint.name in KNOWN_POST_AS_GET:
-            continue
         status = client.post(endpoint.url, {}).status_code
         if status == 405:
             if endpoint.owner and client.get(endpoint.url).status_code == 405:
@@ -119,9 +112,7 @@ def test_every_post_endpoint_answers_403_to_a_viewer_and_changes_nothing(
     assert AuditEvent.objects.count() == events_before
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_POST_AS_GET["overview"])
 def test_overview_refuses_post(client, teammate):
-    """Strict xfail: once overview() refuses POST this passes; then drop KNOWN_POST_AS_GET."""
     client.force_login(teammate)
     assert client.post(reverse("overview")).status_code in (403, 405)
 
