@@ -484,9 +484,13 @@ class AgingRow(models.Model):
                 fields=["snapshot", "pat_num"], name="agingrow_unique_guarantor"
             ),
         ]
+        # The report's sorts, with the pat_num tie-break, so a page (and its keyset cursor) is
+        # an index range read in order, never a sort of every guarantor.
         indexes = [
-            models.Index(fields=["snapshot", "bal_over_90"]),
-            models.Index(fields=["snapshot", "bal_total"]),
+            models.Index(
+                fields=["snapshot", "bal_over_90", "pat_num"], name="agingrow_snap_over90"
+            ),
+            models.Index(fields=["snapshot", "bal_total", "pat_num"], name="agingrow_snap_total"),
             models.Index(fields=["snapshot", "clinic_num"]),
         ]
 

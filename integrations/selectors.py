@@ -18,6 +18,7 @@ from django.db.models import (
     DurationField,
     ExpressionWrapper,
     F,
+    Field,
     Func,
     IntegerField,
     OuterRef,
@@ -70,11 +71,18 @@ def membership_for(user: AbstractBaseUser, account: DeveloperAccount) -> Members
     return Membership.objects.filter(user=user, account=account).first()
 
 
+def _user_offices(user: AbstractBaseUser) -> QuerySet[Office]:
+    """Offices of the user's accounts: a semi-join on the memberships (no join that fans out
+    and no developer-account join under every office row)."""
+    accounts = Membership.objects.filter(user=user).values("account_id")
+    return Office.objects.filter(account_id__in=accounts)
+
+
 def offices_for_user(user: AbstractBaseUser) -> QuerySet[Office]:
     """Offices of the user's accounts, with the current key prefetched for last-4 display."""
     current_keys = CustomerKey.objects.filter(is_current=True)
     return (
-        Office.objects.filter(account__membership__user=user)
+        _user_offices(user)
         .select_related("account")
         .prefetch_related(Prefetch("keys", queryset=current_keys, to_attr="current_keys"))
     )
@@ -153,16 +161,12 @@ def attention_q() -> Q:
 
 
 def _key_last4() -> Subquery:
-    current = CustomerKey.objects.filter(office=OuterRef("pk"), is_current=True)
+    current = CustomerKey.objects.filter(office=OuterRef("pk"), is_current=True).order_by()
     return Subquery(current.values("last4")[:1])
 
 
 def _base_office_list(user: AbstractBaseUser) -> QuerySet[Office]:
-    return (
-        Office.objects.filter(account__membership__user=user)
-        .select_related("account")
-        .annotate(key_last4=_key_last4())
-    )
+    return _user_offices(user).select_related("account").annotate(key_last4=_key_last4())
 
 
 OFFICE_SORTS = {
@@ -235,18 +239,41 @@ def active_runs_by_office(office_ids: list[int]) -> dict[int, PollRun]:
     return found
 
 
-def office_status_counts(user: AbstractBaseUser) -> list[dict[str, Any]]:
-    """Number of offices per status, in the order of the status choices."""
-    rows = dict(
-        Office.objects.filter(account__membership__user=user)
-        .values_list("status")
-        .annotate(n=Count("id"))
-        .values_list("status", "n")
+@dataclass(frozen=True)
+class OverviewSummary:
+    """The overview's figures: offices per status, how many need attention, receivables."""
+
+    status_counts: list[dict[str, Any]]
+    attention_total: int
+    totals: dict[str, Any]
+
+
+def overview_summary(user: AbstractBaseUser) -> OverviewSummary:
+    """Counts per status, the attention count and the current snapshots' totals: one pass over
+    the offices (grouped by status, current snapshot joined) instead of one scan per figure."""
+    rows = (
+        _user_offices(user)
+        .values("status")
+        .annotate(
+            n=Count("id"),
+            stale=Count("id", filter=stale_q()),
+            snapshots=Count("current_snapshot"),
+            **{b: Sum(f"current_snapshot__{b}") for b in BUCKETS},
+        )
+        .order_by()
     )
-    return [
-        {"status": value, "label": label, "count": rows.get(value, 0)}
+    by_status = {row["status"]: row for row in rows}
+    counts = [
+        {"status": value, "label": label, "count": by_status.get(value, {}).get("n", 0)}
         for value, label in OfficeStatus.choices
     ]
+    # attention_q(): a problem status, never polled, or (any other status) stale.
+    always = {*PROBLEM_STATUSES, OfficeStatus.NEVER_POLLED}
+    attention = sum(r["n"] if s in always else r["stale"] for s, r in by_status.items())
+    totals: dict[str, Any] = {"offices": sum(r["snapshots"] for r in by_status.values())}
+    for bucket in BUCKETS:
+        totals[bucket] = sum((r[bucket] or Decimal("0") for r in by_status.values()), Decimal("0"))
+    return OverviewSummary(status_counts=counts, attention_total=attention, totals=totals)
 
 
 def offices_needing_attention(user: AbstractBaseUser, *, limit: int = 50) -> list[Office]:
@@ -275,21 +302,6 @@ def offices_needing_attention(user: AbstractBaseUser, *, limit: int = 50) -> lis
         if office.status == OfficeStatus.OK and office.is_stale:
             office.who_acts = STALE_WHO_ACTS
     return offices
-
-
-def offices_needing_attention_count(user: AbstractBaseUser) -> int:
-    """How many offices need attention in all."""
-    return Office.objects.filter(account__membership__user=user).filter(attention_q()).count()
-
-
-def receivables_totals(user: AbstractBaseUser) -> dict[str, Decimal]:
-    """Sum of the current aging snapshots of the user's offices, by bucket."""
-    current = Office.objects.filter(account__membership__user=user).values("current_snapshot")
-    totals = AgingSnapshot.objects.filter(pk__in=current).aggregate(
-        offices=Count("id"),
-        **{b: Coalesce(Sum(b), Value(Decimal("0")), output_field=DecimalField()) for b in BUCKETS},
-    )
-    return totals
 
 
 # --- Office detail ----------------------------------------------------------------------------
@@ -405,10 +417,88 @@ def aging_rows(snapshot: AgingSnapshot, *, clinic: int | None, sort: str, desc: 
     return rows.order_by(*order).only("pat_num", "clinic_num", "name", *BUCKETS)
 
 
+def aging_rows_count(snapshot: AgingSnapshot, *, clinic: int | None) -> int | None:
+    """The number of rows a complete snapshot recorded (all, or one clinic's); None if unknown.
+
+    Saves a COUNT(*) over every guarantor on each page view.
+    """
+    if snapshot.state != SnapshotState.COMPLETE:
+        return None
+    if clinic is None:
+        return snapshot.guarantor_count
+    recorded = (snapshot.clinic_totals or {}).get(str(clinic))
+    if recorded is None or "guarantors" not in recorded:
+        return None
+    return int(recorded["guarantors"])
+
+
+@dataclass(frozen=True)
+class AgingCursor:
+    """Where a keyset page starts: after (or before) the row with this sort value and pat_num."""
+
+    value: Any
+    pat_num: int
+    before: bool = False
+
+    def encode(self) -> str:
+        return f"{self.pat_num}:{self.value}"
+
+
+def aging_cursor_parse(raw: str, sort: str, *, before: bool = False) -> AgingCursor | None:
+    """A cursor from the query string, or None when it is missing or malformed."""
+    pat, sep, value = raw.partition(":")
+    if not sep or not pat.isdigit():
+        return None
+    field = AGING_SORTS.get(sort, "bal_total")
+    try:
+        if field in ("pat_num", "clinic_num"):
+            parsed: Any = int(value)
+        elif field == "name":
+            parsed = value
+        else:
+            parsed = Decimal(value)
+            if not parsed.is_finite():
+                return None
+    except (ValueError, ArithmeticError):
+        return None
+    return AgingCursor(value=parsed, pat_num=int(pat), before=before)
+
+
+def aging_cursor_of(row: AgingRow, sort: str, *, before: bool = False) -> AgingCursor:
+    """The cursor that starts the next page after ``row`` (or the previous one before it)."""
+    field = AGING_SORTS.get(sort, "bal_total")
+    return AgingCursor(value=getattr(row, field), pat_num=row.pat_num, before=before)
+
+
+class _RowValue(Func):
+    """``(a, b)``: a row value; compared as a whole it bounds a multi-column index scan."""
+
+    template = "(%(expressions)s)"
+    output_field = Field()
+
+
+def aging_rows_keyset(rows: QuerySet[AgingRow], cursor: AgingCursor, *, sort: str, desc: bool):
+    """Rows after (or before) the cursor in the sort order: an index range, not an OFFSET.
+
+    ``(field, pat_num) < (value, pat)`` is one range of the (snapshot, field, pat_num) index. A
+    'before' page is read in the opposite order; the caller reverses it.
+    """
+    field = AGING_SORTS.get(sort, "bal_total")
+    forward = desc != cursor.before  # read in descending order
+    key = _RowValue(F(field), F("pat_num"))
+    bound = _RowValue(Value(cursor.value), Value(cursor.pat_num))
+    rows = rows.alias(_key=key).filter(**{"_key__lt" if forward else "_key__gt": bound})
+    order = [f"-{field}", "-pat_num"] if forward else [field, "pat_num"]
+    return rows.order_by(*order)
+
+
 def aging_totals(snapshot: AgingSnapshot, *, clinic: int | None) -> dict[str, Decimal]:
-    """Bucket totals: the snapshot's own, or summed over one clinic's rows."""
+    """Bucket totals: the snapshot's own, its recorded clinic totals, or summed over the rows."""
     if clinic is None:
         return {b: getattr(snapshot, b) for b in BUCKETS}
+    recorded = (snapshot.clinic_totals or {}).get(str(clinic))
+    if snapshot.state == SnapshotState.COMPLETE and recorded and set(BUCKETS) <= set(recorded):
+        return {b: Decimal(recorded[b]) for b in BUCKETS}
     sums = AgingRow.objects.filter(snapshot=snapshot, clinic_num=clinic).aggregate(
         **{b: Coalesce(Sum(b), Value(Decimal("0")), output_field=DecimalField()) for b in BUCKETS}
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
@@ -15,7 +16,9 @@ from integrations.services import aging, polling
 
 logger = logging.getLogger(__name__)
 
-DB_ERRORS = (OperationalError, InterfaceError)
+# Aging rows are written with psycopg's COPY, which Django does not wrap: a database restart
+# mid-COPY raises psycopg's own errors, and those must retry like Django's.
+DB_ERRORS = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
 
 
 @shared_task(

@@ -235,6 +235,10 @@ MAX_INLINE_PACE_WAIT_S = float(env_str("ODPORTAL_MAX_INLINE_PACE_WAIT_S", "2.0")
 # Aging refresh runs this long after the office's AgingServiceTimeDue (Open Dental's recipe).
 AGING_AFTER_DUE_MARGIN_MIN = env_int("ODPORTAL_AGING_AFTER_DUE_MARGIN_MIN", 15)
 RUN_MAX_ATTEMPTS = env_int("ODPORTAL_RUN_MAX_ATTEMPTS", 5)
+# Aging rows are written in batches (with the run's heartbeat): per page would cost a
+# transaction per request.
+INGEST_BATCH_ROWS = env_int("ODPORTAL_INGEST_BATCH_ROWS", 1000)
+HEARTBEAT_EVERY_S = float(env_str("ODPORTAL_HEARTBEAT_EVERY_S", "5"))
 AGING_RETRY_AFTER_FAILURE_S = env_int("ODPORTAL_AGING_RETRY_AFTER_FAILURE_S", 3600)
 
 # Login throttling (integrations.auth): failures per username / per client address in a window.

@@ -88,5 +88,13 @@ def _use_test_broker(celery_broker):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Browser tests last: Playwright's sync API keeps an event loop running in this thread."""
-    items.sort(key=lambda item: "/tests/browser/" in str(item.path))
+    """Browser tests last: Playwright's sync API keeps an event loop running in this thread.
+
+    Tests that stop services (marked ``faults``) run after even those.
+    """
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("faults") is not None,
+            "/tests/browser/" in str(item.path),
+        )
+    )

@@ -175,7 +175,8 @@ class _ApiClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _retryable(self, exc: OpenDentalError, idempotent: bool) -> bool:
-        if exc.permanent:
+        if exc.permanent or isinstance(exc, PaceDeferred):
+            # A deferral is the caller's cue to re-queue, not to sleep here until the slot.
             return False
         if idempotent:
             return True

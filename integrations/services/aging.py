@@ -182,7 +182,8 @@ def _ingest_copy(snapshot_id: int, rows: list[Row]) -> None:
     table = AgingRow._meta.db_table
     pats = [r.pat_num for r in rows]
     columns = ", ".join(("snapshot_id", *ROW_FIELDS))
-    with transaction.atomic(), connection.cursor() as cursor:
+    # savepoint=False: join the caller's transaction (batch + heartbeat) without extra trips.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
         cursor.execute(
             f"DELETE FROM {table} WHERE snapshot_id = %s AND pat_num BETWEEN %s AND %s"  # noqa: S608
@@ -194,20 +195,31 @@ def _ingest_copy(snapshot_id: int, rows: list[Row]) -> None:
                 copy.write_row((snapshot_id, *r))
 
 
-def _totals(rows_qs) -> dict:
-    agg = rows_qs.aggregate(n=Count("id"), **{b: Sum(b) for b in BUCKETS})
-    return {"guarantors": agg.pop("n"), **{b: agg[b] or Decimal("0") for b in BUCKETS}}
+def _totals(per_clinic: list[dict]) -> dict:
+    totals = {"guarantors": sum(c["guarantors"] for c in per_clinic)}
+    totals.update({b: sum((c[b] for c in per_clinic), Decimal("0")) for b in BUCKETS})
+    return totals
 
 
 @transaction.atomic
 def snapshot_complete(snapshot: AgingSnapshot, *, make_current: bool = True) -> AgingSnapshot:
     """Total the rows, mark complete and (daily refresh) make it the office's current one."""
-    rows = AgingRow.objects.filter(snapshot=snapshot)
-    totals = _totals(rows)
-    per_clinic = {}
-    for clinic in rows.values_list("clinic_num", flat=True).distinct().order_by("clinic_num"):
-        clinic_totals = _totals(rows.filter(clinic_num=clinic))
-        per_clinic[str(clinic)] = {k: str(v) for k, v in clinic_totals.items()}
+    grouped = (
+        AgingRow.objects.filter(snapshot=snapshot)
+        .values("clinic_num")
+        .annotate(guarantors=Count("id"), **{b: Sum(b) for b in BUCKETS})
+        .order_by("clinic_num")
+    )
+    per_clinic_rows = [
+        {"guarantors": g["guarantors"], **{b: g[b] or Decimal("0") for b in BUCKETS}}
+        | {"clinic_num": g["clinic_num"]}
+        for g in grouped
+    ]
+    per_clinic = {
+        str(c["clinic_num"]): {k: str(v) for k, v in c.items() if k != "clinic_num"}
+        for c in per_clinic_rows
+    }
+    totals = _totals(per_clinic_rows)
     snapshot.guarantor_count = totals.pop("guarantors")
     for bucket, value in totals.items():
         setattr(snapshot, bucket, value)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -26,6 +28,7 @@ from integrations.models import (
     PollRun,
     RunOutcome,
     SnapshotSource,
+    SnapshotState,
 )
 from integrations.services import aging, health, runs
 from integrations.services.od import NoKey, office_client
@@ -63,10 +66,10 @@ def offices_pollable():
 
 
 def sweep_due_offices(*, now: datetime | None = None) -> dict[str, int]:
-    """Queue a poll for every due office; one office's failure never stops the sweep."""
+    """Queue a poll for every due office and re-send lost runs; one failure never stops it."""
     now = now or timezone.now()
     _settle_moved_keys(now)
-    queued = {"health": 0, "aging": 0, "failed": 0}
+    queued = {"health": 0, "aging": 0, "failed": 0, "resent": 0}
     due_health = offices_pollable().filter(Q(next_health_at=None) | Q(next_health_at__lte=now))
     due_aging = offices_pollable().filter(
         Q(next_aging_at=None) | Q(next_aging_at__lte=now), status=OfficeStatus.OK
@@ -84,6 +87,10 @@ def sweep_due_offices(*, now: datetime | None = None) -> dict[str, int]:
                 continue
             queued[kind] += int(created)
             _push_next(office, kind, now)
+    try:
+        queued["resent"] = runs.runs_resend_stale()
+    except runs.WorkersUnavailable:
+        queued["failed"] += 1
     return queued
 
 
@@ -163,6 +170,22 @@ def _abandon_snapshot(run: PollRun) -> None:
 def _aging(run: PollRun, office: Office, client: od.OpenDentalClient) -> float | None:
     """Daily refresh (recipe) or an as-of-date report, page by page, resumable."""
     now = timezone.now()
+    # A run resumed after a deferral or a fault continues its snapshot without asking again.
+    snapshot = run.agingsnapshot_set.filter(state=SnapshotState.BUILDING).first()
+    if snapshot is None:
+        snapshot = _aging_snapshot_open(run, office, client, now)
+        if snapshot is None:
+            return None
+    _fetch_pages(run, snapshot, client)
+    aging.snapshot_complete(snapshot, make_current=run.kind == PollKind.AGING)
+    if run.kind == PollKind.AGING:
+        Office.objects.filter(pk=office.pk).update(next_aging_at=aging.next_aging_at(office, now))
+    runs.run_finish(run, outcome=RunOutcome.OK)
+    return None
+
+
+def _aging_snapshot_open(run: PollRun, office: Office, client: od.OpenDentalClient, now):
+    """The snapshot to fill, or None when today's aging has not run yet (recipe: wait)."""
     if run.kind == PollKind.AGING_AS_OF:
         source, as_of = SnapshotSource.REPORTS_AGING_AS_OF, run.as_of or aging.office_today(office)
     else:
@@ -176,26 +199,42 @@ def _aging(run: PollRun, office: Office, client: od.OpenDentalClient) -> float |
             return None
         source = aging.sources_for(office.granted_permissions)
         as_of = last_aging or aging.office_today(office, now)
-    snapshot = aging.snapshot_open(run=run, source=source, as_of=as_of, clinic_num=run.clinic_num)
-    _fetch_pages(run, snapshot, client)
-    aging.snapshot_complete(snapshot, make_current=run.kind == PollKind.AGING)
-    if run.kind == PollKind.AGING:
-        Office.objects.filter(pk=office.pk).update(next_aging_at=aging.next_aging_at(office, now))
-    runs.run_finish(run, outcome=RunOutcome.OK)
-    return None
+    return aging.snapshot_open(run=run, source=source, as_of=as_of, clinic_num=run.clinic_num)
 
 
 def _fetch_pages(run: PollRun, snapshot, client: od.OpenDentalClient) -> None:
-    """Fetch from where the snapshot stopped until a short page; heartbeat after each page."""
+    """Fetch from where the snapshot stopped until a short page.
+
+    Rows are written (with a heartbeat) in batches rather than per page: a page costs one
+    request, but a write costs a transaction, so batching keeps worker CPU per request low. Any
+    exit (done, deferred to the next throttle slot, a fault) writes what was fetched first, so
+    progress survives and a resumed run starts after the stored rows.
+    """
     offset = aging.snapshot_row_count(snapshot)
     page_size = client.page_size if snapshot.source != SnapshotSource.SHORT_QUERY else 100
-    while True:
-        page = _page(client, snapshot, offset)
-        aging.snapshot_rows_ingest(snapshot, page)
-        offset += len(page)
+    batch: list[aging.Row] = []
+    flushed_at = time.monotonic()
+    try:
+        while True:
+            page = _page(client, snapshot, offset)
+            batch.extend(page)
+            offset += len(page)
+            if len(page) < page_size:
+                return
+            if len(batch) >= settings.INGEST_BATCH_ROWS or (
+                time.monotonic() - flushed_at >= settings.HEARTBEAT_EVERY_S
+            ):
+                _flush(run, snapshot, batch, offset)
+                batch, flushed_at = [], time.monotonic()
+    finally:
+        _flush(run, snapshot, batch, offset)
+
+
+def _flush(run: PollRun, snapshot, batch: list[aging.Row], offset: int) -> None:
+    """Write a batch of rows and the run's progress in one transaction."""
+    with transaction.atomic():
+        aging.snapshot_rows_ingest(snapshot, batch)
         runs.run_heartbeat(run, requests=run.requests, rows=offset)
-        if len(page) < page_size:
-            return
 
 
 def _page(client: od.OpenDentalClient, snapshot, offset: int) -> list[aging.Row]:

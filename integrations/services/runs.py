@@ -92,6 +92,26 @@ def run_send(run: PollRun) -> None:
         raise WorkersUnavailable(str(exc)) from exc
 
 
+def runs_resend_stale(*, limit: int = 500) -> int:
+    """Send again the runs whose message was lost: worker killed mid-run, or broker restarted.
+
+    A stale run is claimable by anyone, so the first copy to arrive resumes it (an aging
+    refresh continues from its stored rows) and any extra copy finds nothing to do. Without
+    this a killed worker's run waits for the broker's visibility timeout (an hour), and a
+    run whose message vanished with the broker never comes back until its office is due.
+    """
+    cutoff = _stale_cutoff()
+    stale = PollRun.objects.filter(
+        Q(outcome=RunOutcome.RUNNING, heartbeat_at__lt=cutoff)
+        | Q(outcome=RunOutcome.QUEUED, queued_at__lt=cutoff)
+    ).order_by("pk")[:limit]
+    count = 0
+    for run in stale:
+        run_send(run)  # WorkersUnavailable propagates: the next sweep tries again
+        count += 1
+    return count
+
+
 def run_claim(run_id: int, *, claimer: str = "") -> PollRun | None:
     """Move a run to running if it is queued (or running but stale, or ours); else None."""
     now = timezone.now()

@@ -8,7 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib import messages
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
@@ -67,10 +67,9 @@ def aging_report(request: HttpRequest, public_id) -> HttpResponse:
         "headers": sort_headers(request, ROW_COLUMNS, sort, desc),
     }
     if snapshot is not None:
-        rows = selectors.aging_rows(snapshot, clinic=clinic, sort=sort, desc=desc)
         totals = selectors.aging_totals(snapshot, clinic=clinic)
         context.update(
-            page=Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page")),
+            page=rows_page(request, snapshot, clinic=clinic, sort=sort, desc=desc),
             totals=totals,
             bars=bar_chart(totals),
             trend=trend_chart(selectors.aging_trend(office)),
@@ -78,6 +77,39 @@ def aging_report(request: HttpRequest, public_id) -> HttpResponse:
             is_fallback=snapshot.source == SnapshotSource.REPORTS_AGING,
         )
     return render_page(request, "integrations/aging/report.html", context, "rows")
+
+
+def rows_page(request: HttpRequest, snapshot, *, clinic: int | None, sort: str, desc: bool) -> Page:
+    """One page of guarantors. Next/Previous links carry a keyset cursor, so a deep page costs
+    what the first one does; ``?page=N`` alone (a bookmark) still works, by OFFSET. The count
+    comes from the snapshot when it recorded one."""
+    rows = selectors.aging_rows(snapshot, clinic=clinic, sort=sort, desc=desc)
+    paginator = Paginator(rows, PAGE_SIZE)
+    count = selectors.aging_rows_count(snapshot, clinic=clinic)
+    if count is not None:
+        paginator.count = count  # overrides the cached COUNT(*) property
+    number = paginator.get_page(request.GET.get("page")).number  # validated, no query
+    cursor = selectors.aging_cursor_parse(request.GET.get("after", ""), sort) or (
+        selectors.aging_cursor_parse(request.GET.get("before", ""), sort, before=True)
+    )
+    if cursor is None:
+        objects = list(rows[(number - 1) * PAGE_SIZE : number * PAGE_SIZE])
+    else:
+        keyset = selectors.aging_rows_keyset(rows, cursor, sort=sort, desc=desc)
+        objects = list(keyset[:PAGE_SIZE])
+        if cursor.before:
+            objects.reverse()
+    page = Page(objects, number, paginator)
+    page.next_params = page.previous_params = None
+    if objects and page.has_next():
+        after = selectors.aging_cursor_of(objects[-1], sort).encode()
+        page.next_params = {"page": number + 1, "after": after, "before": None}
+    if objects and page.has_previous():
+        before = selectors.aging_cursor_of(objects[0], sort).encode()
+        page.previous_params = {"page": number - 1, "before": before, "after": None}
+        if number == 2:  # the first page has a plain URL
+            page.previous_params = {"page": None, "before": None, "after": None}
+    return page
 
 
 def bar_chart(totals: dict[str, Decimal], width: int = 560) -> list[dict]:

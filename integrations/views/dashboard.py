@@ -13,12 +13,15 @@ from integrations import selectors
 def overview(request: HttpRequest) -> HttpResponse:
     """Counts by status, offices needing attention (worst first) and receivables totals."""
     user = request.user
+    summary = selectors.overview_summary(user)
     context = {
-        "status_counts": selectors.office_status_counts(user),
+        "status_counts": summary.status_counts,
         "attention": selectors.offices_needing_attention(user, limit=50),
-        "attention_total": selectors.offices_needing_attention_count(user),
-        "totals": selectors.receivables_totals(user),
-        "has_accounts": selectors.accounts_for_user(user).exists(),
+        "attention_total": summary.attention_total,
+        "totals": summary.totals,
+        "office_total": sum(row["count"] for row in summary.status_counts),
     }
-    context["office_total"] = sum(row["count"] for row in context["status_counts"])
+    context["has_accounts"] = context["office_total"] > 0 or (
+        selectors.accounts_for_user(user).exists()
+    )
     return render(request, "integrations/overview.html", context)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,7 +16,12 @@ from integrations.models import PollKind
 from integrations.services import keys as key_services
 from integrations.services import offices as office_services
 from integrations.services import runs as run_services
-from integrations.views._helpers import render_page, sort_headers, wants_partial
+from integrations.views._helpers import (
+    DeferredJoinPaginator,
+    render_page,
+    sort_headers,
+    wants_partial,
+)
 
 PAGE_SIZE = 50
 LIST_COLUMNS = [
@@ -40,9 +44,8 @@ def office_list(request: HttpRequest) -> HttpResponse:
     accounts = list(selectors.accounts_for_user(request.user).order_by("company_name"))
     form = forms.OfficeFilterForm(request.GET or None, accounts=accounts)
     filters = form.filters()
-    page = Paginator(selectors.office_list(request.user, filters), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    offices = selectors.office_list(request.user, filters)
+    page = DeferredJoinPaginator(offices, PAGE_SIZE).get_page(request.GET.get("page"))
     runs = selectors.active_runs_by_office([o.pk for o in page.object_list])
     for office in page.object_list:
         office.active_run = runs.get(office.pk)

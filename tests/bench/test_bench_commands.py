@@ -10,7 +10,7 @@ import json
 from io import StringIO
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 
 from integrations.models import DeveloperAccount
 
@@ -67,8 +67,3 @@ def test_ingest_reports_its_rate_and_the_copy_baseline(settings, tmp_path):
         assert figures["copy_rows_per_s"] > 0 and figures["ratio"] > 0
     else:
         assert figures["copy_rows_per_s"] is None and "note" in figures
-
-
-def test_pages_is_a_clear_stub_for_now():
-    with pytest.raises(CommandError, match="not implemented yet"):
-        call_command("bench", "pages", stdout=StringIO())

@@ -37,6 +37,8 @@ def worker(celery_broker, tmp_path, sandbox):
         tmp_path / "worker.log",
         OPENDENTAL_THROTTLE_SCALE=str(THROTTLE_SCALE),
         ODPORTAL_CLAIM_STALE_AFTER_S="3",
+        # Write (and heartbeat) every page, so a kill lands between stored pages.
+        ODPORTAL_INGEST_BATCH_ROWS="100",
     )
     yield w
     w.stop()

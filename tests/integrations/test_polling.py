@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -287,3 +288,24 @@ def test_snapshots_past_retention_are_pruned_but_never_the_current_one(sandbox_a
     assert aging.snapshots_prune() == 1
     assert list(AgingSnapshot.objects.filter(office=office)) == [office.current_snapshot]
     assert AgingRow.objects.filter(snapshot=office.current_snapshot).count() == 230
+
+
+def test_a_run_deferred_to_its_next_throttle_slot_keeps_what_it_fetched(
+    sandbox_account, sandbox_totals, settings
+):
+    office = sandbox_account["Queries Office"]
+    run_to_end(office)
+    settings.MAX_INLINE_PACE_WAIT_S = 0.0  # every wait for a slot re-queues the run
+    settings.OPENDENTAL_THROTTLE_SCALE = 0.2  # 200 ms slots: longer than a page takes
+    settings.INGEST_BATCH_ROWS = 1000  # rows would otherwise wait for a batch to fill
+    run, _ = runs.poll_enqueue(office=office, kind=PollKind.AGING, send=False)
+    deferrals = 0
+    while (delay := polling.run_execute(run.pk)) is not None:
+        deferrals += 1
+        assert delay > 0
+        time.sleep(delay)
+    run.refresh_from_db()
+    office.refresh_from_db()
+    assert run.outcome == RunOutcome.OK and deferrals >= 2
+    assert run.rows == 230 and run.requests <= 1 + 3  # DateLastAging + three pages, none twice
+    assert_matches_sandbox(office.current_snapshot, sandbox_totals(office.manifest["customer_key"]))

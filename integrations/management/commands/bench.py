@@ -29,11 +29,15 @@ class Command(BaseCommand):
         ingest = sub.add_parser("ingest", help="ShortQuery pages into snapshot rows vs COPY.")
         ingest.add_argument("--rows", type=int, default=50_000)
         ingest.add_argument("--repeat", type=int, default=3, help="Rounds; the best one counts.")
-        sub.add_parser("pages", help="Page rendering benchmark (not implemented yet).")
+        pages = sub.add_parser("pages", help="Server time of the pages over a seeded fleet.")
+        pages.add_argument("--offices", type=int, default=10_000)
+        pages.add_argument("--guarantors", type=int, default=100_000,
+                           help="Guarantors in the big office's current snapshot")  # fmt: skip
+        pages.add_argument("--requests", type=int, default=40, help="Timed requests per page")
+        pages.add_argument("--warmup", type=int, default=5)
+        pages.add_argument("--keep", action="store_true", help="Keep the benchmark's rows.")
 
     def handle(self, *args, benchmark: str, **options) -> None:
-        if benchmark == "pages":
-            raise CommandError("bench pages: not implemented yet.")
         try:
             figures = self._run(benchmark, options)
         except RuntimeError as exc:
@@ -53,6 +57,14 @@ class Command(BaseCommand):
                 keep=options["keep"],
             )  # fmt: skip
             return fleet_run(fleet, self._say)
+        if benchmark == "pages":
+            from integrations.bench.pages import PagesOptions, pages_run
+
+            pages = PagesOptions(
+                offices=options["offices"], guarantors=options["guarantors"],
+                requests=options["requests"], warmup=options["warmup"], keep=options["keep"],
+            )  # fmt: skip
+            return pages_run(pages, self._say)
         from integrations.bench.ingest import ingest_run
 
         return ingest_run(options["rows"], self._say, repeat=options["repeat"])
