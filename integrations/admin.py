@@ -61,3 +61,18 @@ class AuditEventAdmin(admin.ModelAdmin):
 admin.site.register(models.Clinic)
 admin.site.register(models.PollRun)
 admin.site.register(models.AgingSnapshot)
+
+
+@admin.register(models.OfficeStatusChange)
+class OfficeStatusChangeAdmin(admin.ModelAdmin):
+    list_display = ("at", "office", "previous", "status")
+    list_filter = ("status",)
+    list_select_related = ("office",)
+
+
+@admin.register(models.LoginAttempt)
+class LoginAttemptAdmin(admin.ModelAdmin):
+    list_display = ("__str__",)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
 OD_KEY_RE = r"^[A-Za-z0-9]{16}$"
@@ -178,6 +178,44 @@ class OfficeStatus(models.TextChoices):
     UNREACHABLE = "unreachable", "Unreachable"
 
 
+# Problems, worst first: the order of the overview's "needs attention" list.
+ATTENTION_SEVERITY = (
+    OfficeStatus.KEY_REJECTED,
+    OfficeStatus.KEY_DISABLED,
+    OfficeStatus.PERMISSION_MISSING,
+    OfficeStatus.ECONNECTOR_DOWN,
+    OfficeStatus.UNREACHABLE,
+    OfficeStatus.OD_ERROR,
+    OfficeStatus.TIMED_OUT,
+    OfficeStatus.THROTTLED,
+)
+
+
+def office_severity() -> Case:
+    """0 for the worst problem .. then OK, then never polled: the attention list's first key.
+
+    The same expression leads the ``office_attention_order`` index, so the list is read in
+    index order and stops at the rows shown instead of sorting every office.
+    """
+    return Case(
+        *[When(status=s, then=Value(i)) for i, s in enumerate(ATTENTION_SEVERITY)],
+        When(status=OfficeStatus.OK, then=Value(len(ATTENTION_SEVERITY))),
+        default=Value(len(ATTENTION_SEVERITY) + 1),
+        output_field=models.IntegerField(),
+    )
+
+
+# Office column <- its current snapshot's bucket (the denormalised receivables).
+OFFICE_AGING_FIELDS = {
+    "aging_0_30": "bal_0_30",
+    "aging_31_60": "bal_31_60",
+    "aging_61_90": "bal_61_90",
+    "aging_over_90": "bal_over_90",
+    "aging_ins_est": "ins_est",
+    "aging_total": "bal_total",
+}
+
+
 class Office(models.Model):
     """A customer office of one developer account, with its cached health."""
 
@@ -211,12 +249,17 @@ class Office(models.Model):
     next_health_at = models.DateTimeField(null=True, blank=True)
     next_aging_at = models.DateTimeField(null=True, blank=True)
 
-    # Denormalised from the current snapshot so the office list sorts 10,000 rows without joins.
+    # Denormalised from the current snapshot so the office list sorts 10,000 rows and the
+    # overview sums them without joining the snapshots.
     current_snapshot = models.ForeignKey(
         "AgingSnapshot", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    aging_total = _money()
+    aging_0_30 = _money()
+    aging_31_60 = _money()
+    aging_61_90 = _money()
     aging_over_90 = _money()
+    aging_ins_est = _money()
+    aging_total = _money()
 
     class Meta:
         ordering = ["name"]
@@ -228,9 +271,14 @@ class Office(models.Model):
             ),
             models.CheckConstraint(condition=~Q(name=""), name="office_name_not_blank"),
         ]
+        # Postgres also has trigram indexes on UPPER(name) and UPPER(reference) for the
+        # list's search (migration 0006; not declared here because SQLite has no GIN).
         indexes = [
             models.Index(fields=["account", "status"]),
             models.Index(fields=["polling_enabled", "next_health_at"]),
+            # The list's default order (and its filters' pages) read in order, no sort.
+            models.Index(fields=["name", "id"], name="office_name_id"),
+            models.Index(office_severity(), "status_since", "name", name="office_attention_order"),
         ]
 
     def __str__(self) -> str:
@@ -241,6 +289,23 @@ class Office(models.Model):
         if not self.aging_total:
             return None
         return (self.aging_over_90 / self.aging_total * 100).quantize(Decimal("0.1"))
+
+
+class OfficeStatusChange(models.Model):
+    """One change of an office's status: the office's health history."""
+
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="status_changes")
+    status = models.CharField(max_length=20, choices=OfficeStatus.choices)
+    previous = models.CharField(max_length=20, choices=OfficeStatus.choices, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["office", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.office}: {self.previous or '-'} -> {self.status} at {self.at:%Y-%m-%d %H:%M}"
 
 
 class Clinic(models.Model):
@@ -491,7 +556,11 @@ class AgingRow(models.Model):
                 fields=["snapshot", "bal_over_90", "pat_num"], name="agingrow_snap_over90"
             ),
             models.Index(fields=["snapshot", "bal_total", "pat_num"], name="agingrow_snap_total"),
-            models.Index(fields=["snapshot", "clinic_num"]),
+            # One clinic's page by total (the default sort); its prefix serves clinic filters.
+            models.Index(
+                fields=["snapshot", "clinic_num", "bal_total", "pat_num"],
+                name="agingrow_snap_clinic_total",
+            ),
         ]
 
     def __str__(self) -> str:

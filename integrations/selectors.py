@@ -35,6 +35,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from integrations.models import (
+    OFFICE_AGING_FIELDS,
     AgingRow,
     AgingSnapshot,
     Clinic,
@@ -43,11 +44,12 @@ from integrations.models import (
     Membership,
     Office,
     OfficeStatus,
-    PollKind,
+    OfficeStatusChange,
     PollRun,
     Role,
     RunOutcome,
     SnapshotState,
+    office_severity,
 )
 
 ACTIVE_OUTCOMES = (RunOutcome.QUEUED, RunOutcome.RUNNING)
@@ -130,16 +132,6 @@ WHO_ACTS = {
     OfficeStatus.OK: "",
 }
 STALE_WHO_ACTS = "The vendor: check that workers run and polling is on"
-_SEVERITY = [
-    OfficeStatus.KEY_REJECTED,
-    OfficeStatus.KEY_DISABLED,
-    OfficeStatus.PERMISSION_MISSING,
-    OfficeStatus.ECONNECTOR_DOWN,
-    OfficeStatus.UNREACHABLE,
-    OfficeStatus.OD_ERROR,
-    OfficeStatus.TIMED_OUT,
-    OfficeStatus.THROTTLED,
-]
 
 
 def _stale_cutoff_expr():
@@ -249,46 +241,32 @@ class OverviewSummary:
 
 
 def overview_summary(user: AbstractBaseUser) -> OverviewSummary:
-    """Counts per status, the attention count and the current snapshots' totals: one pass over
-    the offices (grouped by status, current snapshot joined) instead of one scan per figure."""
-    rows = (
-        _user_offices(user)
-        .values("status")
-        .annotate(
-            n=Count("id"),
-            stale=Count("id", filter=stale_q()),
-            snapshots=Count("current_snapshot"),
-            **{b: Sum(f"current_snapshot__{b}") for b in BUCKETS},
-        )
-        .order_by()
+    """Counts per status, the attention count and the receivables: one row from one pass over
+    the offices (conditional aggregates, no GROUP BY sort), the totals from the columns each
+    office copies from its current snapshot (no join to the snapshots)."""
+    always = [*PROBLEM_STATUSES, OfficeStatus.NEVER_POLLED]
+    row = _user_offices(user).aggregate(
+        **{f"n_{value}": Count("id", filter=Q(status=value)) for value in OfficeStatus.values},
+        attention=Count("id", filter=Q(status__in=always) | stale_q()),
+        snapshots=Count("current_snapshot"),
+        **{b: Sum(field) for field, b in OFFICE_AGING_FIELDS.items()},
     )
-    by_status = {row["status"]: row for row in rows}
     counts = [
-        {"status": value, "label": label, "count": by_status.get(value, {}).get("n", 0)}
+        {"status": value, "label": label, "count": row[f"n_{value}"]}
         for value, label in OfficeStatus.choices
     ]
-    # attention_q(): a problem status, never polled, or (any other status) stale.
-    always = {*PROBLEM_STATUSES, OfficeStatus.NEVER_POLLED}
-    attention = sum(r["n"] if s in always else r["stale"] for s, r in by_status.items())
-    totals: dict[str, Any] = {"offices": sum(r["snapshots"] for r in by_status.values())}
-    for bucket in BUCKETS:
-        totals[bucket] = sum((r[bucket] or Decimal("0") for r in by_status.values()), Decimal("0"))
-    return OverviewSummary(status_counts=counts, attention_total=attention, totals=totals)
+    totals: dict[str, Any] = {"offices": row["snapshots"]}
+    totals.update({b: row[b] or Decimal("0") for b in BUCKETS})
+    return OverviewSummary(status_counts=counts, attention_total=row["attention"], totals=totals)
 
 
 def offices_needing_attention(user: AbstractBaseUser, *, limit: int = 50) -> list[Office]:
     """Offices with problems, worst first then oldest problem first, with who must act."""
-    severity = Case(
-        *[When(status=s, then=Value(i)) for i, s in enumerate(_SEVERITY)],
-        When(status=OfficeStatus.OK, then=Value(len(_SEVERITY))),
-        default=Value(len(_SEVERITY) + 1),
-        output_field=IntegerField(),
-    )
     offices = list(
         _base_office_list(user)
         .filter(attention_q())
         .annotate(
-            severity=severity,
+            severity=office_severity(),  # leads the office_attention_order index
             is_stale=Case(
                 When(stale_q(), then=Value(True)),
                 default=Value(False),
@@ -323,17 +301,6 @@ def get_key_for_office(office: Office, public_id) -> CustomerKey:
 def office_recent_runs(office: Office, *, limit: int = 20) -> list[PollRun]:
     """The office's most recent poll runs."""
     return list(office.runs.select_related("requested_by")[:limit])
-
-
-def office_status_history(runs: list[PollRun]) -> list[dict[str, Any]]:
-    """Changes of outcome among recent health runs (newest first), derived from the runs."""
-    history: list[dict[str, Any]] = []
-    for run in reversed([r for r in runs if r.kind == PollKind.HEALTH and not r.is_active]):
-        state = (run.outcome, run.status_code, run.error[:80])
-        if history and history[-1]["state"] == state:
-            continue
-        history.append({"state": state, "run": run, "since": run.finished_at or run.queued_at})
-    return list(reversed(history))
 
 
 def office_clinics(office: Office) -> list[Clinic]:
@@ -534,3 +501,8 @@ def aging_csv_rows(snapshot: AgingSnapshot, *, clinic: int | None):
     if clinic is not None:
         rows = rows.filter(clinic_num=clinic)
     return rows.order_by("pat_num").values_list(*AGING_CSV_COLUMNS).iterator(chunk_size=5000)
+
+
+def office_status_changes(office: Office, limit: int = 20) -> list[OfficeStatusChange]:
+    """The office's latest status changes, newest first (its health history)."""
+    return list(OfficeStatusChange.objects.filter(office=office)[:limit])

@@ -32,6 +32,7 @@ from django.utils import timezone
 from integrations import crypto, selectors
 from integrations.bench import common
 from integrations.models import (
+    OFFICE_AGING_FIELDS,
     AgingRow,
     AgingSnapshot,
     Clinic,
@@ -311,8 +312,7 @@ def _make_current(offices) -> None:
     with_snapshot = AgingSnapshot.objects.filter(office__in=offices).values("office_id")
     offices.filter(pk__in=with_snapshot).update(
         current_snapshot=Subquery(newest.values("pk")[:1]),
-        aging_total=Subquery(newest.values("bal_total")[:1]),
-        aging_over_90=Subquery(newest.values("bal_over_90")[:1]),
+        **{f: Subquery(newest.values(b)[:1]) for f, b in OFFICE_AGING_FIELDS.items()},
     )
 
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from integrations import opendental as od
 from integrations.models import (
+    OFFICE_AGING_FIELDS,
     AgingRow,
     AgingSnapshot,
     Office,
@@ -230,9 +231,9 @@ def snapshot_complete(snapshot: AgingSnapshot, *, make_current: bool = True) -> 
     if make_current:
         office = Office.objects.select_for_update().get(pk=snapshot.office_id)
         office.current_snapshot = snapshot
-        office.aging_total = snapshot.bal_total
-        office.aging_over_90 = snapshot.bal_over_90
-        office.save(update_fields=["current_snapshot", "aging_total", "aging_over_90"])
+        for field, bucket in OFFICE_AGING_FIELDS.items():
+            setattr(office, field, getattr(snapshot, bucket))
+        office.save(update_fields=["current_snapshot", *OFFICE_AGING_FIELDS])
     return snapshot
 
 

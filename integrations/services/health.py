@@ -22,6 +22,7 @@ from integrations.models import (
     KeyStatus,
     Office,
     OfficeStatus,
+    OfficeStatusChange,
     RequestedPermission,
 )
 from integrations.services.keys import customer_key_mark_detected
@@ -144,8 +145,11 @@ HEALTH_FIELDS = [
 ]  # fmt: skip
 
 
-def _set_status(office: Office, status: str, now: datetime) -> None:
+def _set_status(office: Office, status: str, now: datetime, error: str = "") -> None:
     if office.status != status:
+        OfficeStatusChange.objects.create(
+            office=office, status=status, previous=office.status, at=now, error=error[:2000]
+        )
         office.status = status
         office.status_since = now
 
@@ -199,7 +203,7 @@ def office_health_record_error(*, office: Office, key: CustomerKey | None, exc: 
     office.last_polled_at = now
     office.last_error = _error_text(exc)
     office.consecutive_failures += 1
-    _set_status(office, status, now)
+    _set_status(office, status, now, office.last_error)
     office.next_health_at = next_health_at(office, now)
     if isinstance(exc, od.PermissionMissing) and exc.permission:
         office.missing_permissions = sorted({*office.missing_permissions, exc.permission})

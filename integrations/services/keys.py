@@ -8,7 +8,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from integrations import crypto
-from integrations.models import CustomerKey, KeyStatus, Office, OfficeStatus, od_key_validator
+from integrations.models import (
+    CustomerKey,
+    KeyStatus,
+    Office,
+    OfficeStatus,
+    OfficeStatusChange,
+    od_key_validator,
+)
 from integrations.services.audit import audit_record
 
 
@@ -93,9 +100,19 @@ def _office_key_state_changed(key: CustomerKey) -> None:
     if key.status in (KeyStatus.ENABLED, KeyStatus.PENDING_MOVE):
         office_qs.update(next_health_at=None)
     else:
-        office_qs.exclude(status=OfficeStatus.KEY_DISABLED).update(
-            status=OfficeStatus.KEY_DISABLED, status_since=timezone.now()
+        now = timezone.now()
+        previous = office_qs.values_list("status", flat=True).first()
+        changed = office_qs.exclude(status=OfficeStatus.KEY_DISABLED).update(
+            status=OfficeStatus.KEY_DISABLED, status_since=now
         )
+        if changed:
+            OfficeStatusChange.objects.create(
+                office_id=key.office_id,
+                status=OfficeStatus.KEY_DISABLED,
+                previous=previous or "",
+                at=now,
+                error=f"Key …{key.last4}: {key.get_status_display()}",
+            )
 
 
 @transaction.atomic

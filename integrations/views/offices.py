@@ -92,7 +92,7 @@ def office_detail(request: HttpRequest, public_id) -> HttpResponse:
         "can_act": access.can_act(request, office.account),
         "keys": selectors.office_keys(office),
         "runs": runs,
-        "history": selectors.office_status_history(runs),
+        "history": selectors.office_status_changes(office),
         "clinics": selectors.office_clinics(office),
         "requested": list(office.account.requested_permissions.all()),
         "who_acts": selectors.WHO_ACTS.get(office.status, ""),

@@ -309,3 +309,23 @@ def test_a_run_deferred_to_its_next_throttle_slot_keeps_what_it_fetched(
     assert run.outcome == RunOutcome.OK and deferrals >= 2
     assert run.rows == 230 and run.requests <= 1 + 3  # DateLastAging + three pages, none twice
     assert_matches_sandbox(office.current_snapshot, sandbox_totals(office.manifest["customer_key"]))
+
+
+def test_status_changes_are_kept_as_the_office_history(sandbox_account, sandbox_control, owner):
+    office = sandbox_account["Spare Office"]
+    run_to_end(office)
+    sandbox_control(office.manifest["customer_key"], econnector_down=True)
+    run_to_end(office)
+    run_to_end(office)  # same status again: no new entry
+    sandbox_control(office.manifest["customer_key"], reset=True)
+    run_to_end(office)
+    key = office.keys.get(is_current=True)
+    keys.customer_key_disable(key=key, actor=owner, reason="cancelled")
+    history = list(office.status_changes.order_by("at", "id").values_list("previous", "status"))
+    assert history == [
+        ("never_polled", "ok"),
+        ("ok", "econnector_down"),
+        ("econnector_down", "ok"),
+        ("ok", "key_disabled"),
+    ]
+    assert "eConnector" in office.status_changes.get(status="econnector_down").error
