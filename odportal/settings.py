@@ -229,6 +229,10 @@ LOGGING = {
 # against the real API.
 OPENDENTAL_THROTTLE_SCALE = float(env_str("OPENDENTAL_THROTTLE_SCALE", "1.0"))
 OPENDENTAL_MAX_RETRIES = env_int("OPENDENTAL_MAX_RETRIES", 2)
+# Extra spacing per key beyond Open Dental's interval (plus 2%), against network and scheduling
+# jitter: a request that reaches Open Dental early is refused, and repeated abuse can get an
+# address suspended, so a little throughput is traded for never arriving early.
+OPENDENTAL_PACE_MARGIN_S = float(env_str("OPENDENTAL_PACE_MARGIN_S", "0.05"))
 # A worker thread waits at most this long inline for a key's next slot; longer waits re-queue
 # the run so the slot serves other offices meanwhile.
 MAX_INLINE_PACE_WAIT_S = float(env_str("ODPORTAL_MAX_INLINE_PACE_WAIT_S", "2.0"))

@@ -26,8 +26,8 @@ class NoKey(Exception):
 
 
 @cache
-def _pacer(redis_url: str) -> Pacer:
-    return pacer_from_url(redis_url or None)
+def _pacer(redis_url: str, margin_s: float) -> Pacer:
+    return pacer_from_url(redis_url or None, margin_s=margin_s)
 
 
 @cache
@@ -64,7 +64,7 @@ def office_client(
         customer_key_plaintext(key),
         mode=CLIENT_MODES[ApiMode(office.api_mode)],
         timeout=_timeout(),
-        pacer=_pacer(settings.REDIS_URL),
+        pacer=_pacer(settings.REDIS_URL, settings.OPENDENTAL_PACE_MARGIN_S),
         permissions=frozenset(office.granted_permissions or ()),
         throttle_scale=settings.OPENDENTAL_THROTTLE_SCALE,
         max_pace_wait_s=max_pace_wait_s,
