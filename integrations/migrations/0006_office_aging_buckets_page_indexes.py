@@ -56,7 +56,8 @@ def _trigram_index(column: str) -> migrations.RunSQL:
     # SQL: GinIndex(OpClass(Upper(...))) needs django.contrib.postgres in INSTALLED_APPS.)
     name = f"office_{column}_trgm"
     return migrations.RunSQL(
-        f'CREATE INDEX "{name}" ON "integrations_office" USING gin (UPPER("{column}") gin_trgm_ops)',
+        f'CREATE INDEX "{name}" ON "integrations_office"'
+        f' USING gin (UPPER("{column}") gin_trgm_ops)',
         f'DROP INDEX IF EXISTS "{name}"',
     )
 

@@ -74,8 +74,8 @@ def make_rows(snapshot: models.AgingSnapshot, n: int, *, clinics=(0,)) -> list[m
 def make_current(office: models.Office, snapshot: models.AgingSnapshot) -> None:
     """Point the office at a snapshot, with the denormalised totals the list sorts on."""
     office.current_snapshot = snapshot
-    office.aging_total = snapshot.bal_total
-    office.aging_over_90 = snapshot.bal_over_90
+    for field, bucket in models.OFFICE_AGING_FIELDS.items():
+        setattr(office, field, getattr(snapshot, bucket))
     office.save()
 
 
