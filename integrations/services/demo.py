@@ -175,3 +175,22 @@ def demo_poll_all() -> dict[str, int]:
             break
         counts["queued" if created else "already"] += 1
     return counts
+
+
+def demo_ready() -> bool:
+    """Every pollable office polled, and at least one OK with a current aging snapshot."""
+    from integrations.models import OfficeStatus
+
+    pending = Office.objects.filter(status=OfficeStatus.NEVER_POLLED).exists()
+    has_aging = Office.objects.filter(status=OfficeStatus.OK, current_snapshot__isnull=False)
+    return not pending and has_aging.exists()
+
+
+def demo_status_lines() -> list[str]:
+    """One line per office: status and current aging."""
+    lines = []
+    for office in Office.objects.select_related("current_snapshot").order_by("name"):
+        snap = office.current_snapshot
+        aging = f"aging {snap.guarantor_count} guarantors, {snap.bal_total}" if snap else "no aging"
+        lines.append(f"{office.name}: {office.get_status_display()} · {aging}")
+    return lines

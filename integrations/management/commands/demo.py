@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from contextlib import ExitStack, suppress
 from pathlib import Path
 
@@ -33,9 +34,14 @@ class Command(BaseCommand):
         parser.add_argument("--sandbox-port", type=int, default=8765)
         parser.add_argument("--no-serve", action="store_true", help="Seed, poll once, exit.")
         parser.add_argument("--no-workers", action="store_true", help="No worker/beat processes.")
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="Instead of serving: wait until an office is OK with current aging, then exit.",
+        )
 
     def handle(self, *args, addr: str, sandbox_port: int, no_serve: bool, no_workers: bool,
-               **options) -> None:  # fmt: skip
+               check: bool = False, **options) -> None:  # fmt: skip
         if not settings.DEBUG:
             raise CommandError("The demo creates a known login (demo/demo); it refuses DEBUG off.")
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -54,11 +60,27 @@ class Command(BaseCommand):
                     stack.callback(_stop, proc)
             queued = demo.demo_poll_all()
             self.stdout.write(f"Polling now: {queued}")
+            if check:
+                self._check()
+                return
             self.stdout.write(
                 self.style.SUCCESS(f"odportal demo: http://{addr}/  login: demo / demo")
             )
             if not no_serve:
                 call_command("runserver", addr, use_reloader=False)
+
+    def _check(self, timeout_s: float = 150.0) -> None:
+        """Wait for the pipeline to show real results (the demo's own test uses this)."""
+        deadline = time.monotonic() + timeout_s
+        ready = False
+        while not ready and time.monotonic() < deadline:
+            time.sleep(1)
+            ready = demo.demo_ready()
+        for line in demo.demo_status_lines():
+            self.stdout.write(line)
+        if not ready:
+            raise CommandError(f"No office was OK with current aging within {timeout_s:.0f} s.")
+        self.stdout.write(self.style.SUCCESS("demo check: OK"))
 
     def _start_workers(self) -> list[subprocess.Popen]:
         """A worker (threads pool) and beat on the embedded broker, logging under var/."""
