@@ -38,7 +38,10 @@ BUCKETS = {
     "bal_over_90": "BalOver90", "ins_est": "InsEst", "bal_total": "BalTotal",
 }  # fmt: skip
 ACTIVE = ("queued", "running")
-MAX_CONCURRENCY = 64  # each worker thread holds a database connection (Postgres default: 100)
+# Without a connection pool each worker thread holds a database connection (Postgres default:
+# 100 connections); with ODPORTAL_DB_POOL_MAX threads share a bounded pool.
+MAX_CONCURRENCY = 64
+MAX_CONCURRENCY_POOLED = 512
 
 
 @dataclass
@@ -66,7 +69,8 @@ def fleet_run(options: FleetOptions, say: common.Say) -> dict[str, Any]:
         say(f"sandbox: {manifest['base_url']} (log {sandbox.log_path})")
         expected = _expected_totals(control, manifest, say)
         offices = _fleet_create(manifest, say)
-        concurrency = options.concurrency or min(max(options.offices, 4), MAX_CONCURRENCY)
+        cap = MAX_CONCURRENCY_POOLED if settings.DB_POOL_MAX else MAX_CONCURRENCY
+        concurrency = options.concurrency or min(max(options.offices, 4), cap)
         worker = _worker_start(options, concurrency, work_dir, say)
         return _measure(options, offices, expected, control, worker, say)
     finally:

@@ -6,11 +6,13 @@ customer key stays under its Open Dental interval however many workers poll.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import cache
 
 import httpx
 from django.conf import settings
+from django.db import connection
 
 from integrations.models import ApiMode, CustomerKey, Office
 from integrations.opendental import OpenDentalClient, Pacer, pacer_from_url, shared_http_client
@@ -46,6 +48,13 @@ def _timeout() -> httpx.Timeout:
     )  # fmt: skip
 
 
+def _sleep_without_db(seconds: float) -> None:
+    """Wait for a throttle slot without holding a database connection (pooled: returned)."""
+    if seconds > 0.05 and settings.DB_POOL_MAX and not connection.in_atomic_block:
+        connection.close()
+    time.sleep(seconds)
+
+
 def office_client(
     *,
     office: Office,
@@ -71,4 +80,5 @@ def office_client(
         max_retries=settings.OPENDENTAL_MAX_RETRIES,
         http_client=_http(),
         on_request=on_request,
+        sleep=_sleep_without_db,
     )

@@ -329,3 +329,19 @@ def test_status_changes_are_kept_as_the_office_history(sandbox_account, sandbox_
         ("ok", "key_disabled"),
     ]
     assert "eConnector" in office.status_changes.get(status="econnector_down").error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_waiting_for_a_throttle_slot_hands_the_pooled_connection_back(settings, monkeypatch):
+    from integrations.services import od
+
+    closed = []
+    monkeypatch.setattr(od.connection, "close", lambda: closed.append(True))
+    settings.DB_POOL_MAX = 0
+    od._sleep_without_db(0.06)
+    assert closed == []  # without a pool a reconnect would cost more than it saves
+    settings.DB_POOL_MAX = 10
+    od._sleep_without_db(0.01)
+    assert closed == []  # too short to be worth it
+    od._sleep_without_db(0.06)
+    assert closed == [True]
