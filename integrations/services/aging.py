@@ -65,7 +65,8 @@ _QUERY_MONEY = ("estbalance", "bal_0_30", "bal_31_60", "bal_61_90", "balover90",
 
 def row_from_query(raw: dict) -> Row:
     """A ShortQuery row (column names as written in the SQL, any case)."""
-    lower = {str(k).lower(): v for k, v in raw.items()}
+    # Keys come back as written in AGING_SQL (lower case): skip re-keying when they do.
+    lower = raw if "patnum" in raw else {str(k).lower(): v for k, v in raw.items()}
     pat_num, clinic_num = lower.get("patnum"), lower.get("clinicnum") or 0
     try:  # fast path for what the client's parser produces: ints and finite Decimals
         money = [lower[c] for c in _QUERY_MONEY]
@@ -186,11 +187,18 @@ def _ingest_copy(snapshot_id: int, rows: list[Row]) -> None:
     # savepoint=False: join the caller's transaction (batch + heartbeat) without extra trips.
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        # The usual case (rows arrive in PatNum order) has nothing stored at or past this
+        # batch's first PatNum: one index probe, and the DELETE only for a re-fetched batch.
         cursor.execute(
-            f"DELETE FROM {table} WHERE snapshot_id = %s AND pat_num BETWEEN %s AND %s"  # noqa: S608
-            " AND pat_num = ANY(%s)",
-            [snapshot_id, min(pats), max(pats), pats],
+            f"SELECT 1 FROM {table} WHERE snapshot_id = %s AND pat_num >= %s LIMIT 1",  # noqa: S608
+            [snapshot_id, min(pats)],
         )
+        if cursor.fetchone():
+            cursor.execute(
+                f"DELETE FROM {table} WHERE snapshot_id = %s"  # noqa: S608
+                " AND pat_num BETWEEN %s AND %s AND pat_num = ANY(%s)",
+                [snapshot_id, min(pats), max(pats), pats],
+            )
         with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for r in rows:
                 copy.write_row((snapshot_id, *r))
