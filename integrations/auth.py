@@ -111,3 +111,10 @@ class ThrottledLoginView(LoginView):
         if form.throttled:
             response.status_code = 429
         return response
+
+
+def login_attempts_prune(*, now=None) -> int:
+    """Drop failed-login records past their retention (they only serve throttling and review)."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.LOGIN_ATTEMPT_RETENTION_DAYS)
+    deleted, _ = LoginAttempt.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

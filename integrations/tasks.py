@@ -12,6 +12,7 @@ import psycopg
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
+from integrations.auth import login_attempts_prune
 from integrations.services import aging, polling
 
 logger = logging.getLogger(__name__)
@@ -46,5 +47,6 @@ def sweep_task() -> dict[str, int]:
 
 @shared_task(acks_late=True, autoretry_for=DB_ERRORS, retry_backoff=2, max_retries=5)
 def prune_snapshots_task() -> int:
-    """Drop aging snapshots past the retention period."""
+    """Drop aging snapshots and failed-login records past their retention periods."""
+    login_attempts_prune()
     return aging.snapshots_prune()

@@ -264,3 +264,5 @@ LOGIN_THROTTLE_WINDOW_S = env_int("ODPORTAL_LOGIN_WINDOW_S", 15 * 60)
 LOGIN_TRUST_X_FORWARDED_FOR = env_bool("ODPORTAL_TRUST_X_FORWARDED_FOR", default=False)
 # Seconds to wait for an Open Dental response (its own limit is 60 s; 504 after that).
 OPENDENTAL_READ_TIMEOUT_S = float(env_str("OPENDENTAL_READ_TIMEOUT_S", "65"))
+# Failed-login records are kept this long for review, then pruned with the snapshots.
+LOGIN_ATTEMPT_RETENTION_DAYS = env_int("ODPORTAL_LOGIN_ATTEMPT_RETENTION_DAYS", 30)

@@ -131,3 +131,22 @@ def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(login, user, setti
 def test_authenticate_itself_stays_usable_for_other_code(user):
     # The throttle lives in the login forms; the backend is unchanged.
     assert authenticate(username="dana", password=PASSWORD) == user
+
+
+def test_old_failed_login_records_are_pruned_and_recent_ones_kept(db, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from integrations.auth import login_attempts_prune
+    from integrations.models import LoginAttempt
+    from integrations.tasks import prune_snapshots_task
+
+    now = timezone.now()
+    old = now - timedelta(days=settings.LOGIN_ATTEMPT_RETENTION_DAYS + 1)
+    LoginAttempt.objects.create(username="old", ip_address="127.0.0.1", created_at=old)
+    LoginAttempt.objects.create(username="new", ip_address="127.0.0.1", created_at=now)
+    assert login_attempts_prune(now=now) == 1
+    assert list(LoginAttempt.objects.values_list("username", flat=True)) == ["new"]
+    prune_snapshots_task()  # the beat entry runs it too
+    assert LoginAttempt.objects.count() == 1
