@@ -68,11 +68,6 @@ def accounts_user_can_act(user: AbstractBaseUser) -> QuerySet[DeveloperAccount]:
     ).order_by("company_name")
 
 
-def membership_for(user: AbstractBaseUser, account: DeveloperAccount) -> Membership | None:
-    """The user's membership in an account, or None."""
-    return Membership.objects.filter(user=user, account=account).first()
-
-
 def _user_offices(user: AbstractBaseUser) -> QuerySet[Office]:
     """Offices of the user's accounts: a semi-join on the memberships (no join that fans out
     and no developer-account join under every office row)."""

@@ -201,7 +201,7 @@ def office_health_record_error(*, office: Office, key: CustomerKey | None, exc: 
     now = timezone.now()
     status = status_for_error(exc)
     office.last_polled_at = now
-    office.last_error = _error_text(exc)
+    office.last_error = error_text(exc)
     office.consecutive_failures += 1
     _set_status(office, status, now, office.last_error)
     office.next_health_at = next_health_at(office, now)
@@ -214,7 +214,7 @@ def office_health_record_error(*, office: Office, key: CustomerKey | None, exc: 
     return status
 
 
-def _error_text(exc: Exception) -> str:
+def error_text(exc: Exception) -> str:
     status = getattr(exc, "status", None)
     body = (getattr(exc, "body", "") or "").strip()
     text = f"{type(exc).__name__}: {exc}"

@@ -145,7 +145,7 @@ def _health(run: PollRun, office: Office, key: CustomerKey, client: od.OpenDenta
 def _failed(run: PollRun, office: Office, key: CustomerKey | None, exc: od.OpenDentalError):
     """Record the fault on the office; retry transient faults of aging runs with backoff."""
     health.office_health_record_error(office=office, key=key, exc=exc)
-    error = health._error_text(exc)
+    error = health.error_text(exc)
     if (
         run.kind != PollKind.HEALTH
         and not exc.permanent
