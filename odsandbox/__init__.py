@@ -16,7 +16,8 @@ Choices made where the real behaviour is unknown ([U]) or inferred ([I]):
 - Throttled requests: 429 "Too many requests." with ``Retry-After`` in decimal seconds by
   default; ``over_limit="delay"`` queues the request until its slot instead, ``"400"`` answers
   400. Every request starting inside the interval counts as a violation; rejected requests do
-  not move the window (start-to-start of admitted requests).
+  not move the window (start-to-start of admitted requests). A request starts when the server
+  reads it off the socket (as a front-end server would stamp it), not when a handler gets to it.
 - Error bodies are plain text (``text/plain``) with the wording in the contract.
 - A missing or malformed Authorization header is 401 (not 400).
 - Check order: latency, Content-Type (400), keys (401), throttle, permission (401),

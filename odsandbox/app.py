@@ -204,7 +204,8 @@ async def _not_found(request: Request) -> Response:
 async def _serve(request: Request, endpoint: Endpoint) -> Response:
     """Run the common checks, then the handler, under the request time limit."""
     state: SandboxState = request.app.state.sandbox
-    started = time.monotonic()
+    # When the server read the request (see testing.ArrivalStampingProtocol), else now.
+    started = getattr(request.state, "arrived", None) or time.monotonic()
     try:
         return await asyncio.wait_for(
             _pipeline(request, endpoint, state, started), state.config.request_timeout_s

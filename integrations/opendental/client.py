@@ -69,8 +69,6 @@ Params = Mapping[str, Any]
 # Transport failures where the request certainly never reached the server.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
-# A request that leaves this much after its slot makes the next one keep its own spacing.
-LATE_SEND_S = 0.002
 
 _shared_client: httpx.Client | None = None
 _shared_pid: int | None = None
@@ -85,6 +83,19 @@ def shared_http_client() -> httpx.Client:
             _shared_client = httpx.Client(timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS)
             _shared_pid = os.getpid()
         return _shared_client
+
+
+class _SendClock:
+    """httpx trace hook noting when the request headers were written to the socket."""
+
+    __slots__ = ("sent",)
+
+    def __init__(self, sent: list[float]) -> None:
+        self.sent = sent
+
+    def __call__(self, event: str, info: Any) -> None:
+        if event.endswith("send_request_headers.complete"):
+            self.sent.append(time.monotonic())
 
 
 def _mask(key: str) -> str:
@@ -136,10 +147,8 @@ class _ApiClient:
         self._http = http_client if http_client is not None else httpx.Client(timeout=timeout)
         self.on_request = on_request
         self._sleep = sleep
-        # When this client's last request started, and how late against its pacer slot.
-        self._last_start: float | None = None
-        self._last_late_s = 0.0
-        self._slot_at: float | None = None
+        # When this client's last request really went on the wire (monotonic clock).
+        self._last_sent: float | None = None
 
     def without_retries(self) -> _ApiClient:
         """A copy sharing the connection pool and pacer that raises on the first failure."""
@@ -216,12 +225,12 @@ class _ApiClient:
             )
         if not booked:
             raise PaceDeferred(f"Next request slot is {wait:.2f}s away", retry_after=wait)
-        now = time.monotonic()
-        self._slot_at = now + wait
-        if self._last_start is not None and self._last_late_s > LATE_SEND_S:
-            # A busy process sent our previous request after its slot: keep the spacing from
-            # when it really started, or the server sees two requests too close together.
-            wait = max(wait, self.pacer.padded(self.interval_s) - (now - self._last_start))
+        if self._last_sent is not None:
+            # The pacer books slots, but a busy process can put a request on the wire well
+            # after its slot (a thread waiting for the GIL inside httpx): keep the spacing from
+            # when the previous request really left, or the server sees two too close together.
+            since = time.monotonic() - self._last_sent
+            wait = max(wait, self.pacer.padded(self.interval_s) - since)
         if wait > 0:
             self._sleep(wait)
 
@@ -234,13 +243,14 @@ class _ApiClient:
         # list local variables never show the key pair.
         headers = httpx.Headers({"Authorization": self._auth, "Content-Type": "application/json"})
         content = None if body is None else json.dumps(body, default=str).encode()
-        started = self._last_start = time.monotonic()
-        self._last_late_s = started - self._slot_at if self._slot_at is not None else 0.0
+        sent: list[float] = []
+        started = time.monotonic()
         status: int | None = None
         try:
             response = self._http.request(
-                method, url, headers=headers, content=content, timeout=self.timeout
-            )
+                method, url, headers=headers, content=content, timeout=self.timeout,
+                extensions={"trace": _SendClock(sent)},
+            )  # fmt: skip
             status = response.status_code
             return response
         except _NOT_SENT as exc:
@@ -253,6 +263,8 @@ class _ApiClient:
             raise BadResponse(f"Undecodable response body: {type(exc).__name__}") from exc
         finally:
             elapsed = time.monotonic() - started
+            # Unknown send time (a failure mid-send): assume the latest, the safe side.
+            self._last_sent = sent[-1] if sent else started + elapsed
             log.debug("Open Dental %s %s -> %s in %.3fs", method, path, status, elapsed)
             if self.on_request is not None:
                 self.on_request(method, path, status, elapsed)

@@ -88,6 +88,9 @@ class Pacer:
 class NullPacer(Pacer):
     """Never waits (for Local/Service mode, or tests that want to hit the throttle)."""
 
+    def padded(self, interval_s: float) -> float:
+        return 0.0
+
     def _book(self, key_id: str, interval_s: float, max_wait_s: float | None) -> tuple[bool, float]:
         return True, 0.0
 

@@ -276,6 +276,21 @@ def test_the_pacer_is_consulted_before_every_request():
     assert slept[0] == pytest.approx(1.045, abs=0.02)
 
 
+def test_spacing_counts_from_when_the_previous_request_really_left():
+    """A request that left late (here: a slow send) pushes the next one back by as much."""
+    import time
+
+    def slow_send(request):
+        time.sleep(0.3)
+        return ok([])
+
+    client, slept = make_client(slow_send, pacer=LocalPacer(), min_interval_s=1.0)
+    client.clinics()
+    client.clinics()
+    # The pacer's slot alone would wait about 1.045 - 0.3 s.
+    assert slept == [pytest.approx(1.045, abs=0.02)]
+
+
 def test_pacing_defaults_to_the_strictest_interval_until_permissions_are_known():
     perms = [
         {"Permission": "ApiReadAll", "HasPermission": "true"},

@@ -61,6 +61,35 @@ def test_delay_mode_queues_but_still_counts_the_violation() -> None:
     assert elapsed >= 0.19
 
 
+def test_throttle_judges_a_request_by_its_arrival_not_by_when_its_handler_ran(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A busy server reaching a request late must not make well-spaced requests look close."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from odsandbox import app as app_module
+
+    original, delays = app_module._serve, [0.3]
+
+    async def first_handled_late(request, endpoint):  # noqa: ANN001, ANN202 - test double
+        if delays:
+            await asyncio.sleep(delays.pop())
+        return await original(request, endpoint)
+
+    monkeypatch.setattr(app_module, "_serve", first_handled_late)
+    config = SandboxConfig(offices=1, guarantors_per_office=3, throttle_scale=0.4)  # 0.4 s
+    with running_sandbox(config) as sb:
+        headers = _headers(sb.manifest["developer_key"], sb.manifest["offices"][0]["customer_key"])
+        url = f"{sb.base_url}/clinics"
+        with ThreadPoolExecutor(1) as pool, httpx.Client() as one, httpx.Client() as two:
+            first = pool.submit(one.get, url, headers=headers)
+            time.sleep(0.55)  # 0.55 s after the first arrived, 0.25 s after its handler started
+            second = two.get(url, headers=headers)
+            codes = [first.result().status_code, second.status_code]
+        assert sb.state.stats()["throttle_violations"] == 0
+    assert codes == [200, 200]
+
+
 def test_service_mode_offices_are_not_throttled() -> None:
     spec = OfficeSpec("Service Office", guarantors=3, mode="Service", permissions=("ApiReadAll",))
     with running_sandbox(SandboxConfig(office_specs=[spec])) as sb:
