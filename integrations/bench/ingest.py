@@ -1,9 +1,10 @@
 """``bench ingest``: ShortQuery pages into snapshot rows by the real code path, against COPY.
 
 The pages are what the client returns: the sandbox's own ShortQuery answer for the aging SQL,
-encoded to JSON and decoded by the client's parser (money as Decimal). The real path is
-``row_from_query`` per page of 100 as it arrives, and ``snapshot_rows_ingest`` per batch of
-``INGEST_BATCH_ROWS`` in one transaction each, as a worker does. The baseline is one plain
+encoded to JSON page by page and decoded by the client's parser (``QueryRow``s, money as
+Decimal). The real path is ``rows_from_query`` per page of 100 as it arrives, and
+``snapshot_rows_ingest`` per batch of ``INGEST_BATCH_ROWS`` in one transaction each, as a
+worker does. The baseline is one plain
 ``COPY`` of the same rows, in one transaction, into a scratch table of the same shape (``LIKE
 integrations_agingrow INCLUDING ALL``: same indexes and constraints), so the ratio is the price
 of the real path's work.
@@ -66,7 +67,7 @@ def ingest_run(rows: int, say: common.Say, repeat: int = 3) -> dict[str, Any]:
     }
 
 
-def client_pages(rows: int, say: common.Say) -> list[list[dict[str, Any]]]:
+def client_pages(rows: int, say: common.Say) -> list[list[aging.QueryRow]]:
     """``rows`` guarantors' ShortQuery rows as the client returns them, in pages of 100."""
     started = time.monotonic()
     data_dir = Path(settings.VAR_DIR) / "bench-ingest"
@@ -76,16 +77,18 @@ def client_pages(rows: int, say: common.Say) -> list[list[dict[str, Any]]]:
         raw = state.offices[0].store.short_query(aging.AGING_SQL, 0, rows, 600.0)
     finally:
         state.close()
-    decoded = parsing.loads(json.dumps(raw))  # the wire format and the client's own parser
-    say(f"pages: {len(decoded)} rows from the sandbox in {time.monotonic() - started:.1f}s")
-    return [decoded[i : i + PAGE] for i in range(0, len(decoded), PAGE)]
+    # The wire format, page by page, and the client's own parser.
+    wire = [json.dumps(raw[i : i + PAGE]).encode() for i in range(0, len(raw), PAGE)]
+    pages = [parsing.loads_typed(page, list[aging.QueryRow]) for page in wire]
+    say(f"pages: {len(raw)} rows from the sandbox in {time.monotonic() - started:.1f}s")
+    return pages
 
 
-def _real_seconds(pages: list[list[dict[str, Any]]], snapshot: AgingSnapshot) -> float:
+def _real_seconds(pages: list[list[aging.QueryRow]], snapshot: AgingSnapshot) -> float:
     started = time.perf_counter()
     batch: list[aging.Row] = []
     for number, page in enumerate(pages, start=1):
-        batch.extend(aging.row_from_query(r) for r in page)
+        batch.extend(aging.rows_from_query(page))
         if len(batch) >= settings.INGEST_BATCH_ROWS or number == len(pages):
             with transaction.atomic():
                 aging.snapshot_rows_ingest(snapshot, batch)
@@ -93,15 +96,11 @@ def _real_seconds(pages: list[list[dict[str, Any]]], snapshot: AgingSnapshot) ->
     return time.perf_counter() - started
 
 
-def _copy_seconds(pages: list[list[dict[str, Any]]], snapshot_id: int) -> float:
+def _copy_seconds(pages: list[list[aging.QueryRow]], snapshot_id: int) -> float:
     """One COPY of the same rows (already parsed) into a same-shaped scratch table."""
     table = f"bench_copy_{os.getpid()}"
     columns = ("snapshot_id", *aging.ROW_FIELDS)
-    records = [
-        (snapshot_id, *(getattr(row, f) for f in aging.ROW_FIELDS))
-        for page in pages
-        for row in map(aging.row_from_query, page)
-    ]
+    records = [(snapshot_id, *row) for page in pages for row in aging.rows_from_query(page)]
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute(f"CREATE TABLE {table} (LIKE {AgingRow._meta.db_table} INCLUDING ALL)")

@@ -18,7 +18,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -64,6 +65,7 @@ PATIENTS_SIMPLE_FILTERS = frozenset(
 )  # fmt: skip
 PORTAL_KEY_STATUSES = frozenset({"Enabled", "DisabledByDeveloper"})
 
+T = TypeVar("T")
 OnRequest = Callable[[str, str, int | None, float], Any]
 Params = Mapping[str, Any]
 # Transport failures where the request certainly never reached the server.
@@ -166,12 +168,13 @@ class _ApiClient:
         retry: bool = True,
         idempotent: bool = True,
         expect_json: bool = True,
+        decode: Callable[[bytes], Any] = parsing.loads,
     ) -> Any:
         """Send one API call (paced, retried if transient) and return the decoded JSON."""
         attempts = 1 + (self.max_retries if retry else 0)
         for attempt in range(attempts):
             try:
-                return self._attempt(method, path, params, body, expect_json)
+                return self._attempt(method, path, params, body, expect_json, decode)
             except OpenDentalError as exc:
                 if attempt + 1 >= attempts or not self._retryable(exc, idempotent):
                     raise
@@ -199,7 +202,13 @@ class _ApiClient:
         return random.uniform(0, ceiling)  # full jitter
 
     def _attempt(
-        self, method: str, path: str, params: Params | None, body: Any, expect_json: bool
+        self,
+        method: str,
+        path: str,
+        params: Params | None,
+        body: Any,
+        expect_json: bool,
+        decode: Callable[[bytes], Any],
     ) -> Any:
         self._pace()
         response = self._send(method, path, params, body)
@@ -208,7 +217,7 @@ class _ApiClient:
         if not expect_json:
             return None
         try:
-            return parsing.loads(response.content)
+            return decode(response.content)
         except BadResponse as exc:
             exc.status = response.status_code
             exc.body = self._scrub(exc.body)
@@ -424,11 +433,24 @@ class OpenDentalClient(_ApiClient):
         rows = self.paginate("/reports/Aging", params, self.page_size, send_limit=False)
         return (AgingReportRow.from_json(row) for row in rows)
 
-    def short_query(self, sql: str, offset: int = 0) -> list[dict[str, Any]]:
-        """apiqueries.html: PUT /queries/ShortQuery, one page of rows from Offset."""
+    def short_query(
+        self, sql: str, offset: int = 0, row_type: type[T] | None = None
+    ) -> list[dict[str, Any]] | list[T]:
+        """apiqueries.html: PUT /queries/ShortQuery, one page of rows from Offset.
+
+        With ``row_type`` (a ``msgspec.Struct`` matching the query's columns) a page that fits
+        it exactly comes back as instances of it; any other page as dicts, checked as usual.
+        """
         params = {"Offset": offset} if offset else None
-        data = self.request("PUT", "/queries/ShortQuery", params=params, body={"SqlCommand": sql})
+        decode = parsing.loads
+        if row_type is not None:
+            decode = partial(parsing.loads_typed, type_=list[row_type])
+        data = self.request(
+            "PUT", "/queries/ShortQuery", params=params, body={"SqlCommand": sql}, decode=decode
+        )
         rows = parsing.expect_list(data, "ShortQuery")
+        if rows and row_type is not None and type(rows[0]) is row_type:
+            return rows
         return [parsing.expect_object(row, "ShortQuery row") for row in rows]
 
     def short_query_pages(self, sql: str, page_size: int = 100) -> Iterator[list[dict[str, Any]]]:

@@ -15,6 +15,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from .errors import BadResponse
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -40,6 +42,19 @@ def loads(content: bytes | str) -> Any:
         raise BadResponse("Malformed JSON: nested too deeply", body=text) from None
     except ValueError:  # an integer longer than Python's int_max_str_digits (4300)
         raise BadResponse("Malformed JSON: a number is too long", body=text) from None
+
+
+def loads_typed(content: bytes, type_: Any) -> Any:
+    """Decode straight into ``type_`` (msgspec: JSON numbers become exact Decimals, in C).
+
+    A body that does not fit the type exactly (another key case, an integer sent as 3.0, an
+    error page) is decoded by ``loads`` instead, so the caller's strict checks decide: the fast
+    path only ever accepts what the strict one would.
+    """
+    try:
+        return msgspec.json.decode(content, type=type_)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return loads(content)
 
 
 def expect_list(data: Any, what: str) -> list[Any]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Annotated, NamedTuple
 from zoneinfo import ZoneInfo
 
+import msgspec
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
@@ -58,9 +59,50 @@ class Row(NamedTuple):
 
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1  # the client's parse_int range
+_Int64 = Annotated[int, msgspec.Meta(ge=_INT64_MIN, le=_INT64_MAX)]
+# AgingRow's money columns are numeric(14, 2).
+MONEY_LIMIT = Decimal(10**12)
+
+
+class QueryRow(msgspec.Struct, kw_only=True, frozen=True, gc=False):
+    """A ShortQuery row of AGING_SQL exactly as Open Dental sends it (decoded in C).
+
+    Pages that do not match (other key case, integers as 3.0, ...) take ``row_from_query``.
+    """
+
+    patnum: _Int64
+    lname: str | None = None
+    fname: str | None = None
+    clinicnum: _Int64 = 0
+    estbalance: Decimal
+    bal_0_30: Decimal
+    bal_31_60: Decimal
+    bal_61_90: Decimal
+    balover90: Decimal
+    insest: Decimal
+    baltotal: Decimal
+
+
 # AGING_SQL's money columns in Row order (ShortQuery keys come back as written: lower case).
 _QUERY_MONEY = ("estbalance", "bal_0_30", "bal_31_60", "bal_61_90", "balover90", "insest",
                 "baltotal")  # fmt: skip
+
+
+def rows_from_query(page: list[QueryRow] | list[dict]) -> list[Row]:
+    """Rows from a ShortQuery page of AGING_SQL (typed by the client, or plain dicts)."""
+    if not page or type(page[0]) is not QueryRow:
+        return [row_from_query(raw) for raw in page]
+    rows = []
+    low, high = -MONEY_LIMIT, MONEY_LIMIT
+    for q in page:
+        money = (q.estbalance, q.bal_0_30, q.bal_31_60, q.bal_61_90, q.balover90, q.insest,
+                 q.baltotal)  # fmt: skip
+        if not (low < min(money) and max(money) < high):  # JSON has no NaN or Infinity
+            raise od.BadResponse(f"ShortQuery row {q.patnum}: an amount is out of range")
+        lname, fname = q.lname, q.fname
+        name = f"{lname}, {fname}" if lname and fname else (lname or fname or "")
+        rows.append(Row(q.patnum, q.clinicnum, name[:200], *money))
+    return rows
 
 
 def row_from_query(raw: dict) -> Row:
@@ -79,6 +121,8 @@ def row_from_query(raw: dict) -> Row:
         pat_num, clinic_num = parsed.pat_num, parsed.clinic_num
         money = [parsed.est_balance, parsed.bal_0_30, parsed.bal_31_60, parsed.bal_61_90,
                  parsed.bal_over_90, parsed.ins_est, parsed.bal_total]  # fmt: skip
+    if not all(-MONEY_LIMIT < m < MONEY_LIMIT for m in money):
+        raise od.BadResponse(f"ShortQuery row {pat_num}: an amount is out of range")
     lname, fname = lower.get("lname"), lower.get("fname")
     name = f"{lname}, {fname}" if lname and fname else str(lname or fname or "")
     return Row(pat_num, clinic_num, name[:200], *money)

@@ -239,7 +239,8 @@ def _flush(run: PollRun, snapshot, batch: list[aging.Row], offset: int) -> None:
 
 def _page(client: od.OpenDentalClient, snapshot, offset: int) -> list[aging.Row]:
     if snapshot.source == SnapshotSource.SHORT_QUERY:
-        return [aging.row_from_query(r) for r in client.short_query(aging.AGING_SQL, offset)]
+        page = client.short_query(aging.AGING_SQL, offset, row_type=aging.QueryRow)
+        return aging.rows_from_query(page)
     params = {
         "DateAsOf": snapshot.as_of if snapshot.is_as_of_request else None,
         "ClinicNum": snapshot.clinic_num,
