@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -78,13 +79,17 @@ class Child:
         self.name, self.cmd, self.env, self.log_path = name, cmd, env, log_path
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> Child:
+    def start(self, *, priority: int = 0) -> Child:
+        """Start; ``priority`` < 0 asks for a higher scheduling priority (ignored if refused)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(  # noqa: S603 - argv built here, no shell
             self.cmd, cwd=settings.BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
+        if priority:
+            with contextlib.suppress(OSError):  # raising priority needs root or CAP_SYS_NICE
+                os.setpriority(os.PRIO_PROCESS, self.proc.pid, priority)
         return self
 
     def wait_for_log(self, marker: bytes, timeout: float) -> None:

@@ -213,7 +213,10 @@ def _fetch_pages(run: PollRun, snapshot, client: od.OpenDentalClient) -> None:
     offset = aging.snapshot_row_count(snapshot)
     page_size = client.page_size if snapshot.source != SnapshotSource.SHORT_QUERY else 100
     batch: list[aging.Row] = []
-    flushed_at = time.monotonic()
+    # A sweep starts many refreshes at once; a random start to each one's flush cycle keeps
+    # their writes from landing together (bursts that stall everything else on the machine).
+    flushed_at = time.monotonic() - random.uniform(0, settings.HEARTBEAT_EVERY_S)  # noqa: S311
+    batch_rows = random.randint(settings.INGEST_BATCH_ROWS // 2, settings.INGEST_BATCH_ROWS)  # noqa: S311
     try:
         while True:
             page = _page(client, snapshot, offset)
@@ -221,11 +224,12 @@ def _fetch_pages(run: PollRun, snapshot, client: od.OpenDentalClient) -> None:
             offset += len(page)
             if len(page) < page_size:
                 return
-            if len(batch) >= settings.INGEST_BATCH_ROWS or (
+            if len(batch) >= batch_rows or (
                 time.monotonic() - flushed_at >= settings.HEARTBEAT_EVERY_S
             ):
                 _flush(run, snapshot, batch, offset)
                 batch, flushed_at = [], time.monotonic()
+                batch_rows = settings.INGEST_BATCH_ROWS
     finally:
         _flush(run, snapshot, batch, offset)
 
