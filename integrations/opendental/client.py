@@ -438,13 +438,15 @@ class OpenDentalClient(_ApiClient):
     ) -> list[dict[str, Any]] | list[T]:
         """apiqueries.html: PUT /queries/ShortQuery, one page of rows from Offset.
 
-        With ``row_type`` (a ``msgspec.Struct`` matching the query's columns) a page that fits
-        it exactly comes back as instances of it; any other page as dicts, checked as usual.
+        With ``row_type`` (a ``msgspec.Struct`` matching the query's columns, optionally with
+        a ``matches_wire(content, rows)`` static method for what its types cannot say) a page
+        that fits it exactly comes back as instances of it; any other page as dicts.
         """
         params = {"Offset": offset} if offset else None
         decode = parsing.loads
         if row_type is not None:
-            decode = partial(parsing.loads_typed, type_=list[row_type])
+            check = getattr(row_type, "matches_wire", None)
+            decode = partial(parsing.loads_typed, type_=list[row_type], check=check)
         data = self.request(
             "PUT", "/queries/ShortQuery", params=params, body={"SqlCommand": sql}, decode=decode
         )

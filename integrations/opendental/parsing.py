@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -44,17 +44,20 @@ def loads(content: bytes | str) -> Any:
         raise BadResponse("Malformed JSON: a number is too long", body=text) from None
 
 
-def loads_typed(content: bytes, type_: Any) -> Any:
+def loads_typed(
+    content: bytes, type_: Any, check: Callable[[bytes, Any], bool] | None = None
+) -> Any:
     """Decode straight into ``type_`` (msgspec: JSON numbers become exact Decimals, in C).
 
     A body that does not fit the type exactly (another key case, an integer sent as 3.0, an
-    error page) is decoded by ``loads`` instead, so the caller's strict checks decide: the fast
-    path only ever accepts what the strict one would.
+    error page), or that ``check(content, decoded)`` refuses, is decoded by ``loads`` instead,
+    so the caller's strict checks decide: the fast path only accepts what the strict one would.
     """
     try:
-        return msgspec.json.decode(content, type=type_)
+        decoded = msgspec.json.decode(content, type=type_)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return loads(content)
+    return decoded if check is None or check(content, decoded) else loads(content)
 
 
 def expect_list(data: Any, what: str) -> list[Any]:

@@ -59,7 +59,7 @@ class Row(NamedTuple):
 
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1  # the client's parse_int range
-_Int64 = Annotated[int, msgspec.Meta(ge=_INT64_MIN, le=_INT64_MAX)]
+_Key = Annotated[int, msgspec.Meta(ge=0, le=_INT64_MAX)]  # a PatNum or ClinicNum
 # AgingRow's money columns are numeric(14, 2).
 MONEY_LIMIT = Decimal(10**12)
 
@@ -70,10 +70,10 @@ class QueryRow(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     Pages that do not match (other key case, integers as 3.0, ...) take ``row_from_query``.
     """
 
-    patnum: _Int64
+    patnum: _Key
     lname: str | None = None
     fname: str | None = None
-    clinicnum: _Int64 = 0
+    clinicnum: _Key = 0
     estbalance: Decimal
     bal_0_30: Decimal
     bal_31_60: Decimal
@@ -81,6 +81,14 @@ class QueryRow(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     balover90: Decimal
     insest: Decimal
     baltotal: Decimal
+
+    @staticmethod
+    def matches_wire(content: bytes, page: list[QueryRow]) -> bool:
+        """Money was sent as numbers: msgspec also takes "12.50" for a Decimal, the strict
+        path does not. With every value a number, the only quotes are the 11 keys' and the
+        names' (a name with an escaped quote just takes the strict path)."""
+        names = sum((q.lname is not None) + (q.fname is not None) for q in page)
+        return content.count(b'"') == 22 * len(page) + 2 * names
 
 
 # AGING_SQL's money columns in Row order (ShortQuery keys come back as written: lower case).
@@ -121,6 +129,8 @@ def row_from_query(raw: dict) -> Row:
         pat_num, clinic_num = parsed.pat_num, parsed.clinic_num
         money = [parsed.est_balance, parsed.bal_0_30, parsed.bal_31_60, parsed.bal_61_90,
                  parsed.bal_over_90, parsed.ins_est, parsed.bal_total]  # fmt: skip
+    if pat_num < 0 or clinic_num < 0:
+        raise od.BadResponse(f"ShortQuery row {pat_num}: negative PatNum or ClinicNum")
     if not all(-MONEY_LIMIT < m < MONEY_LIMIT for m in money):
         raise od.BadResponse(f"ShortQuery row {pat_num}: an amount is out of range")
     lname, fname = lower.get("lname"), lower.get("fname")
@@ -131,6 +141,8 @@ def row_from_query(raw: dict) -> Row:
 def row_from_report(raw: dict, clinic_num: int | None) -> Row:
     """A GET /reports/Aging row; its insurance estimate is InsPayEst + InsWoEst."""
     parsed = od.AgingReportRow.from_json(raw)
+    if parsed.pat_num < 0:
+        raise od.BadResponse(f"Aging report row {parsed.pat_num}: negative PatNum")
     return Row(
         parsed.pat_num, clinic_num or 0, parsed.pat_name[:200], parsed.patient_portion,
         parsed.bal_0_30, parsed.bal_31_60, parsed.bal_61_90, parsed.bal_over_90,
