@@ -81,8 +81,9 @@ def aging_report(request: HttpRequest, public_id) -> HttpResponse:
 
 def rows_page(request: HttpRequest, snapshot, *, clinic: int | None, sort: str, desc: bool) -> Page:
     """One page of guarantors. Next/Previous links carry a keyset cursor, so a deep page costs
-    what the first one does; ``?page=N`` alone (a bookmark) still works, by OFFSET. The count
-    comes from the snapshot when it recorded one."""
+    what the first one does; ``?page=N`` alone (a bookmark) first finds where its page starts
+    along the index (``aging_cursor_at``). The count comes from the snapshot when it recorded
+    one."""
     rows = selectors.aging_rows(snapshot, clinic=clinic, sort=sort, desc=desc)
     paginator = Paginator(rows, PAGE_SIZE)
     count = selectors.aging_rows_count(snapshot, clinic=clinic)
@@ -92,6 +93,8 @@ def rows_page(request: HttpRequest, snapshot, *, clinic: int | None, sort: str, 
     cursor = selectors.aging_cursor_parse(request.GET.get("after", ""), sort) or (
         selectors.aging_cursor_parse(request.GET.get("before", ""), sort, before=True)
     )
+    if cursor is None and number > 1:  # a bookmark: find where the page starts, then keyset
+        cursor = selectors.aging_cursor_at(rows, (number - 1) * PAGE_SIZE - 1, sort)
     if cursor is None:
         objects = list(rows[(number - 1) * PAGE_SIZE : number * PAGE_SIZE])
     else:

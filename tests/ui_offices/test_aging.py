@@ -6,10 +6,11 @@ import csv
 import io
 from datetime import date, timedelta
 
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.models import PollKind, PollRun, SnapshotSource
+from integrations.models import AgingRow, PollKind, PollRun, SnapshotSource
 from tests.ui_offices.factories import AgingSnapshotFactory, ClinicFactory, make_current, make_rows
 
 
@@ -44,7 +45,9 @@ def test_rows_paginate_with_a_constant_query_count(owner_client, office, django_
         AgingSnapshotFactory(office=office, is_as_of_request=True)
     with django_assert_num_queries(10):
         first = owner_client.get(_url(office), {"sort": "bal_over_90"})
-    with django_assert_num_queries(10):
+    # A bookmark first looks up where its page starts (in a savepoint, with a planner hint on
+    # Postgres).
+    with django_assert_num_queries(14 if connection.vendor == "postgresql" else 13):
         last = owner_client.get(_url(office), {"sort": "bal_over_90", "page": 3})
     assert len(first.context["page"].object_list) == 100
     assert len(last.context["page"].object_list) == 50
@@ -64,7 +67,13 @@ def test_next_and_previous_links_page_by_cursor_like_offsets(owner_client, offic
     assert first.next_params["after"] and first.next_params["page"] == 2
     second = follow(first.next_params)
     by_offset = follow({"page": 2})
-    assert [r.pat_num for r in second.object_list] == [r.pat_num for r in by_offset.object_list]
+    expected = list(
+        AgingRow.objects.filter(snapshot=snap)
+        .order_by("-bal_over_90", "-pat_num")
+        .values_list("pat_num", flat=True)[100:200]
+    )
+    assert [r.pat_num for r in second.object_list] == expected
+    assert [r.pat_num for r in by_offset.object_list] == expected
     third = follow(second.next_params)
     again = follow(third.previous_params)
     assert [r.pat_num for r in again.object_list] == [r.pat_num for r in second.object_list]
