@@ -183,12 +183,21 @@ def next_aging_at(office: Office, now: datetime) -> datetime:
 
 
 def snapshot_open(
-    *, run: PollRun, source: str, as_of: date, clinic_num: int | None = None
+    *,
+    run: PollRun,
+    source: str,
+    as_of: date,
+    clinic_num: int | None = None,
+    own_checked: bool = False,
 ) -> AgingSnapshot:
-    """The run's snapshot: resume this office's unfinished one for the same day, or start one."""
-    existing = AgingSnapshot.objects.filter(run=run).first()
-    if existing is not None:
-        return existing
+    """The run's snapshot: resume this office's unfinished one for the same day, or start one.
+
+    ``own_checked``: the caller knows the run has no snapshot yet (saves a query).
+    """
+    if not own_checked:
+        existing = AgingSnapshot.objects.filter(run=run).first()
+        if existing is not None:
+            return existing
     resumable = (
         AgingSnapshot.objects.filter(
             office=run.office, state=SnapshotState.BUILDING, source=source, as_of=as_of,
@@ -201,14 +210,18 @@ def snapshot_open(
         AgingSnapshot.objects.filter(pk=resumable.pk).update(run=run)
         resumable.run = run
         return resumable
-    return AgingSnapshot.objects.create(
+    snapshot = AgingSnapshot.objects.create(
         office=run.office, run=run, source=source, as_of=as_of, clinic_num=clinic_num,
         is_as_of_request=run.kind == "aging_as_of",
     )  # fmt: skip
+    snapshot.new = True  # no rows yet: snapshot_row_count needs no query
+    return snapshot
 
 
 def snapshot_row_count(snapshot: AgingSnapshot) -> int:
     """Rows stored so far: where a resumed refresh continues."""
+    if getattr(snapshot, "new", False):
+        return 0
     return AgingRow.objects.filter(snapshot=snapshot).count()
 
 
@@ -266,9 +279,12 @@ def _totals(per_clinic: list[dict]) -> dict:
     return totals
 
 
-@transaction.atomic
-def snapshot_complete(snapshot: AgingSnapshot, *, make_current: bool = True) -> AgingSnapshot:
-    """Total the rows, mark complete and (daily refresh) make it the office's current one."""
+@transaction.atomic(savepoint=False)
+def snapshot_complete(
+    snapshot: AgingSnapshot, *, make_current: bool = True, next_aging_at: datetime | None = None
+) -> AgingSnapshot:
+    """Total the rows, mark complete and (daily refresh) make it the office's current one,
+    with the office's next refresh time if given."""
     grouped = (
         AgingRow.objects.filter(snapshot=snapshot)
         .values("clinic_num")
@@ -291,13 +307,15 @@ def snapshot_complete(snapshot: AgingSnapshot, *, make_current: bool = True) -> 
     snapshot.clinic_totals = per_clinic
     snapshot.state = SnapshotState.COMPLETE
     snapshot.completed_at = timezone.now()
-    snapshot.save()
+    snapshot.save(
+        update_fields=["guarantor_count", *BUCKETS, "clinic_totals", "state", "completed_at"]
+    )
+    office_fields: dict = {} if next_aging_at is None else {"next_aging_at": next_aging_at}
     if make_current:
-        office = Office.objects.select_for_update().get(pk=snapshot.office_id)
-        office.current_snapshot = snapshot
-        for field, bucket in OFFICE_AGING_FIELDS.items():
-            setattr(office, field, getattr(snapshot, bucket))
-        office.save(update_fields=["current_snapshot", *OFFICE_AGING_FIELDS])
+        office_fields["current_snapshot"] = snapshot
+        office_fields.update({f: getattr(snapshot, b) for f, b in OFFICE_AGING_FIELDS.items()})
+    if office_fields:  # one UPDATE (it locks the office row like SELECT ... FOR UPDATE would)
+        Office.objects.filter(pk=snapshot.office_id).update(**office_fields)
     return snapshot
 
 

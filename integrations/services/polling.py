@@ -177,10 +177,12 @@ def _aging(run: PollRun, office: Office, client: od.OpenDentalClient) -> float |
         if snapshot is None:
             return None
     _fetch_pages(run, snapshot, client)
-    aging.snapshot_complete(snapshot, make_current=run.kind == PollKind.AGING)
-    if run.kind == PollKind.AGING:
-        Office.objects.filter(pk=office.pk).update(next_aging_at=aging.next_aging_at(office, now))
-    runs.run_finish(run, outcome=RunOutcome.OK)
+    with transaction.atomic():  # one commit for the snapshot, the office and the run
+        next_aging = aging.next_aging_at(office, now) if run.kind == PollKind.AGING else None
+        aging.snapshot_complete(
+            snapshot, make_current=run.kind == PollKind.AGING, next_aging_at=next_aging
+        )
+        runs.run_finish(run, outcome=RunOutcome.OK)
     return None
 
 
@@ -199,7 +201,10 @@ def _aging_snapshot_open(run: PollRun, office: Office, client: od.OpenDentalClie
             return None
         source = aging.sources_for(office.granted_permissions)
         as_of = last_aging or aging.office_today(office, now)
-    return aging.snapshot_open(run=run, source=source, as_of=as_of, clinic_num=run.clinic_num)
+    # This run has no snapshot of its own (checked above): only another run's may be resumed.
+    return aging.snapshot_open(
+        run=run, source=source, as_of=as_of, clinic_num=run.clinic_num, own_checked=True
+    )
 
 
 def _fetch_pages(run: PollRun, snapshot, client: od.OpenDentalClient) -> None:
@@ -210,7 +215,7 @@ def _fetch_pages(run: PollRun, snapshot, client: od.OpenDentalClient) -> None:
     exit (done, deferred to the next throttle slot, a fault) writes what was fetched first, so
     progress survives and a resumed run starts after the stored rows.
     """
-    offset = aging.snapshot_row_count(snapshot)
+    offset = aging.snapshot_row_count(snapshot)  # 0 without a query for a new snapshot
     page_size = client.page_size if snapshot.source != SnapshotSource.SHORT_QUERY else 100
     batch: list[aging.Row] = []
     # A sweep starts many refreshes at once; a random start to each one's flush cycle keeps
