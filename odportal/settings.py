@@ -251,8 +251,11 @@ MAX_INLINE_PACE_WAIT_S = float(env_str("ODPORTAL_MAX_INLINE_PACE_WAIT_S", "2.0")
 AGING_AFTER_DUE_MARGIN_MIN = env_int("ODPORTAL_AGING_AFTER_DUE_MARGIN_MIN", 15)
 RUN_MAX_ATTEMPTS = env_int("ODPORTAL_RUN_MAX_ATTEMPTS", 5)
 # Aging rows are written in batches (with the run's heartbeat): per page would cost a
-# transaction per request.
-INGEST_BATCH_ROWS = env_int("ODPORTAL_INGEST_BATCH_ROWS", 1000)
+# transaction per request. A batch is also written every HEARTBEAT_EVERY_S, so at Open
+# Dental's pace (100 rows a second) batches stay small and a killed worker loses at most a few
+# seconds of pages; the row cap matters when pages come fast (Service mode, resumed runs).
+# Bigger batches cost less per row (bench ingest: ratio 0.56 at 1,000, 0.87 at 5,000).
+INGEST_BATCH_ROWS = env_int("ODPORTAL_INGEST_BATCH_ROWS", 5000)
 HEARTBEAT_EVERY_S = float(env_str("ODPORTAL_HEARTBEAT_EVERY_S", "5"))
 AGING_RETRY_AFTER_FAILURE_S = env_int("ODPORTAL_AGING_RETRY_AFTER_FAILURE_S", 3600)
 
