@@ -29,6 +29,16 @@ def test_report_shows_totals_chart_and_sorted_rows(owner_client, office, snapsho
     assert asc.object_list[0].name == "Guarantor 00001"
 
 
+def test_rows_print_amounts_as_stored_and_escape_names(owner_client, office, snapshot):
+    row = AgingRow.objects.filter(snapshot=snapshot).order_by("-bal_total").first()
+    AgingRow.objects.filter(pk=row.pk).update(name="<b>O'Neil</b> & Co", bal_over_90=-1234.5)
+    body = owner_client.get(_url(office)).content.decode()
+    assert "&lt;b&gt;O&#x27;Neil&lt;/b&gt; &amp; Co" in body and "<b>O'Neil" not in body
+    assert f'<td class="num">{row.pat_num}</td>' in body
+    assert '<td class="num">-1234.50</td>' in body
+    assert f'<td class="num"><strong>{row.bal_total}</strong></td>' in body
+
+
 def test_clinic_filter_limits_rows_and_totals(owner_client, office, snapshot):
     ClinicFactory(office=office, clinic_num=1)
     response = owner_client.get(_url(office), {"clinic": 1})
