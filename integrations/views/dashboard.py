@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from integrations import selectors
+from integrations.views._helpers import office_rows_prepare
 
 
 @require_GET
@@ -14,9 +15,11 @@ def overview(request: HttpRequest) -> HttpResponse:
     """Counts by status, offices needing attention (worst first) and receivables totals."""
     user = request.user
     summary = selectors.overview_summary(user)
+    attention = selectors.offices_needing_attention(user, limit=50)
+    office_rows_prepare(attention)
     context = {
         "status_counts": summary.status_counts,
-        "attention": selectors.offices_needing_attention(user, limit=50),
+        "attention": attention,
         "attention_total": summary.attention_total,
         "totals": summary.totals,
         "office_total": sum(row["count"] for row in summary.status_counts),

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -21,6 +18,7 @@ from integrations.services import offices as office_services
 from integrations.services import runs as run_services
 from integrations.views._helpers import (
     DeferredJoinPaginator,
+    office_rows_prepare,
     render_page,
     sort_headers,
     wants_partial,
@@ -41,36 +39,6 @@ LIST_COLUMNS = [
 ]
 
 
-_UNITS = ((86400 * 365, "year"), (86400 * 30, "month"), (86400 * 7, "week"), (86400, "day"),
-          (3600, "hour"), (60, "minute"))  # fmt: skip
-
-
-def _ago(moment, now) -> str:
-    """'3 hours' / '2 days': the largest unit, like timesince but without its per-call cost."""
-    seconds = max(0, int((now - moment).total_seconds()))
-    for size, unit in _UNITS:
-        if seconds >= size:
-            count = seconds // size
-            return f"{count} {unit}{'' if count == 1 else 's'}"
-    return "0 minutes"
-
-
-def _prepare_rows(offices) -> None:
-    """Format each row's values in Python: template filters per cell dominated this page."""
-    now = timezone.now()
-    placeholder = uuid.UUID(int=0)
-    url = reverse("office_detail", args=[placeholder])
-    for office in offices:
-        office.detail_url = url.replace(str(placeholder), str(office.public_id))
-        office.status_since_ago = _ago(office.status_since, now) if office.status_since else ""
-        if office.last_success_at:
-            local = timezone.localtime(office.last_success_at)
-            office.last_success_ago = _ago(office.last_success_at, now)
-            office.last_success_iso = local.isoformat()
-            office.last_success_title = local.strftime("%Y-%m-%d %H:%M")
-        office.aging_total_text = f"{office.aging_total:,.2f}"
-
-
 @require_GET
 def office_list(request: HttpRequest) -> HttpResponse:
     """Every office of the user's accounts: search, filter, sort, 50 per page."""
@@ -82,7 +50,7 @@ def office_list(request: HttpRequest) -> HttpResponse:
     runs = selectors.active_runs_by_office([o.pk for o in page.object_list])
     for office in page.object_list:
         office.active_run = runs.get(office.pk)
-    _prepare_rows(page.object_list)
+    office_rows_prepare(page.object_list)
     columns = [c for c in LIST_COLUMNS if c[2] != "nosort"]
     context = {
         "form": form,

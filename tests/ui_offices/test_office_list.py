@@ -127,6 +127,10 @@ def test_overview_lists_problems_first_with_who_must_act(owner_client, account):
     body = response.content.decode()
     assert "office&#x27;s IT" in body or "office's IT" in body
     assert "Healthy" not in body
+    down = response.context["attention"][1]
+    assert f'<a href="/offices/{down.public_id}/">Down</a>' in body
+    assert f'<time datetime="{timezone.localtime(since).isoformat()}"' in body
+    assert "3 hours ago</time>" in body
     counts = {c["status"]: c["count"] for c in response.context["status_counts"]}
     assert counts["ok"] == 1 and counts["econnector_down"] == 1
 
@@ -142,7 +146,7 @@ def test_row_ages_read_like_timesince_in_the_largest_unit():
 
     from django.utils import timezone
 
-    from integrations.views.offices import _ago
+    from integrations.views._helpers import _ago
 
     now = timezone.now()
     assert _ago(now, now) == "0 minutes"
