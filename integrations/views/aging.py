@@ -125,7 +125,8 @@ def rows_page(request: HttpRequest, snapshot, *, clinic: int | None, sort: str, 
         selectors.aging_cursor_parse(request.GET.get("before", ""), sort, before=True)
     )
     if cursor is None and number > 1:  # a bookmark: find where the page starts, then keyset
-        cursor = selectors.aging_cursor_at(rows, (number - 1) * PAGE_SIZE - 1, sort)
+        position = (number - 1) * PAGE_SIZE - 1
+        cursor = selectors.aging_cursor_at(rows, position, sort, clinic=clinic)
     if cursor is None:
         objects = list(rows[(number - 1) * PAGE_SIZE : number * PAGE_SIZE])
     else:
