@@ -112,15 +112,22 @@ class Child:
         return self.proc.pid
 
     def stop(self) -> None:
-        """SIGTERM the process group, SIGKILL if it lingers."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+        process_group_stop(self.proc)
+
+
+def process_group_stop(proc: subprocess.Popen | None, *, timeout_s: float = 20) -> None:
+    """SIGTERM the process group of a child started with ``start_new_session=True`` (its own
+    children too, e.g. a worker's pool), then SIGKILL if it lingers."""
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):  # it may exit between poll() and here
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
 
 
 def sandbox_process(

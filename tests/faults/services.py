@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from integrations.bench.common import process_group_stop
 from tests.integrations.worker import ROOT
 
 PG_BIN_ROOT = Path("/usr/lib/postgresql")
@@ -165,10 +166,4 @@ class Beat:
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        process_group_stop(self.proc, timeout_s=15)

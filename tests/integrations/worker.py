@@ -11,6 +11,8 @@ from pathlib import Path
 
 from django.db import connection
 
+from integrations.bench.common import process_group_stop
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -68,9 +70,4 @@ class Worker:
             self.proc.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        process_group_stop(self.proc)
