@@ -232,10 +232,8 @@ def _broker_connect() -> None:
 
     The first send in a process imports the transport and connects (most of a second here).
     """
-    from integrations.tasks import poll_run_task
-
-    with poll_run_task.app.producer_or_acquire() as producer:
-        producer.connection.ensure_connection(**runs.BROKER_FAIL_FAST)
+    with runs.broker_producer():
+        pass
 
 
 def _wait(run_ids: list[int], timeout_s: float, say: common.Say) -> None:

@@ -9,7 +9,10 @@ therefore finds nothing to do.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -72,15 +75,24 @@ def poll_enqueue(
     return run, True
 
 
+@contextmanager
+def broker_producer() -> Iterator[Any]:
+    """A producer from the app's pool, connected to the broker (or raising quickly)."""
+    from integrations.tasks import poll_run_task
+
+    with poll_run_task.app.producer_or_acquire() as producer:
+        # Fail fast: by default kombu keeps reconnecting for ~8 s, and a "Poll now" click
+        # (or a sweep) would hang that long before saying the workers are unavailable.
+        producer.connection.ensure_connection(**BROKER_FAIL_FAST)
+        yield producer
+
+
 def run_send(run: PollRun) -> None:
     """Hand a queued run to the workers; a broker outage fails the run with a clear message."""
     from integrations.tasks import poll_run_task
 
     try:
-        with poll_run_task.app.producer_or_acquire() as producer:
-            # Fail fast: by default kombu keeps reconnecting for ~8 s, and a "Poll now" click
-            # (or a sweep) would hang that long before saying the workers are unavailable.
-            producer.connection.ensure_connection(**BROKER_FAIL_FAST)
+        with broker_producer() as producer:
             poll_run_task.apply_async(args=[run.pk], retry=False, producer=producer)
     except Exception as exc:  # kombu raises many types for "broker down"
         logger.warning("could not queue poll run %s: %s", run.pk, type(exc).__name__)
