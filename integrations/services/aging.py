@@ -100,17 +100,27 @@ def rows_from_query(page: list[QueryRow] | list[dict]) -> list[Row]:
     """Rows from a ShortQuery page of AGING_SQL (typed by the client, or plain dicts)."""
     if not page or type(page[0]) is not QueryRow:
         return [row_from_query(raw) for raw in page]
-    rows = []
-    low, high = -MONEY_LIMIT, MONEY_LIMIT
-    for q in page:
-        money = (q.estbalance, q.bal_0_30, q.bal_31_60, q.bal_61_90, q.balover90, q.insest,
-                 q.baltotal)  # fmt: skip
-        if not (low < min(money) and max(money) < high):  # JSON has no NaN or Infinity
-            raise od.BadResponse(f"ShortQuery row {q.patnum}: an amount is out of range")
-        lname, fname = q.lname, q.fname
-        name = f"{lname}, {fname}" if lname and fname else (lname or fname or "")
-        rows.append(Row(q.patnum, q.clinicnum, name[:200], *money))
-    return rows
+    return [
+        _query_row(
+            q.patnum,
+            q.clinicnum,
+            q.lname,
+            q.fname,
+            (q.estbalance, q.bal_0_30, q.bal_31_60, q.bal_61_90, q.balover90, q.insest, q.baltotal),
+        )  # fmt: skip
+        for q in page
+    ]
+
+
+def _query_row(pat_num: int, clinic_num: int, lname, fname, money) -> Row:
+    """A Row once its keys and amounts fit the table (PatNum/ClinicNum >= 0, numeric(14, 2))."""
+    if pat_num < 0 or clinic_num < 0:
+        raise od.BadResponse(f"ShortQuery row {pat_num}: negative PatNum or ClinicNum")
+    # Finite Decimals only here (JSON has no NaN or Infinity, the strict parser refuses them).
+    if not (min(money) > -MONEY_LIMIT and max(money) < MONEY_LIMIT):
+        raise od.BadResponse(f"ShortQuery row {pat_num}: an amount is out of range")
+    name = f"{lname}, {fname}" if lname and fname else str(lname or fname or "")
+    return Row(pat_num, clinic_num, name[:200], *money)
 
 
 def row_from_query(raw: dict) -> Row:
@@ -129,13 +139,7 @@ def row_from_query(raw: dict) -> Row:
         pat_num, clinic_num = parsed.pat_num, parsed.clinic_num
         money = [parsed.est_balance, parsed.bal_0_30, parsed.bal_31_60, parsed.bal_61_90,
                  parsed.bal_over_90, parsed.ins_est, parsed.bal_total]  # fmt: skip
-    if pat_num < 0 or clinic_num < 0:
-        raise od.BadResponse(f"ShortQuery row {pat_num}: negative PatNum or ClinicNum")
-    if not all(-MONEY_LIMIT < m < MONEY_LIMIT for m in money):
-        raise od.BadResponse(f"ShortQuery row {pat_num}: an amount is out of range")
-    lname, fname = lower.get("lname"), lower.get("fname")
-    name = f"{lname}, {fname}" if lname and fname else str(lname or fname or "")
-    return Row(pat_num, clinic_num, name[:200], *money)
+    return _query_row(pat_num, clinic_num, lower.get("lname"), lower.get("fname"), money)
 
 
 def row_from_report(raw: dict, clinic_num: int | None) -> Row:
@@ -188,16 +192,11 @@ def snapshot_open(
     source: str,
     as_of: date,
     clinic_num: int | None = None,
-    own_checked: bool = False,
 ) -> AgingSnapshot:
-    """The run's snapshot: resume this office's unfinished one for the same day, or start one.
-
-    ``own_checked``: the caller knows the run has no snapshot yet (saves a query).
-    """
-    if not own_checked:
-        existing = AgingSnapshot.objects.filter(run=run).first()
-        if existing is not None:
-            return existing
+    """The run's snapshot: resume this office's unfinished one for the same day, or start one."""
+    existing = AgingSnapshot.objects.filter(run=run).first()
+    if existing is not None:
+        return existing
     resumable = (
         AgingSnapshot.objects.filter(
             office=run.office, state=SnapshotState.BUILDING, source=source, as_of=as_of,
@@ -210,18 +209,14 @@ def snapshot_open(
         AgingSnapshot.objects.filter(pk=resumable.pk).update(run=run)
         resumable.run = run
         return resumable
-    snapshot = AgingSnapshot.objects.create(
+    return AgingSnapshot.objects.create(
         office=run.office, run=run, source=source, as_of=as_of, clinic_num=clinic_num,
         is_as_of_request=run.kind == "aging_as_of",
     )  # fmt: skip
-    snapshot.new = True  # no rows yet: snapshot_row_count needs no query
-    return snapshot
 
 
 def snapshot_row_count(snapshot: AgingSnapshot) -> int:
     """Rows stored so far: where a resumed refresh continues."""
-    if getattr(snapshot, "new", False):
-        return 0
     return AgingRow.objects.filter(snapshot=snapshot).count()
 
 

@@ -201,10 +201,7 @@ def _aging_snapshot_open(run: PollRun, office: Office, client: od.OpenDentalClie
             return None
         source = aging.sources_for(office.granted_permissions)
         as_of = last_aging or aging.office_today(office, now)
-    # This run has no snapshot of its own (checked above): only another run's may be resumed.
-    return aging.snapshot_open(
-        run=run, source=source, as_of=as_of, clinic_num=run.clinic_num, own_checked=True
-    )
+    return aging.snapshot_open(run=run, source=source, as_of=as_of, clinic_num=run.clinic_num)
 
 
 def _fetch_pages(run: PollRun, snapshot, client: od.OpenDentalClient) -> None:
@@ -215,7 +212,7 @@ def _fetch_pages(run: PollRun, snapshot, client: od.OpenDentalClient) -> None:
     exit (done, deferred to the next throttle slot, a fault) writes what was fetched first, so
     progress survives and a resumed run starts after the stored rows.
     """
-    offset = aging.snapshot_row_count(snapshot)  # 0 without a query for a new snapshot
+    offset = aging.snapshot_row_count(snapshot)
     page_size = client.page_size if snapshot.source != SnapshotSource.SHORT_QUERY else 100
     batch: list[aging.Row] = []
     # A sweep starts many refreshes at once; a random start to each one's flush cycle keeps

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from integrations.opendental import BadResponse, parsing
+from integrations.opendental import BadResponse, NullPacer, OpenDentalClient, parsing
 from integrations.services import aging
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -27,12 +28,14 @@ junk = st.one_of(
 
 
 def _typed(body: bytes) -> list[aging.Row]:
-    """What the worker does: the client's typed decode, then rows (dict pages fall back)."""
-    decoded = parsing.loads_typed(body, list[aging.QueryRow], aging.QueryRow.matches_wire)
-    data = parsing.expect_list(decoded, "ShortQuery")
-    if data and type(data[0]) is aging.QueryRow:
-        return aging.rows_from_query(data)
-    return aging.rows_from_query([parsing.expect_object(r, "ShortQuery row") for r in data])
+    """What the worker does: the client's typed ShortQuery page (dict pages fall back), then
+    rows; the body is served by an httpx MockTransport."""
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
+    client = OpenDentalClient(
+        "http://od.test/api/v1", "DevKey0123456789", "CustKey012345678", pacer=NullPacer(),
+        max_retries=0, http_client=httpx.Client(transport=transport),
+    )  # fmt: skip
+    return aging.rows_from_query(client.short_query(aging.AGING_SQL, row_type=aging.QueryRow))
 
 
 def _strict(body: bytes) -> list[aging.Row]:
@@ -50,7 +53,7 @@ def _outcome(parse, body: bytes):
 
 def test_a_valid_page_is_decoded_typed_with_exact_decimals():
     body = json.dumps([VALID, {**VALID, "patnum": 13, "lname": "", "clinicnum": 0}]).encode()
-    page = parsing.loads_typed(body, list[aging.QueryRow])
+    page = parsing.loads_typed(body, list[aging.QueryRow], aging.QueryRow.matches_wire)
     assert [type(r) for r in page] == [aging.QueryRow, aging.QueryRow]
     rows = aging.rows_from_query(page)
     assert rows == _strict(body)
