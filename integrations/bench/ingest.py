@@ -79,7 +79,8 @@ def client_pages(rows: int, say: common.Say) -> list[list[aging.QueryRow]]:
         state.close()
     # The wire format, page by page, and the client's own parser.
     wire = [json.dumps(raw[i : i + PAGE]).encode() for i in range(0, len(raw), PAGE)]
-    pages = [parsing.loads_typed(page, list[aging.QueryRow]) for page in wire]
+    check = aging.QueryRow.matches_wire
+    pages = [parsing.loads_typed(page, list[aging.QueryRow], check) for page in wire]
     say(f"pages: {len(raw)} rows from the sandbox in {time.monotonic() - started:.1f}s")
     return pages
 

@@ -90,9 +90,10 @@ def office_rows_prepare(offices) -> None:
     url = reverse("office_detail", args=[placeholder])
     for office in offices:
         office.detail_url = url.replace(str(placeholder), str(office.public_id))
-        office.status_since_ago = _ago(office.status_since, now) if office.status_since else ""
+        office.status_since_ago = ""
         if office.status_since:
             since = timezone.localtime(office.status_since)
+            office.status_since_ago = _ago(office.status_since, now)
             office.status_since_iso = since.isoformat()
             office.status_since_title = since.strftime("%Y-%m-%d %H:%M")
         if office.last_success_at:

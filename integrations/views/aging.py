@@ -104,7 +104,7 @@ def rows_html(rows) -> str:
                 r.bal_over_90,
                 r.ins_est,
                 r.bal_total,
-            )  # fmt: skip
+            )
             for r in rows
         ),
     )
