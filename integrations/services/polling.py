@@ -176,8 +176,10 @@ def _aging(run: PollRun, office: Office, client: od.OpenDentalClient) -> float |
         snapshot = _aging_snapshot_open(run, office, client, now)
         if snapshot is None:
             return None
-    _fetch_pages(run, snapshot, client)
-    with transaction.atomic():  # one commit for the snapshot, the office and the run
+    last_batch = _fetch_pages(run, snapshot, client)
+    # One commit for the last rows, the snapshot, the office and the run.
+    with transaction.atomic():
+        aging.snapshot_rows_ingest(snapshot, last_batch)
         next_aging = aging.next_aging_at(office, now) if run.kind == PollKind.AGING else None
         aging.snapshot_complete(
             snapshot, make_current=run.kind == PollKind.AGING, next_aging_at=next_aging
@@ -204,17 +206,19 @@ def _aging_snapshot_open(run: PollRun, office: Office, client: od.OpenDentalClie
     return aging.snapshot_open(run=run, source=source, as_of=as_of, clinic_num=run.clinic_num)
 
 
-def _fetch_pages(run: PollRun, snapshot, client: od.OpenDentalClient) -> None:
-    """Fetch from where the snapshot stopped until a short page.
+def _fetch_pages(run: PollRun, snapshot, client: od.OpenDentalClient) -> list[aging.Row]:
+    """Fetch from where the snapshot stopped until a short page; returns the last batch.
 
     Rows are written (with a heartbeat) in batches rather than per page: a page costs one
-    request, but a write costs a transaction, so batching keeps worker CPU per request low. Any
-    exit (done, deferred to the next throttle slot, a fault) writes what was fetched first, so
+    request, but a write costs a transaction, so batching keeps worker CPU per request low.
+    The last batch is left to the caller, which writes it in the completing transaction. Any
+    other exit (deferred to the next throttle slot, a fault) writes what was fetched first, so
     progress survives and a resumed run starts after the stored rows.
     """
     offset = aging.snapshot_row_count(snapshot)
     page_size = client.page_size if snapshot.source != SnapshotSource.SHORT_QUERY else 100
     batch: list[aging.Row] = []
+    done = False
     # A sweep starts many refreshes at once; a random start to each one's flush cycle keeps
     # their writes from landing together (bursts that stall everything else on the machine).
     flushed_at = time.monotonic() - random.uniform(0, settings.HEARTBEAT_EVERY_S)  # noqa: S311
@@ -225,7 +229,8 @@ def _fetch_pages(run: PollRun, snapshot, client: od.OpenDentalClient) -> None:
             batch.extend(page)
             offset += len(page)
             if len(page) < page_size:
-                return
+                run.rows, done = offset, True
+                return batch
             if len(batch) >= batch_rows or (
                 time.monotonic() - flushed_at >= settings.HEARTBEAT_EVERY_S
             ):
@@ -233,7 +238,8 @@ def _fetch_pages(run: PollRun, snapshot, client: od.OpenDentalClient) -> None:
                 batch, flushed_at = [], time.monotonic()
                 batch_rows = settings.INGEST_BATCH_ROWS
     finally:
-        _flush(run, snapshot, batch, offset)
+        if not done:
+            _flush(run, snapshot, batch, offset)
 
 
 def _flush(run: PollRun, snapshot, batch: list[aging.Row], offset: int) -> None:
