@@ -2,6 +2,7 @@
 tested with httpx's built-in MockTransport instead of a live server."""
 
 import json
+import time
 from decimal import Decimal
 
 import httpx
@@ -270,15 +271,16 @@ def test_unknown_patients_simple_filters_are_refused_before_any_request():
 def test_the_pacer_is_consulted_before_every_request():
     handler = Recorder(ok([]))
     client, slept = make_client(handler, pacer=LocalPacer(), min_interval_s=1.0)
+    started = time.monotonic()
     client.clinics()
     client.clinics()
     assert len(slept) == 1
-    assert slept[0] == pytest.approx(1.045, abs=0.02)
+    # One padded interval (1.045 s), less however long the first call took on this machine.
+    assert 1.045 - (time.monotonic() - started) - 0.002 <= slept[0] <= 1.045 + 0.002
 
 
 def test_spacing_counts_from_when_the_previous_request_really_left():
     """A request that left late (here: a slow send) pushes the next one back by as much."""
-    import time
 
     def slow_send(request):
         time.sleep(0.3)
@@ -286,9 +288,11 @@ def test_spacing_counts_from_when_the_previous_request_really_left():
 
     client, slept = make_client(slow_send, pacer=LocalPacer(), min_interval_s=1.0)
     client.clinics()
+    finished = time.monotonic()
     client.clinics()
-    # The pacer's slot alone would wait about 1.045 - 0.3 s.
-    assert slept == [pytest.approx(1.045, abs=0.02)]
+    # The pacer's slot alone would wait about 1.045 - 0.3 s; the spacing counts from the send.
+    assert len(slept) == 1
+    assert 1.045 - (time.monotonic() - finished) - 0.002 <= slept[0] <= 1.045 + 0.002
 
 
 def test_pacing_defaults_to_the_strictest_interval_until_permissions_are_known():
@@ -312,11 +316,14 @@ def test_service_mode_is_unpaced_and_pages_by_1000():
 def test_max_pace_wait_raises_pace_deferred_without_sending():
     handler = Recorder(ok([]))
     client, _ = make_client(handler, pacer=LocalPacer(), min_interval_s=5.0, max_pace_wait_s=1)
+    started = time.monotonic()
     client.clinics()
     with pytest.raises(PaceDeferred) as info:
         client.without_retries().clinics()
     assert isinstance(info.value, Throttled)
-    assert info.value.retry_after == pytest.approx(5.125, abs=0.03)
+    # The next slot: one padded interval (5.125 s) after the first, less the time spent since.
+    retry_after = info.value.retry_after
+    assert 5.125 - (time.monotonic() - started) - 0.002 <= retry_after <= 5.125 + 0.002
     assert len(handler.requests) == 1
 
 
