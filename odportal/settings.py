@@ -218,6 +218,9 @@ CELERY_BEAT_SCHEDULE = {
 
 # Polling policy (per-office overrides live on the Office row).
 HEALTH_INTERVAL_S = env_int("ODPORTAL_HEALTH_INTERVAL_S", 300)
+# A key Open Dental reports disabled (by the office or by HQ) is re-checked this often, so the
+# dashboard notices on its own when the office enables it again.
+KEY_DISABLED_RECHECK_S = env_int("ODPORTAL_KEY_DISABLED_RECHECK_S", 3600)
 CLAIM_STALE_AFTER_S = env_int("ODPORTAL_CLAIM_STALE_AFTER_S", 2400)
 SNAPSHOT_RETENTION_DAYS = env_int("ODPORTAL_SNAPSHOT_RETENTION_DAYS", 90)
 KEY_MOVE_PENDING_MINUTES = 15  # Open Dental: a moved key can take up to 15 minutes to work.

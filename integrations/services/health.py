@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -168,8 +169,8 @@ def office_health_record_ok(*, office: Office, key: CustomerKey, result: HealthR
     office.last_polled_at = office.last_success_at = now
     office.last_error = ""
     office.consecutive_failures = 0
-    office.next_health_at = next_health_at(office, now)
     _set_status(office, OfficeStatus.OK, now)
+    office.next_health_at = next_health_at(office, now)  # after the status: it sets the pace
     # Only health fields: an aging run may have changed the snapshot fields meanwhile.
     office.save(update_fields=[*HEALTH_FIELDS, "granted_permissions", "missing_permissions",
                                "program_version", "date_last_aging", "aging_service_time_due",
@@ -226,5 +227,8 @@ def error_text(exc: Exception) -> str:
 
 
 def next_health_at(office: Office, now: datetime) -> datetime:
-    """When the office's next health poll is due."""
-    return now + timedelta(seconds=office.health_interval_s)
+    """When the office's next health poll is due (a key Open Dental disabled: less often)."""
+    interval = office.health_interval_s
+    if office.status == OfficeStatus.KEY_DISABLED:
+        interval = max(interval, settings.KEY_DISABLED_RECHECK_S)
+    return now + timedelta(seconds=interval)

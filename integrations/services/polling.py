@@ -58,10 +58,28 @@ def _settle_moved_keys(now: datetime) -> None:
         key.save(update_fields=["status", "pending_until", "enabled_at"])
 
 
+# Key states that Open Dental reported (not our own decisions): a health poll finds out when
+# they end, and a successful one marks the key enabled again.
+RECHECKED_KEY_STATUSES = (KeyStatus.DISABLED_BY_CUSTOMER, KeyStatus.DISABLED_BY_HQ)
+
+
 def offices_pollable():
     """Offices with polling on and an enabled current key (not disabled, not pending a move)."""
     return Office.objects.filter(
         polling_enabled=True, keys__is_current=True, keys__status=KeyStatus.ENABLED
+    ).exclude(account__developer_key_encrypted="")
+
+
+def offices_health_pollable():
+    """Pollable offices, and those whose current key Open Dental reported disabled.
+
+    Nobody tells us when an office enables its key again in Open Dental, so such keys keep
+    being checked, at the slower ``KEY_DISABLED_RECHECK_S`` (see ``health.next_health_at``).
+    A key we disabled or moved ourselves is never polled.
+    """
+    statuses = (KeyStatus.ENABLED, *RECHECKED_KEY_STATUSES)
+    return Office.objects.filter(
+        polling_enabled=True, keys__is_current=True, keys__status__in=statuses
     ).exclude(account__developer_key_encrypted="")
 
 
@@ -70,7 +88,9 @@ def sweep_due_offices(*, now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     _settle_moved_keys(now)
     queued = {"health": 0, "aging": 0, "failed": 0, "resent": 0}
-    due_health = offices_pollable().filter(Q(next_health_at=None) | Q(next_health_at__lte=now))
+    due_health = offices_health_pollable().filter(
+        Q(next_health_at=None) | Q(next_health_at__lte=now)
+    )
     due_aging = offices_pollable().filter(
         Q(next_aging_at=None) | Q(next_aging_at__lte=now), status=OfficeStatus.OK
     )

@@ -100,6 +100,43 @@ def test_key_disabled_by_the_customer_is_detected(sandbox_account):
     assert office.keys.get(is_current=True).status == KeyStatus.DISABLED_BY_CUSTOMER
 
 
+def test_a_key_the_office_disabled_is_rechecked_until_the_office_enables_it(
+    sandbox_account, sandbox_control, od_settings
+):
+    od_settings.KEY_DISABLED_RECHECK_S = 3600
+    office = sandbox_account["Disabled Office"]
+    run_to_end(office)
+    office.refresh_from_db()
+    assert office.status == OfficeStatus.KEY_DISABLED
+    # Re-checked at the slow pace, not every health interval.
+    assert office.next_health_at > timezone.now() + timedelta(minutes=59)
+
+    def queued_health(now) -> bool:
+        PollRun.objects.filter(outcome=RunOutcome.QUEUED).update(outcome=RunOutcome.OK)
+        polling.sweep_due_offices(now=now)
+        return PollRun.objects.filter(
+            office=office, kind=PollKind.HEALTH, outcome=RunOutcome.QUEUED
+        ).exists()
+
+    assert not queued_health(timezone.now() + timedelta(minutes=30))
+    sandbox_control(office.manifest["customer_key"], key_status="Enabled")  # in Open Dental
+    assert queued_health(timezone.now() + timedelta(minutes=61))
+    run = PollRun.objects.get(office=office, kind=PollKind.HEALTH, outcome=RunOutcome.QUEUED)
+    assert polling.run_execute(run.pk) is None
+    office.refresh_from_db()
+    assert office.status == OfficeStatus.OK
+    assert office.keys.get(is_current=True).status == KeyStatus.ENABLED
+    assert polling.offices_pollable().filter(pk=office.pk).exists()  # aging can resume
+
+
+def test_a_key_we_disabled_is_not_rechecked(sandbox_account, owner, od_settings):
+    office = sandbox_account["Disabled Office"]
+    run_to_end(office)  # Open Dental says disabled by the office
+    keys.customer_key_disable(key=office.keys.get(is_current=True), actor=owner)
+    polling.sweep_due_offices(now=timezone.now() + timedelta(days=1))
+    assert not PollRun.objects.filter(office=office, outcome=RunOutcome.QUEUED).exists()
+
+
 def test_unknown_key_is_rejected(sandbox_account, owner):
     office = sandbox_account["Spare Office"]
     keys.customer_key_add(office=office, key=random_key(), actor=owner)
