@@ -310,6 +310,26 @@ def other_offices_of_account(office: Office) -> QuerySet[Office]:
     )
 
 
+MOVE_CHOICES_SHOWN = 25
+
+
+def move_target_choices(office: Office, q: str = "", selected=None) -> tuple[list[Office], int]:
+    """A page of the offices a key may move to, by name or reference, with how many match.
+
+    An account can hold thousands of offices, so the move form shows a searchable handful
+    rather than one huge dropdown; the one already picked stays listed (first) whatever the
+    search.
+    """
+    qs = other_offices_of_account(office)
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(reference__icontains=q))
+    shown = list(qs.only("public_id", "name", "reference")[:MOVE_CHOICES_SHOWN])
+    total = len(shown) if len(shown) < MOVE_CHOICES_SHOWN else qs.count()
+    if selected is not None and selected.pk not in {o.pk for o in shown}:
+        shown.insert(0, selected)
+    return shown, total
+
+
 def get_run_for_user(user: AbstractBaseUser, public_id) -> PollRun:
     """One poll run of the user's offices; 404 otherwise."""
     run = (

@@ -21,6 +21,11 @@ urlpatterns = [
         )
         for action in offices.KEY_ACTIONS
     ],
+    path(
+        "offices/<uuid:public_id>/keys/<uuid:key_id>/move/offices/",
+        offices.key_move_choices,
+        name="office_key_move_choices",
+    ),
     path("offices/<uuid:public_id>/aging/", aging.aging_report, name="office_aging"),
     path("offices/<uuid:public_id>/aging.csv", aging.aging_csv, name="office_aging_csv"),
     path("offices/<uuid:public_id>/aging/as-of/", aging.aging_as_of, name="office_aging_as_of"),

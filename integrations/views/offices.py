@@ -180,7 +180,27 @@ def key_action(request: HttpRequest, public_id, key_id, action: str) -> HttpResp
         "title": title,
         "destructive": destructive,
     }
+    if action == "move":
+        picked = form.cleaned_data.get("to_office") if form.is_bound else None
+        context |= _move_choices_context(request, office, picked)
     return render_page(request, "integrations/offices/key_action.html", context, "form")
+
+
+@require_GET
+def key_move_choices(request: HttpRequest, public_id, key_id) -> HttpResponse:
+    """The move form's office list for a search (htmx, as the user types)."""
+    office = selectors.get_office_for_user(request.user, public_id)
+    access.require_actor(request, office.account)
+    selectors.get_key_for_office(office, key_id)
+    context = _move_choices_context(request, office, None)
+    return render(request, "integrations/offices/_move_choices.html", context)
+
+
+def _move_choices_context(request: HttpRequest, office, picked) -> dict:
+    q = request.GET.get("q", "").strip()[:100]
+    choices, total = selectors.move_target_choices(office, q, picked)
+    selected = str(picked.public_id) if picked is not None else ""
+    return {"move_q": q, "move_choices": choices, "move_total": total, "move_selected": selected}
 
 
 def _perform_key_action(action: str, key, data: dict, actor) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.factories import OfficeFactory, random_key
+from tests.factories import CustomerKeyFactory, OfficeFactory, random_key
 from tests.ui_offices.factories import AgingSnapshotFactory, ClinicFactory, make_current, make_rows
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -67,3 +67,23 @@ def test_search_sort_add_and_disable_a_key(page, live_server, login, screenshot,
     page.get_by_role("link", name="PatNum").click()
     page.wait_for_url("**sort=pat_num**")
     screenshot("aging-report")
+
+
+def test_move_a_key_by_searching_for_the_office(
+    page, live_server, login, screenshot, owner, offices
+):
+    key = CustomerKeyFactory(office=offices)
+    for n in range(30):
+        OfficeFactory(account=offices.account, name=f"Branch {n:02d}")
+    login("owner")
+    page.goto(f"{live_server.url}/offices/{offices.public_id}/")
+    page.get_by_role("link", name="Move…").click()
+    choices = page.locator("#move-choices input[type=radio]")
+    expect(choices).to_have_count(25)
+    page.locator("#move-q").press_sequentially("cedar")
+    expect(choices).to_have_count(1)
+    page.get_by_label("Cedar Dental").check()
+    page.fill("#id_reason", "office merged")
+    screenshot("key-move-search")
+    page.get_by_role("button", name="Move key").click()
+    page.get_by_text(f"Key …{key.last4} moved to Cedar Dental").wait_for()

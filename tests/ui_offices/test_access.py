@@ -28,6 +28,7 @@ def _action_pages(office, key):
             reverse(f"office_key_{a}", args=[oid, key.public_id])
             for a in ("disable", "enable", "rotate", "move")
         ],
+        reverse("office_key_move_choices", args=[oid, key.public_id]) + "?q=a",
     ]
 
 

@@ -173,6 +173,48 @@ def test_move_only_offers_offices_of_the_same_account(owner_client, office, key)
     assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
 
 
+def _radios(body: str) -> int:
+    return body.count('type="radio" name="to_office"')
+
+
+def test_move_lists_a_searchable_handful_of_the_accounts_offices(owner_client, office, key):
+    for n in range(30):
+        OfficeFactory(account=office.account, name=f"Branch {n:02d}")
+    OfficeFactory(account=office.account, name="Harbor View", reference="hv-7")
+    OfficeFactory(name="Harbor View Elsewhere")  # another account's: never offered
+    url = reverse("office_key_move", args=[office.public_id, key.public_id])
+    body = owner_client.get(url).content.decode()
+    assert _radios(body) == 25 and "Showing 25 of 31 offices" in body
+    assert office.name not in body.split("move-choices", 1)[1]  # not to itself
+
+    choices = reverse("office_key_move_choices", args=[office.public_id, key.public_id])
+    body = owner_client.get(choices, {"q": "harbor"}, headers=HX).content.decode()
+    assert _radios(body) == 1 and "Harbor View" in body and "Elsewhere" not in body
+    assert "Showing" not in body
+    body = owner_client.get(choices, {"q": "hv-7"}).content.decode()  # by reference too
+    assert _radios(body) == 1
+    body = owner_client.get(choices, {"q": "nothing like it"}).content.decode()
+    assert _radios(body) == 0 and "No other office matches" in body
+    body = owner_client.get(url, {"q": "harbor"}).content.decode()  # without JavaScript
+    assert _radios(body) == 1 and 'value="harbor"' in body
+
+
+def test_move_accepts_any_office_of_the_account_and_keeps_the_pick_on_errors(
+    owner_client, office, key
+):
+    for n in range(30):
+        OfficeFactory(account=office.account, name=f"Branch {n:02d}")
+    far = OfficeFactory(account=office.account, name="Zephyr Dental")  # not in the first 25
+    url = reverse("office_key_move", args=[office.public_id, key.public_id])
+    response = owner_client.post(url, {"to_office": str(far.public_id), "reason": ""})
+    body = response.content.decode()
+    assert response.status_code == 200 and "This field is required" in body
+    assert f'value="{far.public_id}" checked' in body and _radios(body) == 26
+    response = owner_client.post(url, {"to_office": str(far.public_id), "reason": "merged"})
+    assert response.status_code == 302
+    assert CustomerKey.objects.get(pk=key.pk).office == far
+
+
 def test_poll_now_queues_a_health_run(owner_client, office, owner):
     response = owner_client.post(
         reverse("office_poll", args=[office.public_id]), {"kind": "health"}
