@@ -38,6 +38,7 @@ from .errors import (
     Timeout,
     Unreachable,
     classify,
+    looks_like_html,
 )
 from .models import (
     AgingReportRow,
@@ -99,6 +100,7 @@ __all__ = [
     "Timeout",
     "Unreachable",
     "classify",
+    "looks_like_html",
     "default_pacer",
     "guarantor_aging_sql",
     "pacer_from_url",

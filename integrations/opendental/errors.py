@@ -9,6 +9,7 @@ timeouts, 5xx, garbled responses). Messages never contain keys.
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
 import httpx
 
@@ -197,6 +198,43 @@ def _summary(text: str, limit: int = 200) -> str:
     flat = " ".join(text.split())
     if not flat:
         return "(empty body)"
-    if flat.lstrip().startswith("<"):
-        return "(HTML body)"
+    if flat.startswith("<"):
+        # Proxies and web servers in front of the API answer with HTML pages: keep their words.
+        readable = html_text(flat)
+        if not readable:
+            return "(HTML page)"
+        flat = f"HTML page: {readable}"
     return flat if len(flat) <= limit else flat[:limit] + "…"
+
+
+def looks_like_html(text: str) -> bool:
+    return text.lstrip().startswith("<")
+
+
+class _HtmlText(HTMLParser):
+    """Collects an HTML page's text, leaving out scripts and styles."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag in ("script", "style"):
+            self._hidden += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style") and self._hidden:
+            self._hidden -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.parts.append(data)
+
+
+def html_text(text: str) -> str:
+    """The readable text of an HTML page, whitespace collapsed."""
+    parser = _HtmlText()
+    parser.feed(text)
+    parser.close()
+    return " ".join(" ".join(parser.parts).split())

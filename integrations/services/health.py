@@ -221,7 +221,8 @@ def error_text(exc: Exception) -> str:
     text = f"{type(exc).__name__}: {exc}"
     if status:
         text = f"HTTP {status} · {text}"
-    if body and body not in text:
+    # An HTML page's words are in the message already (stored raw, it shows as markup).
+    if body and body not in text and not od.looks_like_html(body):
         text += f" — {body[:500]}"
     return text[:2000]
 

@@ -88,6 +88,7 @@ def test_a_misbehaving_server_ends_as_a_status_and_keeps_the_last_good_snapshot(
     assert good_office.last_error and good_office.consecutive_failures == 2
     if code:
         assert good_office.last_error.startswith(f"HTTP {code} ·")
+    assert "<" not in good_office.last_error  # an HTML error page is stored as its text
     assert_last_good_snapshot_intact(good_office)
 
 

@@ -77,5 +77,16 @@ def test_an_unexpected_success_status_is_a_bad_response():
 
 def test_html_error_pages_are_summarised_in_the_message():
     error = classify(httpx.Response(502, text="<html><body>" + "x" * 5000 + "</body></html>"))
-    assert "(HTML body)" in str(error)
-    assert len(error.body) <= 2000
+    assert str(error).startswith("HTTP 502: HTML page: xxx") and str(error).endswith("…")
+    assert len(str(error)) < 300 and len(error.body) <= 2000
+
+
+def test_an_html_error_page_reads_as_its_text_without_markup_or_scripts():
+    page = (
+        "<!DOCTYPE html><html><head><title>502 Bad Gateway</title><style>h1{}</style></head>"
+        "<body><h1>Bad&nbsp;Gateway</h1><script>track()</script><p>Try again &amp; wait.</p>"
+        "</body></html>"
+    )
+    error = classify(httpx.Response(502, text=page))
+    assert str(error) == "HTTP 502: HTML page: 502 Bad Gateway Bad Gateway Try again & wait."
+    assert "(HTML page)" in str(classify(httpx.Response(503, text="<html><body></body></html>")))
