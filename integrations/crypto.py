@@ -2,7 +2,8 @@
 
 MultiFernet: the first key in ``ODPORTAL_ENCRYPTION_KEYS`` encrypts, every key decrypts, so keys
 rotate by prepending a new one and running ``manage.py rotate_encryption_keys``. Uniqueness uses
-a keyed hash (HMAC-SHA256) so equal keys can be found without decrypting every row.
+a keyed hash (HMAC-SHA256) so equal keys can be found without decrypting every row; its secret
+rotates the same way (``ODPORTAL_KEY_HASH_SECRET=NEW,OLD``, then the same command re-hashes).
 """
 
 from __future__ import annotations
@@ -41,9 +42,19 @@ def rotate(token: str) -> str:
 
 
 def key_hash(plaintext: str) -> str:
-    """Keyed hash of a secret, for uniqueness checks without decryption."""
-    secret = settings.KEY_HASH_SECRET.encode()
-    return hmac.new(secret, plaintext.encode(), hashlib.sha256).hexdigest()
+    """Keyed hash of a secret (current hash secret), for uniqueness checks without decryption."""
+    return _hmac(settings.KEY_HASH_SECRET, plaintext)
+
+
+def key_hashes(plaintext: str) -> list[str]:
+    """The secret's hash under the current and every previous hash secret (for lookups while
+    ``rotate_encryption_keys`` has not yet re-hashed every stored key)."""
+    secrets = [settings.KEY_HASH_SECRET, *getattr(settings, "KEY_HASH_PREVIOUS_SECRETS", [])]
+    return [_hmac(secret, plaintext) for secret in secrets]
+
+
+def _hmac(secret: str, plaintext: str) -> str:
+    return hmac.new(secret.encode(), plaintext.encode(), hashlib.sha256).hexdigest()
 
 
 def last4(plaintext: str) -> str:
@@ -51,4 +62,6 @@ def last4(plaintext: str) -> str:
     return plaintext[-4:]
 
 
-__all__ = ["InvalidToken", "decrypt", "encrypt", "fernet", "key_hash", "last4", "rotate"]
+__all__ = [
+    "InvalidToken", "decrypt", "encrypt", "fernet", "key_hash", "key_hashes", "last4", "rotate",
+]  # fmt: skip

@@ -28,7 +28,10 @@ DEV_ENCRYPTION_KEY = "b2Rwb3J0YWwtZGV2LW9ubHktZW5jcnlwdGlvbi1rZXk="
 SECRET_KEY = env_str("SECRET_KEY") or DEV_SECRET_KEY
 ENCRYPTION_KEYS = env_list("ODPORTAL_ENCRYPTION_KEYS") or [DEV_ENCRYPTION_KEY]
 # Keyed hash for customer-key uniqueness; separate from SECRET_KEY so rotating one leaves the other.
-KEY_HASH_SECRET = env_str("ODPORTAL_KEY_HASH_SECRET") or SECRET_KEY
+# "NEW,OLD" while rotating: NEW hashes, OLD still finds keys hashed before the rotation command.
+_KEY_HASH_SECRETS = env_list("ODPORTAL_KEY_HASH_SECRET") or [SECRET_KEY]
+KEY_HASH_SECRET = _KEY_HASH_SECRETS[0]
+KEY_HASH_PREVIOUS_SECRETS = _KEY_HASH_SECRETS[1:]
 
 
 def _refuse_default_secrets() -> None:

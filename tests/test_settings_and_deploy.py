@@ -55,3 +55,18 @@ def test_docker_compose_defines_the_production_services_with_healthchecks():
     for name in ("web", "worker", "beat", "postgres", "redis"):
         assert "healthcheck" in services[name], name
     assert "env_file" in services["web"]
+
+
+def test_the_key_hash_secret_takes_new_and_old_values_while_rotating():
+    env = {**os.environ, "ODPORTAL_KEY_HASH_SECRET": "new-hash-secret, old-hash-secret"}
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.KEY_HASH_SECRET, s.KEY_HASH_PREVIOUS_SECRETS)"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.stdout.strip().splitlines()[-1] == "new-hash-secret ['old-hash-secret']", (
+        result.stderr
+    )

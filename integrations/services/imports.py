@@ -202,7 +202,7 @@ def _import_one(
     row = ImportRow(number=number, name=rec.get("name", "")[:200], key_last4="", outcome="")
     if _key_format_ok(key):
         row.key_last4 = crypto.last4(key)
-        if CustomerKey.objects.filter(key_hash=crypto.key_hash(key)).exists():
+        if CustomerKey.objects.filter(key_hash__in=crypto.key_hashes(key)).exists():
             row.outcome = Outcome.SKIPPED
             row.errors = {"customer_key": ["This customer key is already registered."]}
             return row

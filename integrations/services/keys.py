@@ -29,7 +29,7 @@ def _clean_key(raw: str) -> str:
         raise ValidationError(
             {"customer_key": "Open Dental keys are exactly 16 letters and digits."}
         ) from None
-    if CustomerKey.objects.filter(key_hash=crypto.key_hash(key)).exists():
+    if CustomerKey.objects.filter(key_hash__in=crypto.key_hashes(key)).exists():
         raise ValidationError({"customer_key": "This customer key is already registered."})
     return key
 

@@ -1,4 +1,5 @@
-"""Encryption-key rotation: re-encrypt every stored secret under the first configured key.
+"""Encryption-key rotation: re-encrypt every stored secret under the first configured key, and
+re-hash every customer key under the current ``ODPORTAL_KEY_HASH_SECRET``.
 
 Rotation is two-phase so it never leaves a half-rotated mess behind an unreadable row: first
 every secret is checked against the configured keys (nothing is written if one fails), then rows
@@ -60,6 +61,9 @@ class RotationResult:
 
     rotated: dict[str, int] = field(default_factory=dict)
     current: dict[str, int] = field(default_factory=dict)
+    # Customer-key hashes recomputed under the current ODPORTAL_KEY_HASH_SECRET, and already so.
+    rehashed: int = 0
+    hash_current: int = 0
 
     @property
     def total_rotated(self) -> int:
@@ -125,10 +129,30 @@ def _count_batch(model: type[models.Model], column: str, pks: list[int]) -> tupl
     return stale, len(pks) - stale
 
 
+def _rehash_batch(pks: list[int], *, dry_run: bool) -> tuple[int, int]:
+    """Recompute one batch's key hashes under the current hash secret; (changed, current)."""
+    with transaction.atomic():
+        rows = list(
+            CustomerKey.objects.select_for_update()
+            .filter(pk__in=pks)
+            .only("key_encrypted", "key_hash")
+        )
+        stale = []
+        for row in rows:
+            fresh = crypto.key_hash(crypto.decrypt(row.key_encrypted))
+            if row.key_hash != fresh:
+                row.key_hash = fresh
+                stale.append(row)
+        if not dry_run:
+            CustomerKey.objects.bulk_update(stale, ["key_hash"])
+    return len(stale), len(rows) - len(stale)
+
+
 def secrets_rotate(
     *, batch_size: int = DEFAULT_BATCH_SIZE, dry_run: bool = False
 ) -> RotationResult:
-    """Re-encrypt every secret under the first key; raise UndecryptableSecrets, writing nothing."""
+    """Re-encrypt every secret under the first key and re-hash every customer key under the
+    current hash secret; raise UndecryptableSecrets, writing nothing, if a secret is unreadable."""
     unreadable = secrets_unreadable()
     if unreadable:
         raise UndecryptableSecrets(unreadable)
@@ -141,6 +165,10 @@ def secrets_rotate(
             rotated, current = step(model, column, pks)
             result.rotated[name] += rotated
             result.current[name] += current
+    for pks in _pk_batches(CustomerKey, "key_encrypted", batch_size):
+        changed, current = _rehash_batch(pks, dry_run=dry_run)
+        result.rehashed += changed
+        result.hash_current += current
     if not dry_run:
-        logger.info("encryption key rotation: %s", result.rotated)
+        logger.info("key rotation: %s, %d hash(es) recomputed", result.rotated, result.rehashed)
     return result

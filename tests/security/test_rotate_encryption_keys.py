@@ -7,6 +7,7 @@ from io import StringIO
 
 import pytest
 from cryptography.fernet import Fernet
+from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
 from integrations import crypto
@@ -88,6 +89,28 @@ def test_the_keyed_hash_stays_valid_after_rotation(settings, secrets_under_a):
     office = OfficeFactory()
     with pytest.raises(Exception, match="already registered"):
         keys.customer_key_add(office=office, key=secrets_under_a["customer"][0], actor=None)
+
+
+def test_rotating_the_hash_secret_rehashes_every_key_and_never_misses_a_duplicate(
+    settings, secrets_under_a
+):
+    office = OfficeFactory()
+    old = settings.KEY_HASH_SECRET
+    settings.KEY_HASH_SECRET, settings.KEY_HASH_PREVIOUS_SECRETS = "a-new-hash-secret", [old]
+    # Deployed with NEW,OLD but not yet re-hashed: keys hashed under OLD are still found.
+    with pytest.raises(ValidationError, match="already registered"):
+        keys.customer_key_add(office=office, key=secrets_under_a["customer"][0], actor=None)
+    assert "CustomerKey.key_hash: would re-hash 7, already current 0" in _rotate("--dry-run")
+    out = _rotate()
+    assert "CustomerKey.key_hash: re-hashed 7, already current 0" in out
+    assert "re-encrypted 0 secret(s), re-hashed 7" in out  # the encryption key did not change
+
+    settings.KEY_HASH_PREVIOUS_SECRETS = []  # OLD retired
+    for key in CustomerKey.objects.all():
+        assert key.key_hash == crypto.key_hash(keys.customer_key_plaintext(key))
+    with pytest.raises(ValidationError, match="already registered"):
+        keys.customer_key_add(office=office, key=secrets_under_a["customer"][1], actor=None)
+    assert "re-hashed 0, already current 7" in _rotate()
 
 
 def test_a_second_run_changes_nothing(settings, secrets_under_a):

@@ -1,6 +1,8 @@
-"""Re-encrypt every stored secret under the first key of ODPORTAL_ENCRYPTION_KEYS.
+"""Re-encrypt every stored secret under the first key of ODPORTAL_ENCRYPTION_KEYS, and re-hash
+every customer key under the first ODPORTAL_KEY_HASH_SECRET.
 
-Rotation: prepend a new key (``NEW,OLD``), deploy, run this command, then drop ``OLD``.
+Rotation (either setting): prepend a new value (``NEW,OLD``), deploy, run this command, then
+drop ``OLD``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ from integrations.services import secrets
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt developer, portal and customer keys under the first encryption key."
+    help = (
+        "Re-encrypt developer, portal and customer keys under the first encryption key and "
+        "re-hash customer keys under the first key-hash secret."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--batch-size", type=int, default=secrets.DEFAULT_BATCH_SIZE)
@@ -35,5 +40,10 @@ class Command(BaseCommand):
         for name, count in result.rotated.items():
             current = result.current[name]
             self.stdout.write(f"{name}: {verb} {count}, already current {current}")
-        summary = f"Done: {verb} {result.total_rotated} secret(s)."
+        hash_verb = "would re-hash" if dry_run else "re-hashed"
+        self.stdout.write(
+            f"CustomerKey.key_hash: {hash_verb} {result.rehashed}, "
+            f"already current {result.hash_current}"
+        )
+        summary = f"Done: {verb} {result.total_rotated} secret(s), {hash_verb} {result.rehashed}."
         self.stdout.write(self.style.SUCCESS(summary))
