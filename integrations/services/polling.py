@@ -75,7 +75,7 @@ def offices_health_pollable():
 
     Nobody tells us when an office enables its key again in Open Dental, so such keys keep
     being checked, at the slower ``KEY_DISABLED_RECHECK_S`` (see ``health.next_health_at``).
-    A key we disabled or moved ourselves is never polled.
+    A key we disabled ourselves is not polled, nor one within 15 minutes of a move.
     """
     statuses = (KeyStatus.ENABLED, *RECHECKED_KEY_STATUSES)
     return Office.objects.filter(
