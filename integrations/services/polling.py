@@ -83,6 +83,30 @@ def offices_health_pollable():
     ).exclude(account__developer_key_encrypted="")
 
 
+def next_health_check(
+    office: Office, keys: list[CustomerKey], now: datetime | None = None
+) -> tuple[datetime | None, str]:
+    """When the sweep next health-polls the office, or why not (for the office page).
+
+    Mirrors ``offices_health_pollable``: (time, "") when one is planned, else (None, reason).
+    """
+    now = now or timezone.now()
+    current = next((k for k in keys if k.is_current), None)
+    if not office.polling_enabled:
+        return None, "Polling is off for this office."
+    if not office.account.has_developer_key:
+        return None, "Not polled: the account has no developer key."
+    if current is None:
+        return None, "Not polled: the office has no current key."
+    if current.status == KeyStatus.PENDING_MOVE:
+        return None, "Not polled until the moved key works here (up to 15 minutes)."
+    if current.status not in (KeyStatus.ENABLED, *RECHECKED_KEY_STATUSES):
+        return None, "Not polled: the current key is disabled."
+    if office.next_health_at is None or office.next_health_at <= now:
+        return None, "Due: at the next sweep."
+    return office.next_health_at, ""
+
+
 def sweep_due_offices(*, now: datetime | None = None) -> dict[str, int]:
     """Queue a poll for every due office and re-send lost runs; one failure never stops it."""
     now = now or timezone.now()

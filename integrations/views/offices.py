@@ -15,6 +15,7 @@ from integrations.forms import offices as forms
 from integrations.models import PollKind
 from integrations.services import keys as key_services
 from integrations.services import offices as office_services
+from integrations.services import polling
 from integrations.services import runs as run_services
 from integrations.views._helpers import (
     DeferredJoinPaginator,
@@ -89,10 +90,14 @@ def office_detail(request: HttpRequest, public_id) -> HttpResponse:
     """One office: health and its cause, runs, keys (last-4), permissions, clinics, actions."""
     office = selectors.get_office_for_user(request.user, public_id)
     runs = selectors.office_recent_runs(office)
+    keys = selectors.office_keys(office)
+    next_check_at, next_check_note = polling.next_health_check(office, keys)
     context = {
         "office": office,
         "can_act": access.can_act(request, office.account),
-        "keys": selectors.office_keys(office),
+        "keys": keys,
+        "next_check_at": next_check_at,
+        "next_check_note": next_check_note,
         "runs": runs,
         "history": selectors.office_status_changes(office),
         "clinics": selectors.office_clinics(office),

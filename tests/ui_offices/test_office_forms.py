@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from unittest import mock
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from integrations import crypto
 from integrations.models import AuditEvent, CustomerKey, KeyStatus, Office, PollKind, PollRun
+from integrations.services import keys
 from integrations.services.runs import WorkersUnavailable
 from tests.factories import CustomerKeyFactory, OfficeFactory, random_key
 
@@ -250,3 +254,34 @@ def test_detail_escapes_the_last_error_and_shows_who_acts(owner_client, office):
     body = owner_client.get(_detail(office)).content.decode()
     assert "<script>alert(1)" not in body and "&lt;script&gt;" in body
     assert "restart the eConnector" in body
+
+
+def _next_check(owner_client, office) -> str:
+    body = owner_client.get(_detail(office)).content.decode()
+    return body.split("<dt>Next check</dt>", 1)[1].split("</dd>", 1)[0]
+
+
+def test_the_office_page_says_when_the_next_health_check_is_or_why_there_is_none(
+    owner_client, office, key, owner
+):
+    office.next_health_at = timezone.now() + timedelta(minutes=4, seconds=30)
+    office.save(update_fields=["next_health_at"])
+    assert "Not polled: the account has no developer key." in _next_check(owner_client, office)
+    account = office.account
+    account.developer_key_encrypted = crypto.encrypt(random_key())
+    account.save(update_fields=["developer_key_encrypted"])
+    assert "(in 4\xa0minutes)" in _next_check(owner_client, office)
+
+    # Open Dental reported the key disabled: still checked, at the slower pace.
+    CustomerKey.objects.filter(pk=key.pk).update(status=KeyStatus.DISABLED_BY_CUSTOMER)
+    Office.objects.filter(pk=office.pk).update(
+        status="key_disabled", next_health_at=timezone.now() + timedelta(minutes=59, seconds=30)
+    )
+    assert "checked less often" in _next_check(owner_client, office)
+
+    Office.objects.filter(pk=office.pk).update(next_health_at=None)
+    assert "Due: at the next sweep." in _next_check(owner_client, office)
+    keys.customer_key_disable(key=CustomerKey.objects.get(pk=key.pk), actor=owner)
+    assert "Not polled: the current key is disabled." in _next_check(owner_client, office)
+    Office.objects.filter(pk=office.pk).update(polling_enabled=False)
+    assert "Polling is off for this office." in _next_check(owner_client, office)
