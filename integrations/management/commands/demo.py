@@ -9,6 +9,7 @@ and serves the dashboard until Ctrl-C. Running it again reuses everything it mad
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -45,6 +46,7 @@ class Command(BaseCommand):
         if not settings.DEBUG:
             raise CommandError("The demo creates a known login (demo/demo); it refuses DEBUG off.")
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        _exit_cleanly_on_termination()
         call_command("migrate", interactive=False, verbosity=0)
         os.environ["OPENDENTAL_THROTTLE_SCALE"] = DEMO_THROTTLE_SCALE
         settings.OPENDENTAL_THROTTLE_SCALE = float(DEMO_THROTTLE_SCALE)
@@ -97,6 +99,20 @@ class Command(BaseCommand):
             )
             self.stdout.write(f"Started Celery {name} (log: {logs / f'demo-{name}.log'})")
         return procs
+
+
+def _exit_cleanly_on_termination() -> None:
+    """SIGTERM or SIGHUP (kill, a closed terminal) exits like Ctrl-C, through the cleanup.
+
+    By default they end the process at once, leaving its worker and beat running: a later
+    demo would then share the broker with a stray worker still running the old code.
+    """
+
+    def leave(signum, frame):
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, leave)
 
 
 def _stop(proc: subprocess.Popen) -> None:
