@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.processes import alive, children
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -29,21 +31,6 @@ def test_demo_shows_an_office_ok_with_current_aging_and_every_kind_of_status(tmp
     assert "Riverside Dental Care: eConnector down" in out
     assert "Summit Orthodontics: Key disabled" in out
     assert "Sandbox offices: 5 rows: 0 created, 5 skipped" in out
-
-
-def _children(pid: int) -> set[int]:
-    kids = set()
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        kids |= {int(k) for k in task.read_text().split()}
-    return kids
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_terminating_the_demo_stops_its_worker_and_beat(tmp_path):
@@ -74,18 +61,18 @@ def test_terminating_the_demo_stops_its_worker_and_beat(tmp_path):
                 tmp_path / "demo.log"
             ).read_text()[-3000:]
             time.sleep(0.5)
-        helpers = _children(demo.pid)
+        helpers = children(demo.pid)
         assert len(helpers) >= 2  # the Celery worker and beat
         demo.send_signal(signal.SIGTERM)
         demo.wait(timeout=60)
         deadline = time.monotonic() + 30
-        while any(_alive(p) for p in helpers) and time.monotonic() < deadline:
+        while any(alive(p) for p in helpers) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not any(_alive(p) for p in helpers), (tmp_path / "demo.log").read_text()[-3000:]
+        assert not any(alive(p) for p in helpers), (tmp_path / "demo.log").read_text()[-3000:]
     finally:
         if demo.poll() is None:
             demo.kill()
         for pid in helpers:  # never leave strays for the rest of the suite
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         log.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from integrations.bench import common
+from integrations.management.termination import exit_through_cleanup_on_termination
 
 
 class Command(BaseCommand):
@@ -38,6 +39,7 @@ class Command(BaseCommand):
         pages.add_argument("--keep", action="store_true", help="Keep the benchmark's rows.")
 
     def handle(self, *args, benchmark: str, **options) -> None:
+        exit_through_cleanup_on_termination()  # the sandbox and worker are stopped on kill too
         try:
             figures = self._run(benchmark, options)
         except RuntimeError as exc:

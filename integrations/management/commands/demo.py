@@ -9,7 +9,6 @@ and serves the dashboard until Ctrl-C. Running it again reuses everything it mad
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from integrations.management.termination import exit_through_cleanup_on_termination
 from integrations.services import demo
 
 # The demo runs Open Dental's throttle 10x faster so statuses and aging show within a minute;
@@ -46,7 +46,7 @@ class Command(BaseCommand):
         if not settings.DEBUG:
             raise CommandError("The demo creates a known login (demo/demo); it refuses DEBUG off.")
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
-        _exit_cleanly_on_termination()
+        exit_through_cleanup_on_termination()
         call_command("migrate", interactive=False, verbosity=0)
         os.environ["OPENDENTAL_THROTTLE_SCALE"] = DEMO_THROTTLE_SCALE
         settings.OPENDENTAL_THROTTLE_SCALE = float(DEMO_THROTTLE_SCALE)
@@ -99,20 +99,6 @@ class Command(BaseCommand):
             )
             self.stdout.write(f"Started Celery {name} (log: {logs / f'demo-{name}.log'})")
         return procs
-
-
-def _exit_cleanly_on_termination() -> None:
-    """SIGTERM or SIGHUP (kill, a closed terminal) exits like Ctrl-C, through the cleanup.
-
-    By default they end the process at once, leaving its worker and beat running: a later
-    demo would then share the broker with a stray worker still running the old code.
-    """
-
-    def leave(signum, frame):
-        raise SystemExit(128 + signum)
-
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, leave)
 
 
 def _stop(proc: subprocess.Popen) -> None:
