@@ -285,3 +285,13 @@ def test_the_office_page_says_when_the_next_health_check_is_or_why_there_is_none
     assert "Not polled: the current key is disabled." in _next_check(owner_client, office)
     Office.objects.filter(pk=office.pk).update(polling_enabled=False)
     assert "Polling is off for this office." in _next_check(owner_client, office)
+
+
+def test_enabling_a_key_the_office_disabled_explains_who_can_really_enable_it(
+    owner_client, office, key
+):
+    CustomerKey.objects.filter(pk=key.pk).update(status=KeyStatus.DISABLED_BY_CUSTOMER)
+    url = reverse("office_key_enable", args=[office.public_id, key.public_id])
+    body = owner_client.get(url).content.decode()
+    assert "Open Dental reports this key disabled by customer" in body
+    assert "Only the office, in Open Dental, can enable it there" in body
