@@ -49,7 +49,7 @@ def key_hash(plaintext: str) -> str:
 def key_hashes(plaintext: str) -> list[str]:
     """The secret's hash under the current and every previous hash secret (for lookups while
     ``rotate_encryption_keys`` has not yet re-hashed every stored key)."""
-    secrets = [settings.KEY_HASH_SECRET, *getattr(settings, "KEY_HASH_PREVIOUS_SECRETS", [])]
+    secrets = [settings.KEY_HASH_SECRET, *settings.KEY_HASH_PREVIOUS_SECRETS]
     return [_hmac(secret, plaintext) for secret in secrets]
 
 

@@ -198,7 +198,7 @@ def _summary(text: str, limit: int = 200) -> str:
     flat = " ".join(text.split())
     if not flat:
         return "(empty body)"
-    if flat.startswith("<"):
+    if looks_like_html(flat):
         # Proxies and web servers in front of the API answer with HTML pages: keep their words.
         readable = html_text(flat)
         if not readable:
@@ -208,6 +208,7 @@ def _summary(text: str, limit: int = 200) -> str:
 
 
 def looks_like_html(text: str) -> bool:
+    """An HTML (or XML) page where JSON or plain text was expected."""
     return text.lstrip().startswith("<")
 
 

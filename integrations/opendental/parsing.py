@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from .errors import BadResponse
+from .errors import BadResponse, looks_like_html
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,7})?$")
@@ -32,7 +32,7 @@ def loads(content: bytes | str) -> Any:
     stripped = text.lstrip()
     if not stripped:
         raise BadResponse("Empty response body where JSON was expected", body=text)
-    if stripped.startswith("<"):
+    if looks_like_html(stripped):
         raise BadResponse("HTML response where JSON was expected", body=text)
     try:
         return json.loads(text, parse_float=Decimal)

@@ -61,6 +61,7 @@ def _settle_moved_keys(now: datetime) -> None:
 # Key states that Open Dental reported (not our own decisions): a health poll finds out when
 # they end, and a successful one marks the key enabled again.
 RECHECKED_KEY_STATUSES = (KeyStatus.DISABLED_BY_CUSTOMER, KeyStatus.DISABLED_BY_HQ)
+HEALTH_POLLED_KEY_STATUSES = (KeyStatus.ENABLED, *RECHECKED_KEY_STATUSES)
 
 
 def offices_pollable():
@@ -77,9 +78,8 @@ def offices_health_pollable():
     being checked, at the slower ``KEY_DISABLED_RECHECK_S`` (see ``health.next_health_at``).
     A key we disabled ourselves is not polled, nor one within 15 minutes of a move.
     """
-    statuses = (KeyStatus.ENABLED, *RECHECKED_KEY_STATUSES)
     return Office.objects.filter(
-        polling_enabled=True, keys__is_current=True, keys__status__in=statuses
+        polling_enabled=True, keys__is_current=True, keys__status__in=HEALTH_POLLED_KEY_STATUSES
     ).exclude(account__developer_key_encrypted="")
 
 
@@ -100,7 +100,7 @@ def next_health_check(
         return None, "Not polled: the office has no current key."
     if current.status == KeyStatus.PENDING_MOVE:
         return None, "Not polled until the moved key works here (up to 15 minutes)."
-    if current.status not in (KeyStatus.ENABLED, *RECHECKED_KEY_STATUSES):
+    if current.status not in HEALTH_POLLED_KEY_STATUSES:
         return None, "Not polled: the current key is disabled."
     if office.next_health_at is None or office.next_health_at <= now:
         return None, "Due: at the next sweep."
