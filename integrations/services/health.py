@@ -218,7 +218,11 @@ def office_health_record_error(*, office: Office, key: CustomerKey | None, exc: 
 def error_text(exc: Exception) -> str:
     status = getattr(exc, "status", None)
     body = (getattr(exc, "body", "") or "").strip()
-    text = f"{type(exc).__name__}: {exc}"
+    message = str(exc)
+    if status:
+        # classify() starts its messages with "HTTP 400: "; the prefix below says it once.
+        message = message.removeprefix(f"HTTP {status}: ")
+    text = f"{type(exc).__name__}: {message}"
     if status:
         text = f"HTTP {status} · {text}"
     # An HTML page's words are in the message already (stored raw, it shows as markup).

@@ -90,6 +90,9 @@ def test_econnector_down_becomes_a_status_with_the_explanation(sandbox_account):
     assert run.outcome == RunOutcome.FAILED and run.status_code == 400
     assert office.status == OfficeStatus.ECONNECTOR_DOWN
     assert "eConnector" in office.last_error and office.consecutive_failures == 1
+    # The status code is said once, not once by the prefix and again by the message.
+    assert office.last_error.startswith("HTTP 400 · EConnectorDown: ")
+    assert office.last_error.count("HTTP 400") == 1
 
 
 def test_key_disabled_by_the_customer_is_detected(sandbox_account):
