@@ -67,10 +67,10 @@ def fleet_run(options: FleetOptions, say: common.Say) -> dict[str, Any]:
         # The sandbox stands in for Open Dental's servers, which do not share our CPU: at a
         # higher priority the worker's and Postgres's bursts do not delay its clock.
         manifest = common.read_manifest(sandbox.start(priority=-10), work_dir)
-        control = _control_url(manifest["base_url"])
+        control = control_url(manifest["base_url"])
         say(f"sandbox: {manifest['base_url']} (log {sandbox.log_path})")
-        expected = _expected_totals(control, manifest, say)
-        offices = _fleet_create(manifest, say)
+        expected = expected_totals(control, manifest, say)
+        offices = fleet_create(manifest, say)
         cap = MAX_CONCURRENCY_POOLED if settings.DB_POOL_MAX else MAX_CONCURRENCY
         concurrency = options.concurrency or min(max(options.offices, 4), cap)
         worker = _worker_start(options, concurrency, work_dir, say)
@@ -83,12 +83,12 @@ def fleet_run(options: FleetOptions, say: common.Say) -> dict[str, Any]:
             fleet_cleanup(say)
 
 
-def _control_url(base_url: str) -> str:
+def control_url(base_url: str) -> str:
     parts = urlsplit(base_url)
     return urlunsplit((parts.scheme, parts.netloc, "/_sandbox", "", ""))
 
 
-def _expected_totals(control: str, manifest: dict, say: common.Say) -> dict[str, dict]:
+def expected_totals(control: str, manifest: dict, say: common.Say) -> dict[str, dict]:
     """Totals straight from the sandbox; also builds every office file before the clock starts."""
     started = time.monotonic()
     with httpx.Client(base_url=control, timeout=120) as http:
@@ -103,7 +103,7 @@ def _expected_totals(control: str, manifest: dict, say: common.Say) -> dict[str,
 # --- database setup --------------------------------------------------------------------------
 
 
-def _fleet_create(manifest: dict, say: common.Say) -> list[Office]:
+def fleet_create(manifest: dict, say: common.Say) -> list[Office]:
     """Account, offices and keys through the services; each office marked as polled OK."""
     fleet_cleanup(say)
     user, _ = get_user_model().objects.get_or_create(username=BENCH_USER)
@@ -211,7 +211,7 @@ def _measure(
     span = qs.aggregate(first=Min("queued_at"), last=Max("finished_at"), most=Max("requests"))
     wall_s = (span["last"] - min(started_at, span["first"])).total_seconds()
     ideal_s = span["most"] * options.interval_s
-    verified, rows = _verify(offices, expected, say)
+    verified, rows = verify(offices, expected, say)
     requests = stats["requests"]
     return {
         "offices": len(offices),
@@ -250,7 +250,7 @@ def _wait(run_ids: list[int], timeout_s: float, say: common.Say) -> None:
     raise RuntimeError(f"aging runs still unfinished after {timeout_s:.0f}s")
 
 
-def _verify(offices: list[Office], expected: dict[str, dict], say: common.Say) -> tuple[bool, int]:
+def verify(offices: list[Office], expected: dict[str, dict], say: common.Say) -> tuple[bool, int]:
     """Every office's current snapshot is complete and its totals equal the sandbox's."""
     problems: list[str] = []
     rows = 0

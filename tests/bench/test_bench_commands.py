@@ -67,3 +67,29 @@ def test_ingest_reports_its_rate_and_the_copy_baseline(settings, tmp_path):
         assert figures["copy_rows_per_s"] > 0 and figures["ratio"] > 0
     else:
         assert figures["copy_rows_per_s"] is None and "note" in figures
+
+
+def test_refresh_breaks_the_worker_cpu_down_by_phase(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    lines, figures = run_bench("refresh", "--offices", "3", "--guarantors", "150",
+                               "--interval-s", "0.002")  # fmt: skip
+    assert figures["verified"] is True
+    assert figures["offices"] == 3 and figures["refreshes"] == 2  # the first one warms up
+    assert figures["rows"] == 450
+    # DateLastAging, then pages of 100 until a short one: 1 + 2 per office of 150.
+    assert figures["requests"] == 6 and figures["requests_per_refresh"] == 3
+    phases = figures["phases_ms_per_refresh"]
+    assert set(phases) == {"pace", "send", "decode", "rows", "claim", "snapshot_open",
+                           "row_count", "ingest", "complete", "finish", "other"}  # fmt: skip
+    # Every timed phase ran (its function was wrapped and called), and the phases add up.
+    assert all(phases[p] > 0 for p in ("send", "claim", "ingest", "complete"))
+    assert sum(phases.values()) == pytest.approx(figures["cpu_ms_per_refresh"], abs=0.05)
+    assert any(line.startswith("verify: 3/3") for line in lines)
+    assert not DeveloperAccount.objects.filter(company_name__startswith="odportal bench").exists()
+    # The wrapped functions are restored afterwards.
+    from integrations.opendental.client import _ApiClient
+    from integrations.services import aging, runs
+
+    assert not hasattr(_ApiClient._send, "__wrapped__")
+    assert not hasattr(runs.run_claim, "__wrapped__")
+    assert not hasattr(aging.snapshot_rows_ingest, "__wrapped__")

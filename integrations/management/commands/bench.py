@@ -1,4 +1,4 @@
-"""``manage.py bench fleet|ingest|pages``: benchmarks; the last output line is their JSON figures.
+"""``manage.py bench fleet|refresh|ingest|pages``: the last output line is their JSON figures.
 
 See BENCHMARKS in the README for what each one measures and the figures of the reference
 machine.
@@ -27,6 +27,14 @@ class Command(BaseCommand):
                            help="Worker threads (default: one per office, at most 64)")  # fmt: skip
         fleet.add_argument("--timeout-s", type=float, default=1800.0)
         fleet.add_argument("--keep", action="store_true", help="Keep the benchmark's rows.")
+        refresh = sub.add_parser(
+            "refresh", help="Worker CPU of an aging refresh, phase by phase (in-process)."
+        )
+        refresh.add_argument("--offices", type=int, default=100)
+        refresh.add_argument("--guarantors", type=int, default=500)
+        refresh.add_argument("--interval-s", type=float, default=0.002,
+                             help="Paid keys' interval (the pacer adds its margin)")  # fmt: skip
+        refresh.add_argument("--keep", action="store_true", help="Keep the benchmark's rows.")
         ingest = sub.add_parser("ingest", help="ShortQuery pages into snapshot rows vs COPY.")
         ingest.add_argument("--rows", type=int, default=50_000)
         ingest.add_argument("--repeat", type=int, default=3, help="Rounds; the best one counts.")
@@ -59,6 +67,14 @@ class Command(BaseCommand):
                 keep=options["keep"],
             )  # fmt: skip
             return fleet_run(fleet, self._say)
+        if benchmark == "refresh":
+            from integrations.bench.refresh import RefreshOptions, refresh_run
+
+            refresh = RefreshOptions(
+                offices=options["offices"], guarantors=options["guarantors"],
+                interval_s=options["interval_s"], keep=options["keep"],
+            )  # fmt: skip
+            return refresh_run(refresh, self._say)
         if benchmark == "pages":
             from integrations.bench.pages import PagesOptions, pages_run
 
