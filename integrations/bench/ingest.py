@@ -133,7 +133,8 @@ def _scratch_snapshot(account: DeveloperAccount, attempt: int) -> AgingSnapshot:
         account=account, actor=None, name=f"Ingest {attempt}", time_zone="UTC"
     )
     run, _ = runs.poll_enqueue(office=office, kind="aging", send=False)
-    return aging.snapshot_open(run=run, source="short_query", as_of=date.today())
+    snapshot, _ = aging.snapshot_open(run=run, source="short_query", as_of=date.today())
+    return snapshot
 
 
 def ingest_cleanup() -> None:

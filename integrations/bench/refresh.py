@@ -169,9 +169,10 @@ def _figures(
     def per_refresh(seconds: float) -> float:
         return round(seconds * 1000 / measured, 3)
 
-    cpu = dict(timers.cpu)
-    decode = cpu.pop("attempt", 0.0) - cpu.get("pace", 0.0) - cpu.get("send", 0.0)
-    cpu = {"pace": cpu.get("pace", 0.0), "send": cpu.get("send", 0.0), "decode": decode, **cpu}
+    # Every phase is listed, at 0 when it never ran (a new snapshot's rows are not counted).
+    cpu = {label: timers.cpu[label] for label, _, _ in (*REQUEST_PHASES, *REFRESH_PHASES)}
+    decode = cpu.pop("attempt") - cpu["pace"] - cpu["send"]
+    cpu = {"pace": cpu["pace"], "send": cpu["send"], "decode": decode, **cpu}
     other = total_cpu - sum(cpu.values())
     phases = {label: per_refresh(seconds) for label, seconds in cpu.items()}
     phases["other"] = per_refresh(other)

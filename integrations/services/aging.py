@@ -192,11 +192,10 @@ def snapshot_open(
     source: str,
     as_of: date,
     clinic_num: int | None = None,
-) -> AgingSnapshot:
-    """The run's snapshot: resume this office's unfinished one for the same day, or start one."""
-    existing = AgingSnapshot.objects.filter(run=run).first()
-    if existing is not None:
-        return existing
+) -> tuple[AgingSnapshot, int]:
+    """A snapshot for a run that has none yet (the caller has looked: one per run at most):
+    this office's unfinished one for the same day, resumed, or a new one; with the number of
+    rows it already holds (where the refresh continues)."""
     resumable = (
         AgingSnapshot.objects.filter(
             office=run.office, state=SnapshotState.BUILDING, source=source, as_of=as_of,
@@ -208,11 +207,12 @@ def snapshot_open(
     if resumable is not None:
         AgingSnapshot.objects.filter(pk=resumable.pk).update(run=run)
         resumable.run = run
-        return resumable
-    return AgingSnapshot.objects.create(
+        return resumable, snapshot_row_count(resumable)
+    created = AgingSnapshot.objects.create(
         office=run.office, run=run, source=source, as_of=as_of, clinic_num=clinic_num,
         is_as_of_request=run.kind == "aging_as_of",
     )  # fmt: skip
+    return created, 0  # new: nothing to count
 
 
 def snapshot_row_count(snapshot: AgingSnapshot) -> int:

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from integrations import opendental as od
 from integrations.models import (
+    AgingSnapshot,
     CustomerKey,
     KeyStatus,
     Office,
@@ -206,7 +207,7 @@ def _failed(run: PollRun, office: Office, key: CustomerKey | None, exc: od.OpenD
 
 
 def _abandon_snapshot(run: PollRun) -> None:
-    snapshot = run.agingsnapshot_set.filter(state="building").first()
+    snapshot = run.agingsnapshot_set.filter(state=SnapshotState.BUILDING).first()
     if snapshot is not None:
         aging.snapshot_fail(snapshot)
 
@@ -214,13 +215,17 @@ def _abandon_snapshot(run: PollRun) -> None:
 def _aging(run: PollRun, office: Office, client: od.OpenDentalClient) -> float | None:
     """Daily refresh (recipe) or an as-of-date report, page by page, resumable."""
     now = timezone.now()
-    # A run resumed after a deferral or a fault continues its snapshot without asking again.
-    snapshot = run.agingsnapshot_set.filter(state=SnapshotState.BUILDING).first()
-    if snapshot is None:
-        snapshot = _aging_snapshot_open(run, office, client, now)
-        if snapshot is None:
+    # A run resumed after a deferral or a fault continues its snapshot (one per run at most)
+    # without asking again.
+    snapshot = AgingSnapshot.objects.filter(run=run).first()
+    if snapshot is not None:
+        stored = aging.snapshot_row_count(snapshot)
+    else:
+        opened = _aging_snapshot_open(run, office, client, now)
+        if opened is None:
             return None
-    last_batch = _fetch_pages(run, snapshot, client)
+        snapshot, stored = opened
+    last_batch = _fetch_pages(run, snapshot, client, stored)
     # One commit for the last rows, the snapshot, the office and the run.
     with transaction.atomic():
         aging.snapshot_rows_ingest(snapshot, last_batch)
@@ -233,7 +238,8 @@ def _aging(run: PollRun, office: Office, client: od.OpenDentalClient) -> float |
 
 
 def _aging_snapshot_open(run: PollRun, office: Office, client: od.OpenDentalClient, now):
-    """The snapshot to fill, or None when today's aging has not run yet (recipe: wait)."""
+    """The snapshot to fill and its stored rows, or None when today's aging has not run yet
+    (recipe: wait)."""
     if run.kind == PollKind.AGING_AS_OF:
         source, as_of = SnapshotSource.REPORTS_AGING_AS_OF, run.as_of or aging.office_today(office)
     else:
@@ -250,8 +256,11 @@ def _aging_snapshot_open(run: PollRun, office: Office, client: od.OpenDentalClie
     return aging.snapshot_open(run=run, source=source, as_of=as_of, clinic_num=run.clinic_num)
 
 
-def _fetch_pages(run: PollRun, snapshot, client: od.OpenDentalClient) -> list[aging.Row]:
-    """Fetch from where the snapshot stopped until a short page; returns the last batch.
+def _fetch_pages(
+    run: PollRun, snapshot, client: od.OpenDentalClient, offset: int
+) -> list[aging.Row]:
+    """Fetch from ``offset`` (the snapshot's stored rows) until a short page; returns the
+    last batch.
 
     Rows are written (with a heartbeat) in batches rather than per page: a page costs one
     request, but a write costs a transaction, so batching keeps worker CPU per request low.
@@ -259,7 +268,6 @@ def _fetch_pages(run: PollRun, snapshot, client: od.OpenDentalClient) -> list[ag
     other exit (deferred to the next throttle slot, a fault) writes what was fetched first, so
     progress survives and a resumed run starts after the stored rows.
     """
-    offset = aging.snapshot_row_count(snapshot)
     page_size = client.page_size if snapshot.source != SnapshotSource.SHORT_QUERY else 100
     batch: list[aging.Row] = []
     done = False
