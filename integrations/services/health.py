@@ -218,13 +218,11 @@ def office_health_record_error(*, office: Office, key: CustomerKey | None, exc: 
 def error_text(exc: Exception) -> str:
     status = getattr(exc, "status", None)
     body = (getattr(exc, "body", "") or "").strip()
-    message = str(exc)
+    text = f"{type(exc).__name__}: {exc}"
     if status:
-        # classify() starts its messages with "HTTP 400: "; the prefix below says it once.
-        message = message.removeprefix(f"HTTP {status}: ")
-    text = f"{type(exc).__name__}: {message}"
-    if status:
-        text = f"HTTP {status} · {text}"
+        # classify()'s messages start with "HTTP 400: ": say the status once, up front.
+        message = str(exc).removeprefix(f"HTTP {status}: ")
+        text = f"HTTP {status} · {type(exc).__name__}: {message}"
     # An HTML page's words are in the message already (stored raw, it shows as markup).
     if body and body not in text and not od.looks_like_html(body):
         text += f" — {body[:500]}"
