@@ -128,6 +128,7 @@ def refresh_run(options: RefreshOptions, say: common.Say) -> dict[str, Any]:
         offices = fleet.fleet_create(manifest, say)
         with _throttle_scale(options.interval_s):
             figures = _measure(offices, say)
+        _say_phases(figures, say)
         verified, rows = fleet.verify(offices, expected, say)
         return {**figures, "rows": rows, "verified": verified}
     finally:
@@ -155,6 +156,16 @@ def _measure(offices: list, say: common.Say) -> dict[str, Any]:
             if index % 25 == 24:
                 say(f"refresh: {index + 1}/{len(offices)} offices refreshed")
     return _figures(timers, total_cpu, requests, measured, len(offices))
+
+
+def _say_phases(figures: dict[str, Any], say: common.Say) -> None:
+    """The breakdown as a table, for people (the JSON line follows)."""
+    per_request = figures["requests_per_refresh"] or 1
+    say(f"cpu: {figures['cpu_ms_per_refresh']:.2f} ms a refresh of "
+        f"{figures['requests_per_refresh']} requests, {figures['cpu_ms_per_request']:.3f} ms "
+        "a request")  # fmt: skip
+    for label, ms in figures["phases_ms_per_refresh"].items():
+        say(f"cpu:   {label:<14} {ms:7.2f} ms a refresh  {ms / per_request:6.3f} ms a request")
 
 
 def _run_to_end(run: PollRun) -> None:

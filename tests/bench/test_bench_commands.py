@@ -85,6 +85,7 @@ def test_refresh_breaks_the_worker_cpu_down_by_phase(settings, tmp_path):
     assert all(phases[p] > 0 for p in ("send", "claim", "ingest", "complete"))
     assert sum(phases.values()) == pytest.approx(figures["cpu_ms_per_refresh"], abs=0.05)
     assert any(line.startswith("verify: 3/3") for line in lines)
+    assert sum(line.startswith("cpu:   ") for line in lines) == len(phases)  # the table
     assert not DeveloperAccount.objects.filter(company_name__startswith="odportal bench").exists()
     # The wrapped functions are restored afterwards.
     from integrations.opendental.client import _ApiClient
