@@ -156,6 +156,16 @@ class _ApiClient:
         # When this client's last request really went on the wire (monotonic clock).
         self._last_sent: float | None = None
 
+    @property
+    def timeout(self) -> httpx.Timeout | float | None:
+        return self._timeout
+
+    @timeout.setter
+    def timeout(self, value: httpx.Timeout | float | None) -> None:
+        # Every request carries the timeouts as an httpx extension: build it once, here.
+        self._timeout = value
+        self._timeout_extension = _timeout_dict(value)
+
     def without_retries(self) -> _ApiClient:
         """A copy sharing the connection pool and pacer that raises on the first failure."""
         clone = copy.copy(self)
@@ -264,7 +274,7 @@ class _ApiClient:
             # good part of httpx's cost per call); the timeout goes in as build_request would.
             request = httpx.Request(
                 method, url, headers=headers, content=content,
-                extensions={"timeout": _timeout_dict(self.timeout), "trace": _SendClock(sent)},
+                extensions={"timeout": self._timeout_extension, "trace": _SendClock(sent)},
             )  # fmt: skip
             response = self._http.send(request)
             status = response.status_code
