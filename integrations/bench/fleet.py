@@ -51,6 +51,7 @@ class FleetOptions:
     interval_s: float = 1.0
     latency_ms: int = 0
     concurrency: int | None = None
+    workers: int = 1
     timeout_s: float = 1800.0
     keep: bool = False
 
@@ -62,7 +63,7 @@ def fleet_run(options: FleetOptions, say: common.Say) -> dict[str, Any]:
         offices=options.offices, guarantors=options.guarantors,
         throttle_scale=options.interval_s / 1.0, latency_ms=options.latency_ms, work_dir=work_dir,
     )  # fmt: skip
-    worker: common.Child | None = None
+    workers: list[common.Child] = []
     try:
         # The sandbox stands in for Open Dental's servers, which do not share our CPU: at a
         # higher priority the worker's and Postgres's bursts do not delay its clock.
@@ -72,11 +73,13 @@ def fleet_run(options: FleetOptions, say: common.Say) -> dict[str, Any]:
         expected = expected_totals(control, manifest, say)
         offices = fleet_create(manifest, say)
         cap = MAX_CONCURRENCY_POOLED if settings.DB_POOL_MAX else MAX_CONCURRENCY
-        concurrency = options.concurrency or min(max(options.offices, 4), cap)
-        worker = _worker_start(options, concurrency, work_dir, say)
-        return _measure(options, offices, expected, control, worker, say)
+        per_worker = -(-options.offices // options.workers)  # the offices split between them
+        concurrency = options.concurrency or min(max(per_worker, 4), cap)
+        for index in range(options.workers):
+            workers.append(_worker_start(options, concurrency, work_dir, say, index))
+        return _measure(options, offices, expected, control, workers, say)
     finally:
-        if worker is not None:
+        for worker in workers:
             worker.stop()
         sandbox.stop()
         if not options.keep:
@@ -170,7 +173,7 @@ def fleet_cleanup(say: common.Say) -> None:
 
 
 def _worker_start(
-    options: FleetOptions, concurrency: int, work_dir: Path, say: common.Say
+    options: FleetOptions, concurrency: int, work_dir: Path, say: common.Say, index: int
 ) -> common.Child:
     # Database and broker come from the environment, as for this process (DATABASE_URL,
     # REDIS_URL, else the embedded defaults); only the throttle scale is the benchmark's.
@@ -179,7 +182,7 @@ def _worker_start(
         "DJANGO_SETTINGS_MODULE": "odportal.settings",
     }
     worker = common.worker_process(
-        concurrency=concurrency, env=env, work_dir=work_dir, name=f"bench-{os.getpid()}"
+        concurrency=concurrency, env=env, work_dir=work_dir, name=f"bench-{os.getpid()}-{index}"
     )
     worker.start().wait_for_log(b" ready.", timeout=90)
     broker = "Redis" if settings.CELERY_BROKER_URL.startswith("redis") else "filesystem"
@@ -193,18 +196,18 @@ def _measure(
     offices: list[Office],
     expected: dict[str, dict],
     control: str,
-    worker: common.Child,
+    workers: list[common.Child],
     say: common.Say,
 ) -> dict[str, Any]:
     _broker_connect()
     http = httpx.Client(base_url=control, timeout=60)
     http.post("/stats/reset").raise_for_status()
-    cpu_before = common.tree_cpu_s(worker.pid)
+    cpu_before = sum(common.tree_cpu_s(w.pid) for w in workers)
     started_at = timezone.now()
     run_ids = [runs.poll_enqueue(office=o, kind="aging")[0].pk for o in offices]
     say(f"refresh: {len(run_ids)} aging runs queued")
     _wait(run_ids, options.timeout_s, say)
-    cpu_s = common.tree_cpu_s(worker.pid) - cpu_before
+    cpu_s = sum(common.tree_cpu_s(w.pid) for w in workers) - cpu_before
     stats = http.get("/stats").json()
     http.close()
     qs = PollRun.objects.filter(pk__in=run_ids)
@@ -215,6 +218,7 @@ def _measure(
     requests = stats["requests"]
     return {
         "offices": len(offices),
+        "workers": len(workers),
         "requests": requests,
         "rows": rows,
         "wall_s": round(wall_s, 3),

@@ -56,6 +56,18 @@ def test_fleet_refreshes_every_office_and_matches_the_sandbox(worker_env, settin
     assert not DeveloperAccount.objects.filter(company_name__startswith="odportal bench").exists()
 
 
+def test_fleet_with_two_worker_processes_shares_the_offices(worker_env, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    lines, figures = run_bench("fleet", "--offices", "4", "--guarantors", "150",
+                               "--interval-s", "0.02", "--workers", "2")  # fmt: skip
+    assert figures["verified"] is True and figures["workers"] == 2
+    assert figures["offices"] == 4 and figures["rows"] == 600
+    # Two processes started, each with its share of threads (4 offices / 2 = 2, at least 4).
+    started = [line for line in lines if line.startswith("worker: threads pool")]
+    assert len(started) == 2 and all("concurrency 4" in line for line in started)
+    assert figures["worker_cpu_s"] > 0
+
+
 def test_ingest_reports_its_rate_and_the_copy_baseline(settings, tmp_path):
     settings.VAR_DIR = tmp_path
     _, figures = run_bench("ingest", "--rows", "500")

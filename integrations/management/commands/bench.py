@@ -24,7 +24,9 @@ class Command(BaseCommand):
                            help="Throttle interval of paid keys (Open Dental: 1 s)")  # fmt: skip
         fleet.add_argument("--latency-ms", type=int, default=0)
         fleet.add_argument("--concurrency", type=int, default=None,
-                           help="Worker threads (default: one per office, at most 64)")  # fmt: skip
+                           help="Threads per worker (default: its offices, <= 64)")  # fmt: skip
+        fleet.add_argument("--workers", type=int, default=1,
+                           help="Worker processes (sharing broker and pacer)")  # fmt: skip
         fleet.add_argument("--timeout-s", type=float, default=1800.0)
         fleet.add_argument("--keep", action="store_true", help="Keep the benchmark's rows.")
         refresh = sub.add_parser(
@@ -58,12 +60,15 @@ class Command(BaseCommand):
 
     def _run(self, benchmark: str, options: dict) -> dict:
         if benchmark == "fleet":
+            if options["workers"] < 1:
+                raise RuntimeError("--workers must be at least 1")
             from integrations.bench.fleet import FleetOptions, fleet_run
 
             fleet = FleetOptions(
                 offices=options["offices"], guarantors=options["guarantors"],
                 interval_s=options["interval_s"], latency_ms=options["latency_ms"],
-                concurrency=options["concurrency"], timeout_s=options["timeout_s"],
+                concurrency=options["concurrency"], workers=options["workers"],
+                timeout_s=options["timeout_s"],
                 keep=options["keep"],
             )  # fmt: skip
             return fleet_run(fleet, self._say)
