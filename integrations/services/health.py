@@ -218,11 +218,11 @@ def office_health_record_error(*, office: Office, key: CustomerKey | None, exc: 
 def error_text(exc: Exception) -> str:
     status = getattr(exc, "status", None)
     body = (getattr(exc, "body", "") or "").strip()
-    text = f"{type(exc).__name__}: {exc}"
+    # classify()'s messages start with "HTTP 400: ": the status is said once, up front.
+    message = str(exc).removeprefix(f"HTTP {status}: ") if status else str(exc)
+    text = f"{type(exc).__name__}: {message}"
     if status:
-        # classify()'s messages start with "HTTP 400: ": say the status once, up front.
-        message = str(exc).removeprefix(f"HTTP {status}: ")
-        text = f"HTTP {status} · {type(exc).__name__}: {message}"
+        text = f"HTTP {status} · {text}"
     # An HTML page's words are in the message already (stored raw, it shows as markup).
     if body and body not in text and not od.looks_like_html(body):
         text += f" — {body[:500]}"
