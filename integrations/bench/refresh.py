@@ -63,15 +63,13 @@ class RefreshOptions:
 
 
 class _Timers:
-    """Thread CPU and call counts per label."""
+    """Thread CPU per label."""
 
     def __init__(self) -> None:
         self.cpu: Counter[str] = Counter()
-        self.calls: Counter[str] = Counter()
 
     def clear(self) -> None:
         self.cpu.clear()
-        self.calls.clear()
 
     def wrap(self, label: str, func: Any) -> Any:
         @functools.wraps(func)
@@ -81,7 +79,6 @@ class _Timers:
                 return func(*args, **kwargs)
             finally:
                 self.cpu[label] += time.thread_time() - started
-                self.calls[label] += 1
 
         return timed
 
