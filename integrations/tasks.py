@@ -7,13 +7,14 @@ duplicated or redelivered message finds nothing to do.
 from __future__ import annotations
 
 import logging
+import uuid
 
 import psycopg
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from integrations.auth import login_attempts_prune
-from integrations.services import aging, polling
+from integrations.services import aging, aging_batch, polling
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,23 @@ def poll_run_task(self, run_id: int) -> None:
     resume_in = polling.run_execute(run_id, claimer=self.request.id or "")
     if resume_in is not None:
         poll_run_task.apply_async(args=[run_id], countdown=resume_in)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=DB_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=20,
+)
+def aging_batch_task(self, run_ids: list[int]) -> None:
+    """Execute a batch of daily aging runs; those to resume later go back one task each."""
+    # A redelivered or retried message keeps its id, so it takes back the runs it held.
+    claimer = self.request.id or uuid.uuid4().hex
+    resume = aging_batch.batch_execute(run_ids, claimer=claimer)
+    for run_id, countdown in resume.items():
+        poll_run_task.apply_async(args=[run_id], countdown=countdown)
 
 
 @shared_task(acks_late=True, autoretry_for=DB_ERRORS, retry_backoff=2, max_retries=5)

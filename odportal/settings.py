@@ -264,6 +264,11 @@ RUN_MAX_ATTEMPTS = env_int("ODPORTAL_RUN_MAX_ATTEMPTS", 5)
 INGEST_BATCH_ROWS = env_int("ODPORTAL_INGEST_BATCH_ROWS", 5000)
 HEARTBEAT_EVERY_S = float(env_str("ODPORTAL_HEARTBEAT_EVERY_S", "5"))
 AGING_RETRY_AFTER_FAILURE_S = env_int("ODPORTAL_AGING_RETRY_AFTER_FAILURE_S", 3600)
+# The sweep hands daily aging refreshes to the workers this many offices a task: one event
+# loop fetches for all of them and their rows are written together, every AGING_BATCH_FLUSH_S
+# (integrations.services.aging_batch). 1 sends each as its own task, as "Refresh now" does.
+AGING_BATCH_SIZE = env_int("ODPORTAL_AGING_BATCH_SIZE", 250)
+AGING_BATCH_FLUSH_S = float(env_str("ODPORTAL_AGING_BATCH_FLUSH_S", "1.0"))
 
 # Login throttling (integrations.auth): failures per username / per client address in a window.
 LOGIN_THROTTLE_MAX_FAILURES = env_int("ODPORTAL_LOGIN_MAX_FAILURES", 5)

@@ -28,8 +28,15 @@ from django.db.models import Max, Min
 from django.utils import timezone
 
 from integrations.bench import common
-from integrations.models import AgingRow, CustomerKey, DeveloperAccount, Office, PollRun
-from integrations.services import accounts, health, imports, runs
+from integrations.models import (
+    AgingRow,
+    CustomerKey,
+    DeveloperAccount,
+    Office,
+    PollKind,
+    PollRun,
+)
+from integrations.services import accounts, health, imports, polling, runs
 
 BENCH_COMPANY = "odportal bench fleet"
 BENCH_USER = "odportal-bench"
@@ -204,8 +211,12 @@ def _measure(
     http.post("/stats/reset").raise_for_status()
     cpu_before = sum(common.tree_cpu_s(w.pid) for w in workers)
     started_at = timezone.now()
-    run_ids = [runs.poll_enqueue(office=o, kind="aging")[0].pk for o in offices]
-    say(f"refresh: {len(run_ids)} aging runs queued")
+    # Queued as the sweep queues them: AGING_BATCH_SIZE offices a task (aging_batch).
+    run_ids, broker_down = polling.polls_queue(offices, PollKind.AGING)
+    if broker_down or len(run_ids) != len(offices):
+        raise RuntimeError(f"only {len(run_ids)} of {len(offices)} aging runs could be queued")
+    batches = -(-len(run_ids) // max(settings.AGING_BATCH_SIZE, 1))
+    say(f"refresh: {len(run_ids)} aging runs queued in {batches} task(s)")
     _wait(run_ids, options.timeout_s, say)
     cpu_s = sum(common.tree_cpu_s(w.pid) for w in workers) - cpu_before
     stats = http.get("/stats").json()

@@ -7,12 +7,14 @@ slot and waiting on a socket cost nothing). Requests are spaced by the pacer as 
 (the interval scaled by ``--interval-s``, plus ``OPENDENTAL_PACE_MARGIN_S``), so the CPU caches
 cool between requests much as they do at Open Dental's real interval. No broker: the runs are
 executed directly, so the figures leave out the Celery message (``bench fleet`` includes it).
+This is the single-run path ("Refresh now", resumed runs); the sweep's daily refreshes go
+in batches (``aging_batch``), which ``bench fleet`` measures.
 
 The phases are timed by wrapping these functions for the duration of the benchmark (inclusive
 CPU of each call):
-- per request: ``_ApiClient._pace`` (the pacer's booking), ``_ApiClient._send`` (httpx: build,
-  send, receive), the rest of ``_ApiClient._attempt`` (status check and JSON decoding), and
-  ``aging.rows_from_query`` (typed rows);
+- per request: ``_ApiClient._pace_wait`` (the pacer's booking), ``httpx.Client.send`` (send,
+  receive), the rest of ``_ApiClient._attempt`` (building the request, status check and JSON
+  decoding), and ``aging.rows_from_query`` (typed rows);
 - per refresh: ``runs.run_claim``, ``aging.snapshot_open``, ``aging.snapshot_row_count``,
   ``aging.snapshot_rows_ingest`` (COPY), ``aging.snapshot_complete`` and ``runs.run_finish``;
   "other" is what is left (the current key, decrypting the key pair, building the client, the
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from django.conf import settings
 
 from integrations.bench import common, fleet
@@ -39,8 +42,8 @@ from integrations.services import aging, polling, runs
 
 # (label, owner, attribute): the functions timed, in the order they are reported.
 REQUEST_PHASES = (
-    ("pace", _ApiClient, "_pace"),
-    ("send", _ApiClient, "_send"),
+    ("pace", _ApiClient, "_pace_wait"),
+    ("send", httpx.Client, "send"),
     ("attempt", _ApiClient, "_attempt"),  # pace + send + decode: decode is the difference
     ("rows", aging, "rows_from_query"),
 )

@@ -17,6 +17,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date, datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -102,6 +103,15 @@ class _SendClock:
     def __call__(self, event: str, info: Any) -> None:
         if event.endswith("send_request_headers.complete"):
             self.sent.append(time.monotonic())
+
+
+class _Exchange:
+    """One send's outcome, filled in inside ``_ApiClient._exchange``."""
+
+    __slots__ = ("response",)
+
+    def __init__(self) -> None:
+        self.response: httpx.Response | None = None
 
 
 def _mask(key: str) -> str:
@@ -190,15 +200,27 @@ class _ApiClient:
             try:
                 return self._attempt(method, path, params, body, expect_json, decode)
             except OpenDentalError as exc:
-                if attempt + 1 >= attempts or not self._retryable(exc, idempotent):
-                    raise
-                delay = self._backoff(exc, attempt)
-                log.warning(
-                    "Open Dental %s %s failed (%s); retry %d/%d in %.2fs",
-                    method, path, type(exc).__name__, attempt + 1, attempts - 1, delay,
-                )  # fmt: skip
-                self._sleep(delay)
+                self._sleep(self._retry_delay(exc, attempt, attempts, idempotent, method, path))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retry_delay(
+        self,
+        exc: OpenDentalError,
+        attempt: int,
+        attempts: int,
+        idempotent: bool,
+        method: str,
+        path: str,
+    ) -> float:
+        """The backoff before the next attempt; re-raises ``exc`` when there is none."""
+        if attempt + 1 >= attempts or not self._retryable(exc, idempotent):
+            raise exc
+        delay = self._backoff(exc, attempt)
+        log.warning(
+            "Open Dental %s %s failed (%s); retry %d/%d in %.2fs",
+            method, path, type(exc).__name__, attempt + 1, attempts - 1, delay,
+        )  # fmt: skip
+        return delay
 
     def _retryable(self, exc: OpenDentalError, idempotent: bool) -> bool:
         if exc.permanent or isinstance(exc, PaceDeferred):
@@ -224,8 +246,18 @@ class _ApiClient:
         expect_json: bool,
         decode: Callable[[bytes], Any],
     ) -> Any:
-        self._pace()
-        response = self._send(method, path, params, body)
+        wait = self._pace_wait()
+        if wait > 0:
+            self._sleep(wait)
+        request = self._build(method, path, params, body)
+        with self._exchange(method, path, request) as exchange:
+            exchange.response = self._http.send(request)
+        return self._result(exchange.response, expect_json, decode)
+
+    def _result(
+        self, response: httpx.Response, expect_json: bool, decode: Callable[[bytes], Any]
+    ) -> Any:
+        """The decoded body of a response, or its fault as an OpenDentalError."""
         if not response.is_success:
             raise classify(response, body=self._scrub(safe_text(response)))
         if not expect_json:
@@ -237,9 +269,11 @@ class _ApiClient:
             exc.body = self._scrub(exc.body)
             raise
 
-    def _pace(self) -> None:
+    def _pace_wait(self) -> float:
+        """Book this key's next request slot; the seconds to wait for it (PaceDeferred when
+        it is further away than ``max_pace_wait_s``)."""
         if self.interval_s <= 0:
-            return
+            return 0.0
         if self.max_pace_wait_s is None:
             booked, wait = True, self.pacer.reserve(self.pace_key_id, self.interval_s)
         else:
@@ -248,16 +282,21 @@ class _ApiClient:
             )
         if not booked:
             raise PaceDeferred(f"Next request slot is {wait:.2f}s away", retry_after=wait)
+        return self._spaced(wait)
+
+    def _spaced(self, wait: float) -> float:
+        """A booked slot's wait, made long enough after the previous request really left.
+
+        The pacer books slots, but a busy process can put a request on the wire well after
+        its slot (a thread waiting for the GIL inside httpx): keep the spacing from when the
+        previous request really left, or the server sees two too close together.
+        """
         if self._last_sent is not None:
-            # The pacer books slots, but a busy process can put a request on the wire well
-            # after its slot (a thread waiting for the GIL inside httpx): keep the spacing from
-            # when the previous request really left, or the server sees two too close together.
             since = time.monotonic() - self._last_sent
             wait = max(wait, self.pacer.padded(self.interval_s) - since)
-        if wait > 0:
-            self._sleep(wait)
+        return wait
 
-    def _send(self, method: str, path: str, params: Params | None, body: Any) -> httpx.Response:
+    def _build(self, method: str, path: str, params: Params | None, body: Any) -> httpx.Request:
         url = self.base_url + path
         query = {k: _format_param(v) for k, v in (params or {}).items() if v is not None}
         if query:
@@ -266,19 +305,21 @@ class _ApiClient:
         # list local variables never show the key pair.
         headers = httpx.Headers({"Authorization": self._auth, "Content-Type": "application/json"})
         content = None if body is None else json.dumps(body, default=str).encode()
-        sent: list[float] = []
+        # A ready-made Request skips the client's URL merging and default headers (a good part
+        # of httpx's cost per call); the timeout goes in as build_request would.
+        return httpx.Request(
+            method, url, headers=headers, content=content,
+            extensions={"timeout": self._timeout_extension, "trace": _SendClock([])},
+        )  # fmt: skip
+
+    @contextmanager
+    def _exchange(self, method: str, path: str, request: httpx.Request) -> Iterator[_Exchange]:
+        """Around one send (sync or async): transport failures as OpenDentalErrors, and the
+        bookkeeping (when it went on the wire, the on_request hook)."""
+        exchange = _Exchange()
         started = time.monotonic()
-        status: int | None = None
         try:
-            # A ready-made Request skips the client's URL merging and default headers (a
-            # good part of httpx's cost per call); the timeout goes in as build_request would.
-            request = httpx.Request(
-                method, url, headers=headers, content=content,
-                extensions={"timeout": self._timeout_extension, "trace": _SendClock(sent)},
-            )  # fmt: skip
-            response = self._http.send(request)
-            status = response.status_code
-            return response
+            yield exchange
         except _NOT_SENT as exc:
             raise Unreachable(f"Could not connect: {type(exc).__name__}") from exc
         except httpx.TimeoutException as exc:
@@ -289,8 +330,11 @@ class _ApiClient:
             raise BadResponse(f"Undecodable response body: {type(exc).__name__}") from exc
         finally:
             elapsed = time.monotonic() - started
-            # Unknown send time (a failure mid-send): assume the latest, the safe side.
+            sent = request.extensions["trace"].sent
+            # Unknown send time (a failure mid-send, or a transport without trace events):
+            # assume the latest, the safe side.
             self._last_sent = sent[-1] if sent else started + elapsed
+            status = None if exchange.response is None else exchange.response.status_code
             log.debug("Open Dental %s %s -> %s in %.3fs", method, path, status, elapsed)
             if self.on_request is not None:
                 self.on_request(method, path, status, elapsed)
@@ -395,7 +439,11 @@ class OpenDentalClient(_ApiClient):
 
     def granted_permissions(self) -> frozenset[str]:
         """apisecurity.html: GET /securityperms, the granted ones; also sets the pacing interval."""
-        granted = frozenset(p.permission for p in self.security_perms() if p.has_permission)
+        return self._granted(self._list("/securityperms"))
+
+    def _granted(self, rows: list[Any]) -> frozenset[str]:
+        perms = [SecurityPerm.from_json(row) for row in rows]
+        granted = frozenset(p.permission for p in perms if p.has_permission)
         self.interval_s = self._interval_for(granted)
         return granted
 
@@ -409,7 +457,11 @@ class OpenDentalClient(_ApiClient):
 
     def preference(self, name: str) -> str | None:
         """apipreferences.html: GET /preferences?PrefName=name, its ValueString or None."""
-        for pref in self.preferences(name):
+        return self._preference_value(self._list("/preferences", {"PrefName": name}), name)
+
+    @staticmethod
+    def _preference_value(rows: list[Any], name: str) -> str | None:
+        for pref in (Preference.from_json(row) for row in rows):
             if pref.pref_name.lower() == name.lower():
                 return pref.value_string
         return None
@@ -459,14 +511,23 @@ class OpenDentalClient(_ApiClient):
         a ``matches_wire(content, rows)`` static method for what its types cannot say) a page
         that fits it exactly comes back as instances of it; any other page as dicts.
         """
-        params = {"Offset": offset} if offset else None
+        params, body, decode = self._short_query_call(sql, offset, row_type)
+        data = self.request("PUT", "/queries/ShortQuery", params=params, body=body, decode=decode)
+        return self._short_query_rows(data, row_type)
+
+    @staticmethod
+    def _short_query_call(
+        sql: str, offset: int, row_type: type | None
+    ) -> tuple[dict[str, int] | None, dict[str, str], Callable[[bytes], Any]]:
+        """A ShortQuery's params, body and decoder."""
         decode = parsing.loads
         if row_type is not None:
             check = getattr(row_type, "matches_wire", None)
             decode = partial(parsing.loads_typed, type_=list[row_type], check=check)
-        data = self.request(
-            "PUT", "/queries/ShortQuery", params=params, body={"SqlCommand": sql}, decode=decode
-        )
+        return ({"Offset": offset} if offset else None), {"SqlCommand": sql}, decode
+
+    @staticmethod
+    def _short_query_rows(data: Any, row_type: type | None) -> list[Any]:
         rows = parsing.expect_list(data, "ShortQuery")
         if rows and row_type is not None and type(rows[0]) is row_type:
             return rows

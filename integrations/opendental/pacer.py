@@ -74,6 +74,10 @@ class Pacer:
         """Book only if the slot is at most max_wait_s away; return (booked, wait_s)."""
         return self._book(key_id, self.padded(interval_s), max_wait_s)
 
+    def reserve_many(self, bookings: list[tuple[str, float]]) -> list[float]:
+        """``reserve`` for several (key_id, interval_s) at once, in order; the waits."""
+        return [self._book(key_id, self.padded(interval), None)[1] for key_id, interval in bookings]
+
     def acquire(self, key_id: str, interval_s: float) -> float:
         """Book the next slot and sleep until it; return the seconds slept."""
         wait = self.reserve(key_id, interval_s)
@@ -136,6 +140,26 @@ return {1, wait, slot}
 """
 
 
+# reserve_many: the same booking for each KEYS[i] with interval ARGV[i], never refused;
+# returns the waits. One round trip for many keys (one Redis; a cluster would need the keys in
+# one hash slot).
+_BOOK_MANY_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local waits = {}
+for i, key in ipairs(KEYS) do
+  local interval = tonumber(ARGV[i])
+  local last = tonumber(redis.call('GET', key) or '')
+  local slot = now
+  if last and last + interval > now then slot = last + interval end
+  local ttl_ms = math.ceil((slot - now + interval) / 1000) + 1000
+  redis.call('SET', key, string.format('%d', slot), 'PX', ttl_ms)
+  waits[i] = slot - now
+end
+return waits
+"""
+
+
 class RedisPacer(Pacer):
     """Pacer shared by every process using one Redis; one Lua script per booking."""
 
@@ -144,6 +168,7 @@ class RedisPacer(Pacer):
         self.redis = redis_client
         self.prefix = prefix
         self._script = redis_client.register_script(_BOOK_LUA)
+        self._script_many = redis_client.register_script(_BOOK_MANY_LUA)
 
     def _book(self, key_id: str, interval_s: float, max_wait_s: float | None) -> tuple[bool, float]:
         max_wait_us = -1 if max_wait_s is None else math.floor(max_wait_s * 1_000_000)
@@ -152,6 +177,14 @@ class RedisPacer(Pacer):
             keys=[self.prefix + key_id], args=[interval_us, max_wait_us]
         )
         return bool(booked), max(0, int(wait_us)) / 1_000_000
+
+    def reserve_many(self, bookings: list[tuple[str, float]]) -> list[float]:
+        if not bookings:
+            return []
+        keys = [self.prefix + key_id for key_id, _ in bookings]
+        intervals = [math.ceil(self.padded(interval) * 1_000_000) for _, interval in bookings]
+        waits_us = self._script_many(keys=keys, args=intervals)
+        return [max(0, int(w)) / 1_000_000 for w in waits_us]
 
     def __repr__(self) -> str:
         return f"RedisPacer(prefix={self.prefix!r})"

@@ -154,6 +154,22 @@ def row_from_report(raw: dict, clinic_num: int | None) -> Row:
     )  # fmt: skip
 
 
+def report_params(snapshot: AgingSnapshot, offset: int) -> dict:
+    """GET /reports/Aging's parameters for the page of ``snapshot`` from ``offset``."""
+    return {
+        "DateAsOf": snapshot.as_of if snapshot.is_as_of_request else None,
+        "ClinicNum": snapshot.clinic_num,
+        "Offset": offset or None,
+    }
+
+
+def rows_from_report(raw: object, clinic_num: int | None) -> list[Row]:
+    """Rows from a GET /reports/Aging page (the decoded body)."""
+    if not isinstance(raw, list):
+        raise od.BadResponse("GET /reports/Aging did not return a list")
+    return [row_from_report(r, clinic_num) for r in raw]
+
+
 # --- when to refresh -------------------------------------------------------------------------
 
 
@@ -196,23 +212,49 @@ def snapshot_open(
     """A snapshot for a run that has none yet (the caller has looked: one per run at most):
     this office's unfinished one for the same day, resumed, or a new one; with the number of
     rows it already holds (where the refresh continues)."""
-    resumable = (
-        AgingSnapshot.objects.filter(
-            office=run.office, state=SnapshotState.BUILDING, source=source, as_of=as_of,
-            clinic_num=clinic_num, is_as_of_request=run.kind == "aging_as_of",
+    return snapshots_open([(run, source, as_of, clinic_num)])[run.pk]
+
+
+def snapshots_open(
+    wanted: list[tuple[PollRun, str, date, int | None]],
+) -> dict[int, tuple[AgingSnapshot, int]]:
+    """``snapshot_open`` for many runs (run, source, as_of, clinic_num), by run id: a lookup of
+    unfinished snapshots, then one INSERT for the new ones (and, rarely, the resumed' counts)."""
+    building = AgingSnapshot.objects.filter(
+        office_id__in={run.office_id for run, *_ in wanted}, state=SnapshotState.BUILDING
+    ).order_by("-fetched_at")
+    resumable: dict[tuple, AgingSnapshot] = {}
+    for snap in building:
+        match = (snap.office_id, snap.source, snap.as_of, snap.clinic_num, snap.is_as_of_request)
+        resumable.setdefault(match, snap)
+    opened: dict[int, tuple[AgingSnapshot, int]] = {}
+    resumed: list[AgingSnapshot] = []
+    created: list[AgingSnapshot] = []
+    for run, source, as_of, clinic_num in wanted:
+        as_of_request = run.kind == "aging_as_of"
+        snap = resumable.pop((run.office_id, source, as_of, clinic_num, as_of_request), None)
+        if snap is not None:
+            snap.run = run
+            resumed.append(snap)
+        else:
+            snap = AgingSnapshot(
+                office_id=run.office_id, run=run, source=source, as_of=as_of,
+                clinic_num=clinic_num, is_as_of_request=as_of_request,
+            )  # fmt: skip
+            created.append(snap)
+        opened[run.pk] = (snap, 0)  # new: nothing to count
+    AgingSnapshot.objects.bulk_create(created)
+    if resumed:
+        AgingSnapshot.objects.bulk_update(resumed, ["run"])
+        counts = dict(
+            AgingRow.objects.filter(snapshot__in=resumed)
+            .values_list("snapshot_id")
+            .annotate(n=Count("id"))
+            .order_by()
         )
-        .order_by("-fetched_at")
-        .first()
-    )  # fmt: skip
-    if resumable is not None:
-        AgingSnapshot.objects.filter(pk=resumable.pk).update(run=run)
-        resumable.run = run
-        return resumable, snapshot_row_count(resumable)
-    created = AgingSnapshot.objects.create(
-        office=run.office, run=run, source=source, as_of=as_of, clinic_num=clinic_num,
-        is_as_of_request=run.kind == "aging_as_of",
-    )  # fmt: skip
-    return created, 0  # new: nothing to count
+        for snap in resumed:
+            opened[snap.run.pk] = (snap, counts.get(snap.pk, 0))
+    return opened
 
 
 def snapshot_row_count(snapshot: AgingSnapshot) -> int:
@@ -222,50 +264,61 @@ def snapshot_row_count(snapshot: AgingSnapshot) -> int:
 
 def snapshot_rows_ingest(snapshot: AgingSnapshot, rows: list[Row]) -> int:
     """Write one page of rows; re-writing the same guarantors replaces them, never duplicates."""
-    if not rows:
+    return snapshots_rows_ingest({snapshot.pk: rows})
+
+
+def snapshots_rows_ingest(batches: dict[int, list[Row]]) -> int:
+    """``snapshot_rows_ingest`` for several snapshots (by id) at once: on Postgres one COPY."""
+    batches = {snapshot_id: rows for snapshot_id, rows in batches.items() if rows}
+    if not batches:
         return 0
     if connection.vendor == "postgresql":
-        _ingest_copy(snapshot.pk, rows)
+        _ingest_copy(batches)
     else:
-        AgingRow.objects.bulk_create(
-            [AgingRow(snapshot_id=snapshot.pk, **r._asdict()) for r in rows],
-            update_conflicts=True,
-            unique_fields=["snapshot", "pat_num"],
-            update_fields=[f for f in ROW_FIELDS if f != "pat_num"],
-        )
-    return len(rows)
+        for snapshot_id, rows in batches.items():
+            AgingRow.objects.bulk_create(
+                [AgingRow(snapshot_id=snapshot_id, **r._asdict()) for r in rows],
+                update_conflicts=True,
+                unique_fields=["snapshot", "pat_num"],
+                update_fields=[f for f in ROW_FIELDS if f != "pat_num"],
+            )
+    return sum(len(rows) for rows in batches.values())
 
 
-def _ingest_copy(snapshot_id: int, rows: list[Row]) -> None:
-    """Postgres: delete the page's guarantors, then COPY (several times faster than INSERTs).
+def _ingest_copy(batches: dict[int, list[Row]]) -> None:
+    """Postgres: delete the batches' guarantors, then COPY (several times faster than INSERTs).
 
-    The DELETE is bounded by the page's PatNum range so it always walks the unique index
+    The DELETE is bounded by the batch's PatNum range so it always walks the unique index
     (with stale statistics the planner otherwise scans all of the snapshot's rows per page,
     which makes a refresh quadratic). The commit is asynchronous: these rows are a re-fetchable
     cache, a crash can only lose the last pages (WAL is sequential), and a resumed refresh
     starts from the rows actually stored.
     """
     table = AgingRow._meta.db_table
-    pats = [r.pat_num for r in rows]
     columns = ", ".join(("snapshot_id", *ROW_FIELDS))
+    lows = {snapshot_id: min(r.pat_num for r in rows) for snapshot_id, rows in batches.items()}
     # savepoint=False: join the caller's transaction (batch + heartbeat) without extra trips.
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        # The usual case (rows arrive in PatNum order) has nothing stored at or past this
-        # batch's first PatNum: one index probe, and the DELETE only for a re-fetched batch.
+        # The usual case (rows arrive in PatNum order) has nothing stored at or past a batch's
+        # first PatNum: one index probe per snapshot, in one statement, and a DELETE only for
+        # a re-fetched batch.
         cursor.execute(
-            f"SELECT 1 FROM {table} WHERE snapshot_id = %s AND pat_num >= %s LIMIT 1",  # noqa: S608
-            [snapshot_id, min(pats)],
+            "SELECT s.id FROM unnest(%s::bigint[], %s::bigint[]) AS s(id, lo) WHERE EXISTS"  # noqa: S608
+            f" (SELECT 1 FROM {table} WHERE snapshot_id = s.id AND pat_num >= s.lo)",
+            [list(lows), list(lows.values())],
         )
-        if cursor.fetchone():
+        for (snapshot_id,) in cursor.fetchall():
+            pats = [r.pat_num for r in batches[snapshot_id]]
             cursor.execute(
                 f"DELETE FROM {table} WHERE snapshot_id = %s"  # noqa: S608
                 " AND pat_num BETWEEN %s AND %s AND pat_num = ANY(%s)",
                 [snapshot_id, min(pats), max(pats), pats],
             )
         with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for r in rows:
-                copy.write_row((snapshot_id, *r))
+            for snapshot_id, rows in batches.items():
+                for r in rows:
+                    copy.write_row((snapshot_id, *r))
 
 
 def _totals(per_clinic: list[dict]) -> dict:
@@ -274,44 +327,60 @@ def _totals(per_clinic: list[dict]) -> dict:
     return totals
 
 
-@transaction.atomic(savepoint=False)
 def snapshot_complete(
     snapshot: AgingSnapshot, *, make_current: bool = True, next_aging_at: datetime | None = None
 ) -> AgingSnapshot:
     """Total the rows, mark complete and (daily refresh) make it the office's current one,
     with the office's next refresh time if given."""
-    grouped = (
-        AgingRow.objects.filter(snapshot=snapshot)
-        .values("clinic_num")
-        .annotate(guarantors=Count("id"), **{b: Sum(b) for b in BUCKETS})
-        .order_by("clinic_num")
-    )
-    per_clinic_rows = [
-        {"guarantors": g["guarantors"], **{b: g[b] or Decimal("0") for b in BUCKETS}}
-        | {"clinic_num": g["clinic_num"]}
-        for g in grouped
-    ]
-    per_clinic = {
-        str(c["clinic_num"]): {k: str(v) for k, v in c.items() if k != "clinic_num"}
-        for c in per_clinic_rows
-    }
-    totals = _totals(per_clinic_rows)
-    snapshot.guarantor_count = totals.pop("guarantors")
-    for bucket, value in totals.items():
-        setattr(snapshot, bucket, value)
-    snapshot.clinic_totals = per_clinic
-    snapshot.state = SnapshotState.COMPLETE
-    snapshot.completed_at = timezone.now()
-    snapshot.save(
-        update_fields=["guarantor_count", *BUCKETS, "clinic_totals", "state", "completed_at"]
-    )
-    office_fields: dict = {} if next_aging_at is None else {"next_aging_at": next_aging_at}
-    if make_current:
-        office_fields["current_snapshot"] = snapshot
-        office_fields.update({f: getattr(snapshot, b) for f, b in OFFICE_AGING_FIELDS.items()})
-    if office_fields:  # one UPDATE (it locks the office row like SELECT ... FOR UPDATE would)
-        Office.objects.filter(pk=snapshot.office_id).update(**office_fields)
+    snapshots_complete([(snapshot, next_aging_at)], make_current=make_current)
     return snapshot
+
+
+@transaction.atomic(savepoint=False)
+def snapshots_complete(
+    done: list[tuple[AgingSnapshot, datetime | None]], *, make_current: bool = True
+) -> None:
+    """``snapshot_complete`` for many snapshots: one totals query, one UPDATE per table."""
+    if not done:
+        return
+    grouped = (
+        AgingRow.objects.filter(snapshot__in=[snapshot for snapshot, _ in done])
+        .values("snapshot_id", "clinic_num")
+        .annotate(guarantors=Count("id"), **{b: Sum(b) for b in BUCKETS})
+        .order_by("snapshot_id", "clinic_num")
+    )
+    per_snapshot: dict[int, list[dict]] = {snapshot.pk: [] for snapshot, _ in done}
+    for g in grouped:
+        per_snapshot[g["snapshot_id"]].append(
+            {"guarantors": g["guarantors"], **{b: g[b] or Decimal("0") for b in BUCKETS}}
+            | {"clinic_num": g["clinic_num"]}
+        )
+    now = timezone.now()
+    offices: dict[tuple[str, ...], list[Office]] = {}
+    for snapshot, next_aging in done:
+        per_clinic_rows = per_snapshot[snapshot.pk]
+        snapshot.clinic_totals = {
+            str(c["clinic_num"]): {k: str(v) for k, v in c.items() if k != "clinic_num"}
+            for c in per_clinic_rows
+        }
+        totals = _totals(per_clinic_rows)
+        snapshot.guarantor_count = totals.pop("guarantors")
+        for bucket, value in totals.items():
+            setattr(snapshot, bucket, value)
+        snapshot.state, snapshot.completed_at = SnapshotState.COMPLETE, now
+        office_fields: dict = {} if next_aging is None else {"next_aging_at": next_aging}
+        if make_current:
+            office_fields["current_snapshot"] = snapshot
+            office_fields.update({f: getattr(snapshot, b) for f, b in OFFICE_AGING_FIELDS.items()})
+        if office_fields:  # offices grouped by the fields they change: one UPDATE a group
+            office = Office(pk=snapshot.office_id, **office_fields)
+            offices.setdefault(tuple(office_fields), []).append(office)
+    AgingSnapshot.objects.bulk_update(
+        [snapshot for snapshot, _ in done],
+        ["guarantor_count", *BUCKETS, "clinic_totals", "state", "completed_at"],
+    )
+    for fields, group in offices.items():  # the UPDATE locks the rows as FOR UPDATE would
+        Office.objects.bulk_update(group, list(fields))
 
 
 def snapshot_fail(snapshot: AgingSnapshot) -> None:

@@ -16,6 +16,7 @@ from django.db import connection
 
 from integrations.models import ApiMode, CustomerKey, Office
 from integrations.opendental import OpenDentalClient, Pacer, pacer_from_url, shared_http_client
+from integrations.opendental.aio import AsyncOpenDentalClient, SlotBooker
 from integrations.opendental.client import DEFAULT_TIMEOUT
 from integrations.services.accounts import developer_key_plaintext
 from integrations.services.keys import customer_key_plaintext
@@ -63,22 +64,41 @@ def office_client(
     max_pace_wait_s: float | None = None,
 ) -> OpenDentalClient:
     """An API client for the office's current key, paced by its known permissions."""
+    args, kwargs = _client_args(office, key)
+    return OpenDentalClient(
+        *args, http_client=_http(), on_request=on_request, max_pace_wait_s=max_pace_wait_s,
+        sleep=_sleep_without_db, **kwargs,
+    )  # fmt: skip
+
+
+def office_async_client(
+    *,
+    office: Office,
+    key: CustomerKey | None,
+    http_client: httpx.AsyncClient,
+    booker: SlotBooker | None = None,
+    on_request: Callable[[str, str, int | None, float], None] | None = None,
+) -> AsyncOpenDentalClient:
+    """``office_client`` for an event loop: requests go through ``http_client``, slots are
+    booked through ``booker`` (with the loop's other clients)."""
+    args, kwargs = _client_args(office, key)
+    return AsyncOpenDentalClient(
+        *args, http_client=http_client, booker=booker, on_request=on_request, **kwargs
+    )
+
+
+def _client_args(office: Office, key: CustomerKey | None) -> tuple[tuple, dict]:
+    """Base URL, decrypted key pair and the office's client settings."""
     key = key or office.keys.filter(is_current=True).first()
     dev_key = developer_key_plaintext(office.account)
     if key is None or not dev_key:
         raise NoKey("The office has no current customer key or the account no developer key.")
-    return OpenDentalClient(
-        office.base_url,
-        dev_key,
-        customer_key_plaintext(key),
-        mode=CLIENT_MODES[ApiMode(office.api_mode)],
-        timeout=_timeout(),
-        pacer=_pacer(settings.REDIS_URL, settings.OPENDENTAL_PACE_MARGIN_S),
-        permissions=frozenset(office.granted_permissions or ()),
-        throttle_scale=settings.OPENDENTAL_THROTTLE_SCALE,
-        max_pace_wait_s=max_pace_wait_s,
-        max_retries=settings.OPENDENTAL_MAX_RETRIES,
-        http_client=_http(),
-        on_request=on_request,
-        sleep=_sleep_without_db,
-    )
+    args = (office.base_url, dev_key, customer_key_plaintext(key))
+    return args, {
+        "mode": CLIENT_MODES[ApiMode(office.api_mode)],
+        "timeout": _timeout(),
+        "pacer": _pacer(settings.REDIS_URL, settings.OPENDENTAL_PACE_MARGIN_S),
+        "permissions": frozenset(office.granted_permissions or ()),
+        "throttle_scale": settings.OPENDENTAL_THROTTLE_SCALE,
+        "max_retries": settings.OPENDENTAL_MAX_RETRIES,
+    }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -120,23 +121,67 @@ def sweep_due_offices(*, now: datetime | None = None) -> dict[str, int]:
         Q(next_aging_at=None) | Q(next_aging_at__lte=now), status=OfficeStatus.OK
     )
     for kind, qs in ((PollKind.HEALTH, due_health), (PollKind.AGING, due_aging)):
-        for office in qs.select_related("account").iterator(chunk_size=500):
-            try:
-                _, created = runs.poll_enqueue(office=office, kind=kind)
-            except runs.WorkersUnavailable:
-                queued["failed"] += 1
-                break  # the broker is down: the next sweep tries again
-            except Exception:
-                logger.exception("sweep could not queue office %s", office.pk)
-                queued["failed"] += 1
-                continue
-            queued[kind] += int(created)
-            _push_next(office, kind, now)
+        offices = qs.select_related("account").iterator(chunk_size=500)
+        polls_queue(offices, kind, now=now, counts=queued)  # broker down: the next sweep
     try:
         queued["resent"] = runs.runs_resend_stale()
     except runs.WorkersUnavailable:
         queued["failed"] += 1
     return queued
+
+
+def polls_queue(
+    offices: Iterable[Office],
+    kind: str,
+    *,
+    now: datetime | None = None,
+    counts: dict[str, int] | None = None,
+) -> tuple[list[int], bool]:
+    """Queue a poll of each office (one failure never stops it): (new run ids, broker down).
+
+    Daily aging refreshes go ``AGING_BATCH_SIZE`` to a task (``aging_batch``); health polls
+    one each. With ``now`` (the sweep), each office's next poll is pushed past it.
+    """
+    counts = counts if counts is not None else {kind: 0, "failed": 0}
+    batched = kind == PollKind.AGING and settings.AGING_BATCH_SIZE > 1
+    created_ids: list[int] = []
+    pending: list[tuple[int, Office]] = []
+
+    def send() -> None:
+        runs.runs_send_batch([run_id for run_id, _ in pending])
+        for _, office in pending:  # only once sent: an unsent office stays due
+            _pushed(office)
+        pending.clear()
+
+    def _pushed(office: Office) -> None:
+        if now is not None:
+            _push_next(office, kind, now)
+
+    try:
+        for office in offices:
+            try:
+                run, created = runs.poll_enqueue(office=office, kind=kind, send=not batched)
+            except runs.WorkersUnavailable:
+                raise
+            except Exception:
+                logger.exception("could not queue a %s poll of office %s", kind, office.pk)
+                counts["failed"] += 1
+                continue
+            counts[kind] += int(created)
+            if created:
+                created_ids.append(run.pk)
+            if created and batched:
+                pending.append((run.pk, office))
+                if len(pending) >= settings.AGING_BATCH_SIZE:
+                    send()
+            else:
+                _pushed(office)
+        if pending:
+            send()
+    except runs.WorkersUnavailable:
+        counts["failed"] += 1
+        return created_ids, True
+    return created_ids, False
 
 
 def _push_next(office: Office, kind: str, now: datetime) -> None:
@@ -177,7 +222,7 @@ def run_execute(run_id: int, *, claimer: str = "") -> float | None:
         runs.run_release(run, error="")
         return exc.retry_after or settings.MAX_INLINE_PACE_WAIT_S
     except od.OpenDentalError as exc:
-        return _failed(run, office, key, exc)
+        return run_fault(run, office, key, exc)
     return None
 
 
@@ -187,8 +232,9 @@ def _health(run: PollRun, office: Office, key: CustomerKey, client: od.OpenDenta
     runs.run_finish(run, outcome=RunOutcome.OK)
 
 
-def _failed(run: PollRun, office: Office, key: CustomerKey | None, exc: od.OpenDentalError):
-    """Record the fault on the office; retry transient faults of aging runs with backoff."""
+def run_fault(run: PollRun, office: Office, key: CustomerKey | None, exc: od.OpenDentalError):
+    """Record the fault on the office; transient faults of aging runs: the run is released
+    and the seconds to wait before resuming it are returned (backoff), else None."""
     health.office_health_record_error(office=office, key=key, exc=exc)
     error = health.error_text(exc)
     if (
@@ -305,12 +351,5 @@ def _page(client: od.OpenDentalClient, snapshot, offset: int) -> list[aging.Row]
     if snapshot.source == SnapshotSource.SHORT_QUERY:
         page = client.short_query(aging.AGING_SQL, offset, row_type=aging.QueryRow)
         return aging.rows_from_query(page)
-    params = {
-        "DateAsOf": snapshot.as_of if snapshot.is_as_of_request else None,
-        "ClinicNum": snapshot.clinic_num,
-        "Offset": offset or None,
-    }
-    raw = client.request("GET", "/reports/Aging", params=params)
-    if not isinstance(raw, list):
-        raise od.BadResponse("GET /reports/Aging did not return a list")
-    return [aging.row_from_report(r, snapshot.clinic_num) for r in raw]
+    raw = client.request("GET", "/reports/Aging", params=aging.report_params(snapshot, offset))
+    return aging.rows_from_report(raw, snapshot.clinic_num)

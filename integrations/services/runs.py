@@ -9,7 +9,7 @@ therefore finds nothing to do.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
@@ -91,12 +91,27 @@ def run_send(run: PollRun) -> None:
     """Hand a queued run to the workers; a broker outage fails the run with a clear message."""
     from integrations.tasks import poll_run_task
 
+    _send_or_fail([run.pk], lambda producer: poll_run_task.apply_async(
+        args=[run.pk], retry=False, producer=producer
+    ))  # fmt: skip
+
+
+def runs_send_batch(run_ids: list[int]) -> None:
+    """Hand queued aging runs to the workers as one batch task (``run_send``, many at once)."""
+    from integrations.tasks import aging_batch_task
+
+    _send_or_fail(run_ids, lambda producer: aging_batch_task.apply_async(
+        args=[run_ids], retry=False, producer=producer
+    ))  # fmt: skip
+
+
+def _send_or_fail(run_ids: list[int], send: Callable[[Any], Any]) -> None:
     try:
         with broker_producer() as producer:
-            poll_run_task.apply_async(args=[run.pk], retry=False, producer=producer)
+            send(producer)
     except Exception as exc:  # kombu raises many types for "broker down"
-        logger.warning("could not queue poll run %s: %s", run.pk, type(exc).__name__)
-        PollRun.objects.filter(pk=run.pk, outcome=RunOutcome.QUEUED).update(
+        logger.warning("could not queue poll runs %s: %s", run_ids[:10], type(exc).__name__)
+        PollRun.objects.filter(pk__in=run_ids, outcome=RunOutcome.QUEUED).update(
             outcome=RunOutcome.FAILED,
             finished_at=timezone.now(),
             error="Workers unavailable: the task broker could not be reached.",
@@ -124,28 +139,68 @@ def runs_resend_stale(*, limit: int = 500) -> int:
     return count
 
 
-def run_claim(run_id: int, *, claimer: str = "") -> PollRun | None:
-    """Move a run to running if it is queued (or running but stale, or ours); else None."""
-    now = timezone.now()
+def _claimable(claimer: str) -> Q:
+    """Runs a worker may start: queued, running but stale, or already its own (redelivered)."""
     claimable = Q(outcome=RunOutcome.QUEUED) | Q(
         outcome=RunOutcome.RUNNING, heartbeat_at__lt=_stale_cutoff()
     )
     if claimer:
         claimable |= Q(outcome=RunOutcome.RUNNING, claimed_by=claimer)
+    return claimable
+
+
+def _claim_update(now) -> dict[str, Any]:
+    return {
+        "outcome": RunOutcome.RUNNING, "started_at": now, "heartbeat_at": now,
+        "attempts": F("attempts") + 1,
+    }  # fmt: skip
+
+
+def run_claim(run_id: int, *, claimer: str = "") -> PollRun | None:
+    """Move a run to running if it is queued (or running but stale, or ours); else None."""
     claimed = (
         PollRun.objects.filter(pk=run_id)
-        .filter(claimable)
-        .update(
-            outcome=RunOutcome.RUNNING,
-            started_at=now,
-            heartbeat_at=now,
-            claimed_by=claimer,
-            attempts=F("attempts") + 1,
-        )
+        .filter(_claimable(claimer))
+        .update(claimed_by=claimer, **_claim_update(timezone.now()))
     )
     if claimed != 1:
         return None
     return PollRun.objects.select_related("office", "office__account").get(pk=run_id)
+
+
+def runs_claim(run_ids: list[int], *, claimer: str) -> list[PollRun]:
+    """``run_claim`` for many runs in two statements: those this claimer now holds.
+
+    ``claimer`` must be unique to the caller (a task id): it tells our claims from others'.
+    """
+    if not claimer:
+        raise ValueError("a batch claim needs the claimer's id")
+    PollRun.objects.filter(pk__in=run_ids).filter(_claimable(claimer)).update(
+        claimed_by=claimer, **_claim_update(timezone.now())
+    )
+    return list(
+        PollRun.objects.select_related("office", "office__account").filter(
+            pk__in=run_ids, outcome=RunOutcome.RUNNING, claimed_by=claimer
+        )
+    )
+
+
+def runs_heartbeat(active: list[PollRun]) -> None:
+    """``run_heartbeat`` for many runs, with their counters, in one statement."""
+    now = timezone.now()
+    for run in active:
+        run.heartbeat_at = now
+    PollRun.objects.bulk_update(active, ["heartbeat_at", "requests", "rows"])
+
+
+def runs_finish_ok(done: list[PollRun]) -> None:
+    """``run_finish`` with outcome OK for many runs, in one statement."""
+    now = timezone.now()
+    for run in done:
+        run.outcome, run.finished_at, run.error, run.status_code = RunOutcome.OK, now, "", None
+    PollRun.objects.bulk_update(
+        done, ["outcome", "finished_at", "error", "status_code", "requests", "rows"]
+    )
 
 
 def run_heartbeat(run: PollRun, **counters: int) -> None:

@@ -100,9 +100,10 @@ def test_refresh_breaks_the_worker_cpu_down_by_phase(settings, tmp_path):
     assert sum(line.startswith("cpu:   ") for line in lines) == len(phases)  # the table
     assert not DeveloperAccount.objects.filter(company_name__startswith="odportal bench").exists()
     # The wrapped functions are restored afterwards.
-    from integrations.opendental.client import _ApiClient
+    import httpx
+
     from integrations.services import aging, runs
 
-    assert not hasattr(_ApiClient._send, "__wrapped__")
+    assert not hasattr(httpx.Client.send, "__wrapped__")
     assert not hasattr(runs.run_claim, "__wrapped__")
     assert not hasattr(aging.snapshot_rows_ingest, "__wrapped__")

@@ -1,0 +1,151 @@
+"""The async client (httpx over aiohttp, one event loop) against a live sandbox over HTTP.
+
+It shares the sync client's pacing, retries, error mapping and parsing; these tests check that
+it behaves the same where it waits differently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import httpx
+import pytest
+
+from integrations.opendental import (
+    LocalPacer,
+    OpenDentalClient,
+    ServerTimeout,
+    Throttled,
+    Timeout,
+    Unreachable,
+    guarantor_aging_sql,
+)
+from integrations.opendental.aio import AsyncOpenDentalClient, async_http_client
+from tests.opendental import test_contract as contract
+from tests.opendental.test_contract import OFFICES, SCALE, office, set_faults, stats_for
+
+# The contract tests' sandbox (this module gets its own) and control client.
+sandbox = contract.sandbox
+http = contract.http
+
+
+def client_kwargs(sandbox, name, **kwargs):
+    spec = office(sandbox, name)
+    kwargs.setdefault("throttle_scale", SCALE)
+    kwargs.setdefault("backoff_base_s", 0.01)
+    kwargs.setdefault("backoff_max_s", 0.1)
+    kwargs.setdefault("permissions", frozenset(spec["permissions"]))
+    kwargs.setdefault("mode", next(o.mode for o in OFFICES if o.name == name))
+    args = (sandbox.base_url, sandbox.manifest["developer_key"], spec["customer_key"])
+    return args, kwargs
+
+
+def run(work):
+    """Run ``work(make)`` on a new event loop; ``make(name, **kw)`` builds async clients."""
+
+    async def main():
+        async with async_http_client(max_connections=10) as pool:
+
+            def make(sandbox, name, **kwargs):
+                args, kwargs = client_kwargs(sandbox, name, **kwargs)
+                return AsyncOpenDentalClient(*args, http_client=pool, **kwargs)
+
+            return await work(make)
+
+    return asyncio.run(main())
+
+
+def test_pages_equal_the_sync_clients(sandbox):
+    sql = guarantor_aging_sql()
+    args, kwargs = client_kwargs(sandbox, "Paid Clinics")
+    sync = OpenDentalClient(*args, **kwargs)
+    expected = [sync.short_query(sql, 0), sync.short_query(sql, 100)]
+
+    async def work(make):
+        client = make(sandbox, "Paid Clinics", pacer=LocalPacer())
+        granted = await client.agranted_permissions()
+        pref = await client.apreference("DateLastAging")
+        pages = [await client.ashort_query(sql, 0), await client.ashort_query(sql, 100)]
+        return granted, pref, pages
+
+    granted, pref, pages = run(work)
+    assert granted == sync.granted_permissions()
+    assert pref == sync.preference("DateLastAging") and pref
+    assert [len(p) for p in pages] == [100, 20]
+    assert pages == expected
+
+
+def test_offices_multiplexed_on_one_loop_are_paced_and_never_draw_a_429(sandbox, http):
+    http.post(f"{sandbox.control_url}/stats/reset")
+    pacer = LocalPacer()
+
+    async def work(make):
+        async def calls(name, n):
+            client = make(sandbox, name, pacer=pacer, max_retries=0)
+            for _ in range(n):
+                await client.arequest("GET", "/clinics")
+
+        # Two clients of one key share its slots through the pacer, as two offices' runs would.
+        await asyncio.gather(calls("Throttle", 4), calls("Enterprise", 10), calls("Enterprise", 10))
+
+    run(work)
+    assert stats_for(sandbox, http, "Throttle") == {"requests": 4, "violations": 0}
+    assert stats_for(sandbox, http, "Enterprise") == {"requests": 20, "violations": 0}
+
+
+@pytest.fixture
+def faulty(sandbox, http):
+    set_faults(sandbox, http, "Faulty", reset=True)
+    yield
+    set_faults(sandbox, http, "Faulty", reset=True)
+
+
+def test_faults_map_to_the_sync_clients_errors(sandbox, http, faulty):
+    async def fail(make, **client_kwargs):
+        client = make(sandbox, "Faulty", max_retries=0, **client_kwargs)
+        try:
+            await client.arequest("GET", "/clinics")
+        except Exception as exc:  # noqa: BLE001 - returned to the test
+            return exc
+        return None
+
+    set_faults(sandbox, http, "Faulty", status_429=True)
+    throttled = run(fail)
+    assert isinstance(throttled, Throttled) and throttled.retry_after == 1.0
+
+    set_faults(sandbox, http, "Faulty", reset=True)
+    set_faults(sandbox, http, "Faulty", timeout=True, timeout_immediate=True)
+    gateway = run(fail)
+    assert isinstance(gateway, ServerTimeout) and gateway.status == 504
+
+    set_faults(sandbox, http, "Faulty", reset=True)
+    set_faults(sandbox, http, "Faulty", latency_ms=1500)
+    slow = run(lambda make: fail(make, timeout=httpx.Timeout(5, read=0.3)))
+    assert isinstance(slow, Timeout)
+
+
+def test_a_one_off_fault_is_absorbed_by_a_retry(sandbox, http, faulty):
+    set_faults(sandbox, http, "Faulty", truncated_json=True, times=1)
+
+    async def work(make):
+        return await make(sandbox, "Faulty").agranted_permissions()
+
+    assert "ApiReadAll" in run(work)
+
+
+def test_a_closed_port_is_unreachable():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+
+    async def work():
+        async with async_http_client(max_connections=1) as pool:
+            client = AsyncOpenDentalClient(
+                f"http://127.0.0.1:{port}/api/v1", "Dev0123456789ab", "Cust0123456789ab",
+                min_interval_s=0, max_retries=1, backoff_max_s=0.01, http_client=pool,
+            )  # fmt: skip
+            await client.arequest("GET", "/clinics")
+
+    with pytest.raises(Unreachable):
+        asyncio.run(work())
