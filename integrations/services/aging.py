@@ -29,6 +29,7 @@ from integrations.models import (
     SnapshotSource,
     SnapshotState,
 )
+from integrations.services import bulk
 
 BUCKETS = ("bal_0_30", "bal_31_60", "bal_61_90", "bal_over_90", "ins_est", "bal_total")
 ROW_FIELDS = ("pat_num", "clinic_num", "name", "est_balance", *BUCKETS)
@@ -316,9 +317,26 @@ def _ingest_copy(batches: dict[int, list[Row]]) -> None:
                 [snapshot_id, min(pats), max(pats), pats],
             )
         with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for snapshot_id, rows in batches.items():
-                for r in rows:
-                    copy.write_row((snapshot_id, *r))
+            copy.write(_copy_text(batches))
+
+
+# COPY's text format: backslash escapes for the characters that delimit it; NUL, which no
+# Postgres text can hold, is dropped (a name is display text).
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": ""})
+
+
+def _copy_text(batches: dict[int, list[Row]]) -> str:
+    """The rows as COPY text, formatted here: psycopg's ``write_row`` passes every value
+    through its dumpers one by one, a tenth of a batched refresh's CPU. Only the name is
+    text; the rest are ints and Decimals, whose ``str`` Postgres reads back exactly."""
+    lines = []
+    for snapshot_id, rows in batches.items():
+        for r in rows:
+            lines.append(
+                f"{snapshot_id}\t{r[0]}\t{r[1]}\t{r[2].translate(_COPY_ESCAPES)}\t{r[3]}\t"
+                f"{r[4]}\t{r[5]}\t{r[6]}\t{r[7]}\t{r[8]}\t{r[9]}\n"
+            )
+    return "".join(lines)
 
 
 def _totals(per_clinic: list[dict]) -> dict:
@@ -375,12 +393,12 @@ def snapshots_complete(
         if office_fields:  # offices grouped by the fields they change: one UPDATE a group
             office = Office(pk=snapshot.office_id, **office_fields)
             offices.setdefault(tuple(office_fields), []).append(office)
-    AgingSnapshot.objects.bulk_update(
+    bulk.rows_update(
         [snapshot for snapshot, _ in done],
         ["guarantor_count", *BUCKETS, "clinic_totals", "state", "completed_at"],
     )
     for fields, group in offices.items():  # the UPDATE locks the rows as FOR UPDATE would
-        Office.objects.bulk_update(group, list(fields))
+        bulk.rows_update(group, fields)
 
 
 def snapshot_fail(snapshot: AgingSnapshot) -> None:

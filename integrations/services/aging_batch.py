@@ -42,7 +42,7 @@ from integrations.models import (
     RunOutcome,
     SnapshotSource,
 )
-from integrations.opendental.aio import AsyncOpenDentalClient, SlotBooker, async_http_client
+from integrations.opendental.aio import AsyncOpenDentalClient, SlotBooker, async_transport
 from integrations.services import aging, health, polling, runs
 from integrations.services.od import NoKey, office_async_client
 
@@ -127,7 +127,7 @@ class _Batch:
         self.resume = resume
         self.events: queue.SimpleQueue = queue.SimpleQueue()
         self.loop = asyncio.new_event_loop()
-        self.http = async_http_client(max_connections=max(len(jobs), 1))
+        self.transport = async_transport(max_connections=max(len(jobs), 1))
         self.booker = SlotBooker()
         self.main_task: asyncio.Task | None = None
         self.stopping = False
@@ -140,7 +140,7 @@ class _Batch:
         for job in list(self.jobs):
             try:
                 job.client = office_async_client(
-                    office=job.office, key=job.key, http_client=self.http,
+                    office=job.office, key=job.key, transport=self.transport,
                     booker=self.booker, on_request=_Counter(job.run),
                 )  # fmt: skip
             except NoKey as exc:
@@ -172,7 +172,7 @@ class _Batch:
             if not self.stopping:  # set before main_task is read: see _cancel
                 await asyncio.gather(*(self._refresh(job) for job in self.jobs))
         finally:
-            await self.http.aclose()
+            await self.transport.aclose()
 
     def _cancel(self) -> None:
         self.stopping = True

@@ -75,15 +75,15 @@ def office_async_client(
     *,
     office: Office,
     key: CustomerKey | None,
-    http_client: httpx.AsyncClient,
+    transport: httpx.AsyncBaseTransport,
     booker: SlotBooker | None = None,
     on_request: Callable[[str, str, int | None, float], None] | None = None,
 ) -> AsyncOpenDentalClient:
-    """``office_client`` for an event loop: requests go through ``http_client``, slots are
+    """``office_client`` for an event loop: requests go through ``transport``, slots are
     booked through ``booker`` (with the loop's other clients)."""
     args, kwargs = _client_args(office, key)
     return AsyncOpenDentalClient(
-        *args, http_client=http_client, booker=booker, on_request=on_request, **kwargs
+        *args, transport=transport, booker=booker, on_request=on_request, **kwargs
     )
 
 

@@ -21,6 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from integrations.models import Office, PollKind, PollRun, RunOutcome
+from integrations.services import bulk
 
 logger = logging.getLogger(__name__)
 
@@ -190,7 +191,7 @@ def runs_heartbeat(active: list[PollRun]) -> None:
     now = timezone.now()
     for run in active:
         run.heartbeat_at = now
-    PollRun.objects.bulk_update(active, ["heartbeat_at", "requests", "rows"])
+    bulk.rows_update(active, ["heartbeat_at", "requests", "rows"])
 
 
 def runs_finish_ok(done: list[PollRun]) -> None:
@@ -198,9 +199,7 @@ def runs_finish_ok(done: list[PollRun]) -> None:
     now = timezone.now()
     for run in done:
         run.outcome, run.finished_at, run.error, run.status_code = RunOutcome.OK, now, "", None
-    PollRun.objects.bulk_update(
-        done, ["outcome", "finished_at", "error", "status_code", "requests", "rows"]
-    )
+    bulk.rows_update(done, ["outcome", "finished_at", "error", "status_code", "requests", "rows"])
 
 
 def run_heartbeat(run: PollRun, **counters: int) -> None:

@@ -21,7 +21,7 @@ from integrations.opendental import (
     Unreachable,
     guarantor_aging_sql,
 )
-from integrations.opendental.aio import AsyncOpenDentalClient, async_http_client
+from integrations.opendental.aio import AsyncOpenDentalClient, async_transport
 from tests.opendental import test_contract as contract
 from tests.opendental.test_contract import OFFICES, SCALE, office, set_faults, stats_for
 
@@ -45,11 +45,11 @@ def run(work):
     """Run ``work(make)`` on a new event loop; ``make(name, **kw)`` builds async clients."""
 
     async def main():
-        async with async_http_client(max_connections=10) as pool:
+        async with async_transport(max_connections=10) as pool:
 
             def make(sandbox, name, **kwargs):
                 args, kwargs = client_kwargs(sandbox, name, **kwargs)
-                return AsyncOpenDentalClient(*args, http_client=pool, **kwargs)
+                return AsyncOpenDentalClient(*args, transport=pool, **kwargs)
 
             return await work(make)
 
@@ -140,10 +140,10 @@ def test_a_closed_port_is_unreachable():
         port = sock.getsockname()[1]
 
     async def work():
-        async with async_http_client(max_connections=1) as pool:
+        async with async_transport(max_connections=1) as pool:
             client = AsyncOpenDentalClient(
                 f"http://127.0.0.1:{port}/api/v1", "Dev0123456789ab", "Cust0123456789ab",
-                min_interval_s=0, max_retries=1, backoff_max_s=0.01, http_client=pool,
+                min_interval_s=0, max_retries=1, backoff_max_s=0.01, transport=pool,
             )  # fmt: skip
             await client.arequest("GET", "/clinics")
 

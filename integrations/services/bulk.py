@@ -1,0 +1,43 @@
+"""Bulk writes for the batched refresh, where the ORM's generic path costs too much CPU."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import connection
+from django.db.models import Model
+
+
+def rows_update(objs: Sequence[Model], fields: Sequence[str]) -> None:
+    """Save ``fields`` of every object in one statement: ``bulk_update``, for less CPU.
+
+    ``bulk_update`` builds a ``CASE WHEN pk = ... THEN ...`` per object and field through the
+    ORM's expression machinery: a tenth of a batched aging refresh's CPU. On Postgres this
+    sends ``UPDATE ... FROM (VALUES ...)`` instead, each value prepared by its own field (as
+    ``save`` would) and cast to the column's type. Elsewhere it is ``bulk_update``.
+    """
+    if not objs:
+        return
+    model = type(objs[0])
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_update(objs, list(fields))
+        return
+    meta = model._meta
+    pk = meta.pk
+    columns = [meta.get_field(name) for name in fields]
+    qn = connection.ops.quote_name
+    casts = [f.db_type(connection) or f.rel_db_type(connection) for f in (pk, *columns)]
+    row = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
+    params: list = []
+    for obj in objs:
+        params.append(pk.get_db_prep_value(obj.pk, connection))
+        params.extend(f.get_db_prep_save(getattr(obj, f.attname), connection) for f in columns)
+    names = ", ".join(qn(f.column) for f in (pk, *columns))
+    sets = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in columns)
+    table = qn(meta.db_table)
+    sql = (
+        f"UPDATE {table} AS t SET {sets} FROM (VALUES {', '.join([row] * len(objs))})"  # noqa: S608
+        f" AS v({names}) WHERE t.{qn(pk.column)} = v.{qn(pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
