@@ -13,7 +13,9 @@ rest of this package.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 import aiohttp
@@ -25,6 +27,16 @@ from .client import OpenDentalClient, Params
 from .errors import OpenDentalError
 from .pacer import Pacer
 
+# The send times of the request being sent in this task (the office's coroutine): aiohttp's
+# trace signal below appends to it, as httpcore's trace hook does for the sync client.
+_SENT: ContextVar[list[float] | None] = ContextVar("odportal_sent", default=None)
+
+
+async def _headers_sent(session: Any, context: Any, params: Any) -> None:
+    sent = _SENT.get()
+    if sent is not None:
+        sent.append(time.monotonic())
+
 
 def async_transport(*, max_connections: int) -> httpx.AsyncBaseTransport:
     """aiohttp's connection pool as an httpx transport (create and close it in one loop)."""
@@ -33,7 +45,11 @@ def async_transport(*, max_connections: int) -> httpx.AsyncBaseTransport:
         # keepalive_timeout: Open Dental's throttle spaces one key's requests by 0.5-5 s; a
         # connection kept longer than that is reused by the office's next request.
         connector = aiohttp.TCPConnector(limit=max_connections, keepalive_timeout=30)
-        return aiohttp.ClientSession(connector=connector)
+        # Pacing counts from when a request really left (``_ApiClient._spaced``); without
+        # this, from when its response came back, a response time too late each request.
+        trace = aiohttp.TraceConfig()
+        trace.on_request_headers_sent.append(_headers_sent)
+        return aiohttp.ClientSession(connector=connector, trace_configs=[trace])
 
     return AiohttpTransport(client=session)
 
@@ -138,13 +154,17 @@ class AsyncOpenDentalClient(OpenDentalClient):
         if wait > 0:
             await asyncio.sleep(wait)
         request = self._build(method, path, params, body)
-        with self._exchange(method, path, request) as exchange:
-            response = await self.transport.handle_async_request(request)
-            try:
-                await response.aread()
-            finally:
-                await response.aclose()  # the connection back to the pool
-            exchange.response = response
+        token = _SENT.set(request.extensions["trace"].sent)
+        try:
+            with self._exchange(method, path, request) as exchange:
+                response = await self.transport.handle_async_request(request)
+                try:
+                    await response.aread()
+                finally:
+                    await response.aclose()  # the connection back to the pool
+                exchange.response = response
+        finally:
+            _SENT.reset(token)
         return self._result(exchange.response, True, decode)
 
     async def agranted_permissions(self) -> frozenset[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 
 import httpx
 import pytest
@@ -149,3 +150,18 @@ def test_a_closed_port_is_unreachable():
 
     with pytest.raises(Unreachable):
         asyncio.run(work())
+
+
+def test_pacing_counts_from_when_the_request_left_not_from_its_response(sandbox, http, faulty):
+    set_faults(sandbox, http, "Faulty", latency_ms=400)  # the office answers slowly
+
+    async def work(make):
+        client = make(sandbox, "Faulty", max_retries=0)
+        started = time.monotonic()
+        await client.arequest("GET", "/clinics")
+        return started, client._last_sent, time.monotonic()
+
+    started, sent, answered = run(work)
+    assert answered - started >= 0.4
+    # The next slot is counted from the send (aiohttp's trace signal), as the sync client does.
+    assert started <= sent < started + 0.2
