@@ -8,6 +8,7 @@ refresh resumes at the number of rows already stored (pages are ordered by PatNu
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, NamedTuple
@@ -317,26 +318,31 @@ def _ingest_copy(batches: dict[int, list[Row]]) -> None:
                 [snapshot_id, min(pats), max(pats), pats],
             )
         with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            copy.write(_copy_text(batches))
+            for chunk in _copy_chunks(batches):
+                copy.write(chunk)
 
 
 # COPY's text format: backslash escapes for the characters that delimit it; NUL, which no
 # Postgres text can hold, is dropped (a name is display text).
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": ""})
+_COPY_CHUNK_ROWS = 500
 
 
-def _copy_text(batches: dict[int, list[Row]]) -> str:
+def _copy_chunks(batches: dict[int, list[Row]]) -> Iterator[str]:
     """The rows as COPY text, formatted here: psycopg's ``write_row`` passes every value
     through its dumpers one by one, a tenth of a batched refresh's CPU. Only the name is
-    text; the rest are ints and Decimals, whose ``str`` Postgres reads back exactly."""
-    lines = []
+    text; the rest are ints and Decimals, whose ``str`` Postgres reads back exactly.
+
+    In chunks: psycopg sends each from its own thread while the next is formatted (one
+    string for a whole batch cost a fifth of the ingest rate, measured).
+    """
     for snapshot_id, rows in batches.items():
-        for r in rows:
-            lines.append(
+        for start in range(0, len(rows), _COPY_CHUNK_ROWS):
+            yield "".join(
                 f"{snapshot_id}\t{r[0]}\t{r[1]}\t{r[2].translate(_COPY_ESCAPES)}\t{r[3]}\t"
                 f"{r[4]}\t{r[5]}\t{r[6]}\t{r[7]}\t{r[8]}\t{r[9]}\n"
+                for r in rows[start : start + _COPY_CHUNK_ROWS]
             )
-    return "".join(lines)
 
 
 def _totals(per_clinic: list[dict]) -> dict:
