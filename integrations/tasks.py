@@ -21,16 +21,15 @@ logger = logging.getLogger(__name__)
 # Aging rows are written with psycopg's COPY, which Django does not wrap: a database restart
 # mid-COPY raises psycopg's own errors, and those must retry like Django's.
 DB_ERRORS = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
+# Tasks that execute poll runs: acked late (a killed worker's message is redelivered, and its
+# id lets the copy take back the runs it held), retried while the database is away.
+RUN_TASK = {
+    "bind": True, "acks_late": True, "autoretry_for": DB_ERRORS, "retry_backoff": 2,
+    "retry_backoff_max": 60, "max_retries": 20,
+}  # fmt: skip
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    autoretry_for=DB_ERRORS,
-    retry_backoff=2,
-    retry_backoff_max=60,
-    max_retries=20,
-)
+@shared_task(**RUN_TASK)
 def poll_run_task(self, run_id: int) -> None:
     """Execute one poll run; re-queue itself when it must wait for a throttle slot or retry."""
     resume_in = polling.run_execute(run_id, claimer=self.request.id or "")
@@ -38,14 +37,7 @@ def poll_run_task(self, run_id: int) -> None:
         poll_run_task.apply_async(args=[run_id], countdown=resume_in)
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    autoretry_for=DB_ERRORS,
-    retry_backoff=2,
-    retry_backoff_max=60,
-    max_retries=20,
-)
+@shared_task(**RUN_TASK)
 def aging_batch_task(self, run_ids: list[int]) -> None:
     """Execute a batch of daily aging runs; those to resume later go back one task each."""
     # A redelivered or retried message keeps its id, so it takes back the runs it held.
