@@ -109,16 +109,6 @@ def _stored_rows(snapshots: list[AgingSnapshot]) -> dict[int, int]:
     return {s.pk: aging.snapshot_row_count(s) for s in snapshots}
 
 
-class _Counter:
-    """Counts a run's requests (the client's on_request hook, called in the loop thread)."""
-
-    def __init__(self, run: PollRun) -> None:
-        self.run = run
-
-    def __call__(self, method: str, path: str, status: int | None, elapsed: float) -> None:
-        self.run.requests += 1
-
-
 class _Batch:
     """The two threads of one batch and what passes between them (a queue of events)."""
 
@@ -141,7 +131,7 @@ class _Batch:
             try:
                 job.client = office_async_client(
                     office=job.office, key=job.key, transport=self.transport,
-                    booker=self.booker, on_request=_Counter(job.run),
+                    booker=self.booker, on_request=polling.RequestCounter(job.run),
                 )  # fmt: skip
             except NoKey as exc:
                 runs.run_finish(job.run, outcome=RunOutcome.SKIPPED, error=str(exc))
@@ -154,6 +144,8 @@ class _Batch:
         finally:
             self._cancel()  # the writer failed (a database error): stop fetching, then retry
             fetcher.join()
+        for job in list(self.active):  # never expected: a refresh that ended without a word
+            self._fault(job, RuntimeError("the refresh ended without an outcome"))
 
     # --- the event loop's thread: requests only, no database ---------------------------------
 

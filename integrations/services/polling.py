@@ -38,7 +38,7 @@ from integrations.services.od import NoKey, office_client
 logger = logging.getLogger(__name__)
 
 
-class _Counter:
+class RequestCounter:
     """Counts requests for the run row (passed to the client as on_request)."""
 
     def __init__(self, run: PollRun) -> None:
@@ -209,7 +209,7 @@ def run_execute(run_id: int, *, claimer: str = "") -> float | None:
         return None
     try:
         client = office_client(
-            office=office, key=key, on_request=_Counter(run),
+            office=office, key=key, on_request=RequestCounter(run),
             max_pace_wait_s=settings.MAX_INLINE_PACE_WAIT_S,
         )  # fmt: skip
         if run.kind == PollKind.HEALTH:

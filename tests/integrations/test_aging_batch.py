@@ -117,7 +117,7 @@ def test_a_handed_back_run_resumes_in_the_single_run_task_after_its_stored_rows(
     sandbox_account, sandbox_control, sandbox_totals, settings
 ):
     (spare,) = checked(sandbox_account, "Spare Office")
-    count = aging_batch._Counter.__call__
+    count = polling.RequestCounter.__call__
 
     def count_then_break(counter, *args):
         count(counter, *args)
@@ -125,7 +125,7 @@ def test_a_handed_back_run_resumes_in_the_single_run_task_after_its_stored_rows(
             sandbox_control(spare.manifest["customer_key"], status_500=True)
 
     (run_id,) = queue_aging(spare)
-    with mock.patch.object(aging_batch._Counter, "__call__", count_then_break):
+    with mock.patch.object(polling.RequestCounter, "__call__", count_then_break):
         resume = aging_batch.batch_execute([run_id], claimer="batch-1")
     assert list(resume) == [run_id]
     snapshot = AgingSnapshot.objects.get(run_id=run_id)
@@ -237,3 +237,26 @@ def test_with_the_broker_down_the_batch_fails_clearly_and_the_offices_stay_due(
     assert failed.count() == 2
     assert all(r.outcome == RunOutcome.FAILED and "Workers unavailable" in r.error for r in failed)
     assert not Office.objects.filter(pk__in=[o.pk for o in offices], next_aging_at__isnull=False)
+
+
+def test_a_bug_in_one_refresh_hands_its_run_back_and_spares_the_others(sandbox_account):
+    queries, spare = checked(sandbox_account, "Queries Office", "Spare Office")
+    real = aging.rows_from_query
+    calls = []
+
+    def first_call_breaks(page):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ZeroDivisionError("a bug")
+        return real(page)
+
+    run_ids = queue_aging(queries, spare)
+    with mock.patch.object(aging, "rows_from_query", first_call_breaks):
+        resume = aging_batch.batch_execute(run_ids, claimer="batch-1")
+    outcomes = {r.pk: r for r in PollRun.objects.filter(pk__in=run_ids)}
+    (broken,) = resume
+    assert resume[broken] == 60.0
+    assert outcomes[broken].outcome == RunOutcome.QUEUED
+    assert outcomes[broken].error == "Internal error: ZeroDivisionError"
+    (other,) = set(run_ids) - {broken}
+    assert outcomes[other].outcome == RunOutcome.OK
