@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -133,3 +134,33 @@ def test_killing_the_worker_mid_refresh_loses_nothing_and_duplicates_nothing(
             " GROUP BY snapshot_id, pat_num HAVING COUNT(*) > 1"
         )
         assert cur.fetchall() == []
+
+
+def test_the_poll_command_queues_waits_and_reports_each_office(sandbox_account, worker, settings):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    settings.AGING_BATCH_SIZE = 2  # three pollable offices: two batch tasks
+    worker.start()
+    out = StringIO()
+    call_command("poll", "--office", "Queries Office", "--wait", "--timeout", "60", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("Queries Office: health poll queued (run ")
+    assert lines[1].startswith("Queries Office: ok · status OK · 5 requests")
+    for name in ("ReadAll Office", "Spare Office"):
+        call_command("poll", "--office", name, "--wait", stdout=StringIO())
+    Office.objects.filter(name__in=["Down Office", "Disabled Office"]).update(polling_enabled=False)
+    out = StringIO()
+    with mock.patch.object(runs, "runs_send_batch", wraps=runs.runs_send_batch) as send:
+        call_command("poll", "--all", "--kind", "aging", "--wait", "--timeout", "90", stdout=out)
+    assert [len(call.args[0]) for call in send.call_args_list] == [2, 1]
+    lines = out.getvalue().splitlines()
+    # Every pollable office: three refreshes, sent as the sweep sends them, in batches.
+    assert lines[0] == "3 aging refreshes queued (2 offices a task), 0 already queued or running"
+    finished = {line.split(":")[0]: line for line in lines[1:]}
+    for name in ("Queries Office", "ReadAll Office", "Spare Office"):
+        assert ": ok · " in finished[name], finished[name]
+    assert PollRun.objects.filter(kind=PollKind.AGING, outcome=RunOutcome.OK).count() == 3
+    with pytest.raises(CommandError, match="No office"):
+        call_command("poll", "--office", "No Such Office")

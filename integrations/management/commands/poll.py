@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from integrations.models import Office, PollKind, PollRun, RunOutcome
-from integrations.services import runs
+from integrations.services import polling, runs
 from integrations.services.polling import offices_pollable
 
 
@@ -25,6 +26,27 @@ class Command(BaseCommand):
     def handle(self, *args, office: str | None, all: bool, kind: str, wait: bool, timeout: float,
                **options) -> None:  # fmt: skip
         offices = list(offices_pollable().distinct()) if all else [self._office(office)]
+        if all and kind == PollKind.AGING:  # as the sweep sends them: in batches
+            queued = self._queue_batches(offices)
+        else:
+            queued = self._queue_each(offices, kind)
+        if wait:
+            self._wait(queued, timeout)
+
+    def _queue_batches(self, offices: list[Office]) -> list[int]:
+        counts = {PollKind.AGING: 0, "failed": 0}
+        run_ids, broker_down = polling.polls_queue(offices, PollKind.AGING, counts=counts)
+        if broker_down:
+            raise CommandError("Workers unavailable: the broker is not reachable.")
+        busy = len(offices) - len(run_ids) - counts["failed"]
+        line = f"{len(run_ids)} aging refreshes queued ({settings.AGING_BATCH_SIZE} offices a task)"
+        line += f", {busy} already queued or running"
+        if counts["failed"]:
+            line += f", {counts['failed']} could not be queued (see the log)"
+        self.stdout.write(line)
+        return run_ids
+
+    def _queue_each(self, offices: list[Office], kind: str) -> list[int]:
         queued = []
         for item in offices:
             try:
@@ -36,8 +58,7 @@ class Command(BaseCommand):
             queued.append(run.pk)
             note = "queued" if created else "already queued or running"
             self.stdout.write(f"{item.name}: {kind} poll {note} (run {run.public_id})")
-        if wait:
-            self._wait(queued, timeout)
+        return queued
 
     def _office(self, ident: str) -> Office:
         office = Office.objects.filter(name=ident).first()
