@@ -76,7 +76,8 @@ class Pacer:
 
     def reserve_many(self, bookings: list[tuple[str, float]]) -> list[float]:
         """``reserve`` for several (key_id, interval_s) at once, in order; the waits."""
-        return [self._book(key_id, self.padded(interval), None)[1] for key_id, interval in bookings]
+        padded = [(key_id, self.padded(interval), None) for key_id, interval in bookings]
+        return [wait for _booked, wait in self._book_many(padded)]
 
     def acquire(self, key_id: str, interval_s: float) -> float:
         """Book the next slot and sleep until it; return the seconds slept."""
@@ -87,6 +88,12 @@ class Pacer:
 
     def _book(self, key_id: str, interval_s: float, max_wait_s: float | None) -> tuple[bool, float]:
         raise NotImplementedError
+
+    def _book_many(
+        self, bookings: list[tuple[str, float, float | None]]
+    ) -> list[tuple[bool, float]]:
+        """``_book`` for each (key_id, interval_s, max_wait_s), in order."""
+        return [self._book(*booking) for booking in bookings]
 
 
 class NullPacer(Pacer):
@@ -120,71 +127,60 @@ class LocalPacer(Pacer):
             return True, wait
 
 
-# KEYS[1] = pace key; ARGV = interval_us, max_wait_us (-1: unlimited).
-# Returns {booked 0/1, wait_us, slot_us} (slot_us: the slot's Redis time, for tests/diagnostics).
-# Redis TIME is the clock so every process agrees; integers are microseconds, formatted with
-# %d because Lua's default number-to-string loses precision above 14 digits.
+# KEYS[i] = a pace key; ARGV[2i-1], ARGV[2i] = its interval_us, max_wait_us (-1: unlimited).
+# Returns {booked 0/1, wait_us, slot_us} for each key in turn (slot_us: the slot's Redis time,
+# for tests/diagnostics). One round trip books many keys (one Redis; a cluster would need them
+# in one hash slot). Redis TIME is the clock so every process agrees; integers are
+# microseconds, formatted with %d because Lua's default number-to-string loses precision above
+# 14 digits.
 _BOOK_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-local max_wait = tonumber(ARGV[2])
-local last = tonumber(redis.call('GET', KEYS[1]) or '')
-local slot = now
-if last and last + interval > now then slot = last + interval end
-local wait = slot - now
-if max_wait >= 0 and wait > max_wait then return {0, wait, slot} end
-local ttl_ms = math.ceil((wait + interval) / 1000) + 1000
-redis.call('SET', KEYS[1], string.format('%d', slot), 'PX', ttl_ms)
-return {1, wait, slot}
-"""
-
-
-# reserve_many: the same booking for each KEYS[i] with interval ARGV[i], never refused;
-# returns the waits. One round trip for many keys (one Redis; a cluster would need the keys in
-# one hash slot).
-_BOOK_MANY_LUA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local waits = {}
+local out = {}
 for i, key in ipairs(KEYS) do
-  local interval = tonumber(ARGV[i])
+  local interval = tonumber(ARGV[2 * i - 1])
+  local max_wait = tonumber(ARGV[2 * i])
   local last = tonumber(redis.call('GET', key) or '')
   local slot = now
   if last and last + interval > now then slot = last + interval end
-  local ttl_ms = math.ceil((slot - now + interval) / 1000) + 1000
-  redis.call('SET', key, string.format('%d', slot), 'PX', ttl_ms)
-  waits[i] = slot - now
+  local wait = slot - now
+  local booked = 0
+  if max_wait < 0 or wait <= max_wait then
+    booked = 1
+    local ttl_ms = math.ceil((wait + interval) / 1000) + 1000
+    redis.call('SET', key, string.format('%d', slot), 'PX', ttl_ms)
+  end
+  out[3 * i - 2], out[3 * i - 1], out[3 * i] = booked, wait, slot
 end
-return waits
+return out
 """
 
 
 class RedisPacer(Pacer):
-    """Pacer shared by every process using one Redis; one Lua script per booking."""
+    """Pacer shared by every process using one Redis; one Lua script call per booking (or
+    per ``reserve_many``)."""
 
     def __init__(self, redis_client: Any, prefix: str = "odportal:pace:", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.redis = redis_client
         self.prefix = prefix
         self._script = redis_client.register_script(_BOOK_LUA)
-        self._script_many = redis_client.register_script(_BOOK_MANY_LUA)
 
     def _book(self, key_id: str, interval_s: float, max_wait_s: float | None) -> tuple[bool, float]:
-        max_wait_us = -1 if max_wait_s is None else math.floor(max_wait_s * 1_000_000)
-        interval_us = math.ceil(interval_s * 1_000_000)
-        booked, wait_us, _slot_us = self._script(
-            keys=[self.prefix + key_id], args=[interval_us, max_wait_us]
-        )
-        return bool(booked), max(0, int(wait_us)) / 1_000_000
+        return self._book_many([(key_id, interval_s, max_wait_s)])[0]
 
-    def reserve_many(self, bookings: list[tuple[str, float]]) -> list[float]:
+    def _book_many(
+        self, bookings: list[tuple[str, float, float | None]]
+    ) -> list[tuple[bool, float]]:
         if not bookings:
             return []
-        keys = [self.prefix + key_id for key_id, _ in bookings]
-        intervals = [math.ceil(self.padded(interval) * 1_000_000) for _, interval in bookings]
-        waits_us = self._script_many(keys=keys, args=intervals)
-        return [max(0, int(w)) / 1_000_000 for w in waits_us]
+        args: list[int] = []
+        for _key_id, interval_s, max_wait_s in bookings:
+            max_wait_us = -1 if max_wait_s is None else math.floor(max_wait_s * 1_000_000)
+            args += [math.ceil(interval_s * 1_000_000), max_wait_us]
+        keys = [self.prefix + key_id for key_id, _, _ in bookings]
+        out = self._script(keys=keys, args=args)
+        return [(bool(out[i]), max(0, int(out[i + 1])) / 1_000_000) for i in range(0, len(out), 3)]
 
     def __repr__(self) -> str:
         return f"RedisPacer(prefix={self.prefix!r})"

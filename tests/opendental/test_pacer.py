@@ -148,6 +148,22 @@ def test_redis_pacer_books_consecutive_slots_and_sets_a_ttl(redis_pacer):
     assert 0 < ttl_ms <= 4000
 
 
+@pytest.mark.parametrize("kind", ["local", "redis"])
+def test_reserve_many_books_in_order_as_reserve_would(kind, request):
+    pacer = LocalPacer() if kind == "local" else request.getfixturevalue("redis_pacer")
+    started = time.monotonic()
+    pacer.reserve("a", 1.0)
+    waits = pacer.reserve_many([("a", 1.0), ("b", 0.5), ("a", 1.0), ("c", 5.0)])
+    elapsed = time.monotonic() - started
+    padded = pacer.padded(1.0)
+    # "a" already had a slot: the next two follow it, one padded interval apart.
+    assert padded - elapsed - 0.002 <= waits[0] <= padded + 0.002
+    assert 2 * padded - elapsed - 0.002 <= waits[2] <= 2 * padded + 0.002
+    assert waits[1] == waits[3] == 0  # keys of their own: now
+    assert pacer.reserve("c", 5.0) == pytest.approx(pacer.padded(5.0), abs=elapsed + 0.01)
+    assert pacer.reserve_many([]) == []
+
+
 def test_redis_pacer_try_reserve_books_nothing_when_too_far(redis_pacer):
     started = time.monotonic()
     redis_pacer.reserve("k", 5.0)
