@@ -198,6 +198,23 @@ def aging_ready_at(office: Office, date_last_aging: date | None, now: datetime) 
     return due if now < due else None
 
 
+class DailyPlan(NamedTuple):
+    """What a daily refresh does once it knows DateLastAging: wait, or read from a source."""
+
+    wait_until: datetime | None  # set: today's aging has not run yet (recipe: wait)
+    source: str
+    as_of: date
+
+
+def daily_plan(office: Office, date_last_aging: date | None, now: datetime) -> DailyPlan:
+    """The recipe's decision for a daily refresh (the office's permissions already known)."""
+    return DailyPlan(
+        aging_ready_at(office, date_last_aging, now),
+        sources_for(office.granted_permissions),
+        date_last_aging or office_today(office, now),
+    )
+
+
 def next_aging_at(office: Office, now: datetime) -> datetime:
     """Tomorrow's refresh time: after the office's automated aging run."""
     return aging_due_at(office, office_today(office, now) + timedelta(days=1))
@@ -246,24 +263,32 @@ def snapshots_open(
                 clinic_num=clinic_num, is_as_of_request=as_of_request,
             )  # fmt: skip
             created.append(snap)
-        opened[run.pk] = (snap, 0)  # new: nothing to count
+        opened[run.pk] = (snap, 0)  # a new one has nothing to count; resumed: below
     AgingSnapshot.objects.bulk_create(created)
     if resumed:
         AgingSnapshot.objects.bulk_update(resumed, ["run"])
-        counts = dict(
-            AgingRow.objects.filter(snapshot__in=resumed)
-            .values_list("snapshot_id")
-            .annotate(n=Count("id"))
-            .order_by()
-        )
+        counts = snapshots_row_counts(resumed)
         for snap in resumed:
-            opened[snap.run.pk] = (snap, counts.get(snap.pk, 0))
+            opened[snap.run.pk] = (snap, counts[snap.pk])
     return opened
 
 
 def snapshot_row_count(snapshot: AgingSnapshot) -> int:
     """Rows stored so far: where a resumed refresh continues."""
     return AgingRow.objects.filter(snapshot=snapshot).count()
+
+
+def snapshots_row_counts(snapshots: list[AgingSnapshot]) -> dict[int, int]:
+    """``snapshot_row_count`` of each snapshot, by id, in one query (none for no snapshots)."""
+    if not snapshots:
+        return {}
+    counts = dict(
+        AgingRow.objects.filter(snapshot__in=snapshots)
+        .values_list("snapshot_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {s.pk: counts.get(s.pk, 0) for s in snapshots}
 
 
 def snapshot_rows_ingest(snapshot: AgingSnapshot, rows: list[Row]) -> int:

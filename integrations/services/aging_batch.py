@@ -84,7 +84,7 @@ def _jobs(claimed: list[PollRun], resume: dict[int, float]) -> list[_Job]:
         for k in CustomerKey.objects.filter(office__in=[r.office for r in claimed], is_current=True)
     }
     existing = {s.run_id: s for s in AgingSnapshot.objects.filter(run__in=claimed)}
-    stored = _stored_rows(list(existing.values()))
+    stored = aging.snapshots_row_counts(list(existing.values()))  # resumed runs' only
     jobs: list[_Job] = []
     for run in claimed:
         office = run.office
@@ -92,21 +92,14 @@ def _jobs(claimed: list[PollRun], resume: dict[int, float]) -> list[_Job]:
             runs.run_release(run, error="")
             resume[run.pk] = 0.0
             continue
-        if not office.polling_enabled and run.requested_by_id is None:
-            off = "Polling is off for this office."
-            runs.run_finish(run, outcome=RunOutcome.SKIPPED, error=off)
+        if polling.run_skipped_if_off(run):
             continue
         job = _Job(run=run, office=office, key=current.get(office.pk))
         job.snapshot = existing.get(run.pk)
         if job.snapshot is not None:
-            job.offset = stored.get(job.snapshot.pk, 0)
+            job.offset = stored[job.snapshot.pk]
         jobs.append(job)
     return jobs
-
-
-def _stored_rows(snapshots: list[AgingSnapshot]) -> dict[int, int]:
-    """Rows each snapshot holds (resumed runs only: usually no snapshot, no query)."""
-    return {s.pk: aging.snapshot_row_count(s) for s in snapshots}
 
 
 class _Batch:
@@ -195,15 +188,12 @@ class _Batch:
         if not office.granted_permissions:
             office.granted_permissions = sorted(await client.agranted_permissions())
         pref = await client.apreference(health.PREF_DATE_LAST_AGING)
-        last_aging = health.parse_pref_date(pref)
-        now = timezone.now()
-        wait_until = aging.aging_ready_at(office, last_aging, now)
-        if wait_until is not None:
-            self.events.put(("wait", job, wait_until))
+        plan = aging.daily_plan(office, health.parse_pref_date(pref), timezone.now())
+        if plan.wait_until is not None:
+            self.events.put(("wait", job, plan.wait_until))
             return False
-        source = aging.sources_for(office.granted_permissions)
         job.opened = self.loop.create_future()
-        self.events.put(("open", job, (source, last_aging or aging.office_today(office, now))))
+        self.events.put(("open", job, (plan.source, plan.as_of)))
         await job.opened  # the writer sets job.snapshot and job.offset first
         return True
 
@@ -269,7 +259,6 @@ class _Batch:
                 self.fetched_rows += len(payload)
                 job.offset += len(payload)
                 if kind == "done":
-                    job.run.rows = job.offset
                     self.done.append(job)
             elif kind == "open":
                 opens.append((job, payload))
@@ -291,6 +280,8 @@ class _Batch:
     def _flush(self) -> None:
         """Every fetched row, and the finished refreshes completed, in one transaction."""
         done, self.done = self.done, []
+        for job in self.fetched:  # the rows written below, counted for the runs' rows
+            job.run.rows = job.offset
         now = timezone.now()
         with transaction.atomic():
             aging.snapshots_rows_ingest({j.snapshot.pk: rows for j, rows in self.fetched.items()})
@@ -298,16 +289,13 @@ class _Batch:
                 [(job.snapshot, aging.next_aging_at(job.office, now)) for job in done]
             )
             runs.runs_finish_ok([job.run for job in done])
-        for job in self.fetched:
-            job.run.rows = job.offset
         self.fetched.clear()
         self.fetched_rows = 0
         self.active.difference_update(done)
 
     def _wait(self, job: _Job, wait_until: datetime) -> None:
         """Today's aging has not run yet (recipe: wait): as ``polling``."""
-        runs.run_finish(job.run, outcome=RunOutcome.SKIPPED, error="Waiting for today's aging run.")
-        Office.objects.filter(pk=job.office.pk).update(next_aging_at=wait_until)
+        polling.aging_run_wait(job.run, wait_until)
         self.active.discard(job)
 
     def _fault(self, job: _Job, exc: Exception) -> None:

@@ -204,8 +204,7 @@ def run_execute(run_id: int, *, claimer: str = "") -> float | None:
         return None  # done already, or another worker holds it
     office = run.office
     key = office.keys.filter(is_current=True).first()
-    if not office.polling_enabled and run.requested_by_id is None:
-        runs.run_finish(run, outcome=RunOutcome.SKIPPED, error="Polling is off for this office.")
+    if run_skipped_if_off(run):
         return None
     try:
         client = office_client(
@@ -224,6 +223,20 @@ def run_execute(run_id: int, *, claimer: str = "") -> float | None:
     except od.OpenDentalError as exc:
         return run_fault(run, office, key, exc)
     return None
+
+
+def run_skipped_if_off(run: PollRun) -> bool:
+    """Skip (finish) a run of an office whose polling is off, unless a user asked for it."""
+    if run.office.polling_enabled or run.requested_by_id is not None:
+        return False
+    runs.run_finish(run, outcome=RunOutcome.SKIPPED, error="Polling is off for this office.")
+    return True
+
+
+def aging_run_wait(run: PollRun, wait_until: datetime) -> None:
+    """Today's aging has not run yet (recipe: wait): the run ends, the office tries again then."""
+    runs.run_finish(run, outcome=RunOutcome.SKIPPED, error="Waiting for today's aging run.")
+    Office.objects.filter(pk=run.office_id).update(next_aging_at=wait_until)
 
 
 def _health(run: PollRun, office: Office, key: CustomerKey, client: od.OpenDentalClient) -> None:
@@ -292,13 +305,11 @@ def _aging_snapshot_open(run: PollRun, office: Office, client: od.OpenDentalClie
         if not office.granted_permissions:
             office.granted_permissions = sorted(client.granted_permissions())
         last_aging = health.parse_pref_date(client.preference(health.PREF_DATE_LAST_AGING))
-        wait_until = aging.aging_ready_at(office, last_aging, now)
-        if wait_until is not None:
-            runs.run_finish(run, outcome=RunOutcome.SKIPPED, error="Waiting for today's aging run.")
-            Office.objects.filter(pk=office.pk).update(next_aging_at=wait_until)
+        plan = aging.daily_plan(office, last_aging, now)
+        if plan.wait_until is not None:
+            aging_run_wait(run, plan.wait_until)
             return None
-        source = aging.sources_for(office.granted_permissions)
-        as_of = last_aging or aging.office_today(office, now)
+        source, as_of = plan.source, plan.as_of
     return aging.snapshot_open(run=run, source=source, as_of=as_of, clinic_num=run.clinic_num)
 
 
