@@ -1,1 +1,1 @@
-"""The odportal Django app: developer accounts, offices, customer keys, polling and aging."""
+"""Open Dental integrations: the accounts and offices apps, the Open Dental client, devtools."""

@@ -63,8 +63,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
-    "integrations",
+    "integrations.accounts",
+    "integrations.offices",
 ]
+# The demo and benchmark commands (and their seeding): tooling, not product.
+DEVTOOLS = env_bool("ODPORTAL_DEVTOOLS", default=DEBUG)
+if DEVTOOLS:
+    INSTALLED_APPS.append("integrations.devtools")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -207,13 +212,13 @@ CELERY_TIMEZONE = "UTC"
 SWEEP_INTERVAL_S = env_int("ODPORTAL_SWEEP_INTERVAL_S", 60)
 CELERY_BEAT_SCHEDULE = {
     "sweep-due-offices": {
-        "task": "integrations.tasks.sweep_task",
+        "task": "integrations.offices.tasks.sweep_task",
         "schedule": float(SWEEP_INTERVAL_S),
         # Expire just below the interval so a backlog never stacks duplicate sweeps.
         "options": {"expires": max(SWEEP_INTERVAL_S - 5, 1)},
     },
     "prune-aging-snapshots": {
-        "task": "integrations.tasks.prune_snapshots_task",
+        "task": "integrations.offices.tasks.prune_snapshots_task",
         "schedule": 6 * 3600.0,
         "options": {"expires": 6 * 3600 - 60},
     },
@@ -231,7 +236,7 @@ KEY_MOVE_PENDING_MINUTES = 15  # Open Dental: a moved key can take up to 15 minu
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_keys": {"()": "integrations.logging.RedactKeysFilter"}},
+    "filters": {"redact_keys": {"()": "odportal.lib.logging.RedactKeysFilter"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "filters": ["redact_keys"]},
     },
@@ -266,11 +271,13 @@ HEARTBEAT_EVERY_S = float(env_str("ODPORTAL_HEARTBEAT_EVERY_S", "5"))
 AGING_RETRY_AFTER_FAILURE_S = env_int("ODPORTAL_AGING_RETRY_AFTER_FAILURE_S", 3600)
 # The sweep hands daily aging refreshes to the workers this many offices a task: one event
 # loop fetches for all of them and their rows are written together, every AGING_BATCH_FLUSH_S
-# (integrations.services.aging_batch). 1 sends each as its own task, as "Refresh now" does.
+# (integrations.offices.services.polling.batch). 1 sends each as its own task, as "Refresh
+# now" does.
 AGING_BATCH_SIZE = env_int("ODPORTAL_AGING_BATCH_SIZE", 250)
 AGING_BATCH_FLUSH_S = float(env_str("ODPORTAL_AGING_BATCH_FLUSH_S", "1.0"))
 
-# Login throttling (integrations.auth): failures per username / per client address in a window.
+# Login throttling (integrations.accounts.throttle): failures per username / per client address
+# in a window.
 LOGIN_THROTTLE_MAX_FAILURES = env_int("ODPORTAL_LOGIN_MAX_FAILURES", 5)
 LOGIN_THROTTLE_MAX_FAILURES_PER_IP = env_int("ODPORTAL_LOGIN_MAX_FAILURES_PER_IP", 5)
 LOGIN_THROTTLE_WINDOW_S = env_int("ODPORTAL_LOGIN_WINDOW_S", 15 * 60)

@@ -1,11 +1,11 @@
-"""Top-level URLs: auth views, admin, and the integrations app."""
+"""Top-level URLs: auth views, admin, and the two apps (each owns its own list)."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 
-from integrations.auth import ThrottledAdminAuthenticationForm, ThrottledLoginView
+from integrations.accounts.throttle import ThrottledAdminAuthenticationForm, ThrottledLoginView
 
 # The admin login is a second door: same throttle, same failure records.
 admin.site.login_form = ThrottledAdminAuthenticationForm
@@ -18,5 +18,6 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("", include("integrations.urls")),
+    path("", include("integrations.offices.urls")),
+    path("", include("integrations.accounts.urls")),
 ]

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from integrations.models import Role
+from integrations.accounts.models import Role
 from tests.factories import DeveloperAccountFactory, MembershipFactory, OfficeFactory, UserFactory
 
 

@@ -8,7 +8,9 @@ import string
 import factory
 from django.contrib.auth import get_user_model
 
-from integrations import crypto, models
+from integrations.accounts.models import DeveloperAccount, Membership, Role
+from integrations.offices.models import CustomerKey, Office
+from odportal.lib import crypto
 
 ALNUM = string.ascii_letters + string.digits
 
@@ -30,7 +32,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 class DeveloperAccountFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = models.DeveloperAccount
+        model = DeveloperAccount
 
     company_name = factory.Sequence(lambda n: f"Vendor {n} Inc.")
     contact_phone = "+1 555 0100"
@@ -42,16 +44,16 @@ class DeveloperAccountFactory(factory.django.DjangoModelFactory):
 
 class MembershipFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = models.Membership
+        model = Membership
 
     account = factory.SubFactory(DeveloperAccountFactory)
     user = factory.SubFactory(UserFactory)
-    role = models.Role.OWNER
+    role = Role.OWNER
 
 
 class OfficeFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = models.Office
+        model = Office
 
     account = factory.SubFactory(DeveloperAccountFactory)
     name = factory.Sequence(lambda n: f"Office {n}")
@@ -61,7 +63,7 @@ class OfficeFactory(factory.django.DjangoModelFactory):
 
 class CustomerKeyFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = models.CustomerKey
+        model = CustomerKey
 
     class Params:
         plaintext = factory.LazyFunction(random_key)

@@ -12,7 +12,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from integrations.models import DeveloperAccount
+from integrations.accounts.models import DeveloperAccount
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -102,7 +102,8 @@ def test_refresh_breaks_the_worker_cpu_down_by_phase(settings, tmp_path):
     # The wrapped functions are restored afterwards.
     import httpx
 
-    from integrations.services import aging, runs
+    from integrations.offices.services.aging import snapshots as aging
+    from integrations.offices.services.polling import runs
 
     assert not hasattr(httpx.Client.send, "__wrapped__")
     assert not hasattr(runs.run_claim, "__wrapped__")

@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from integrations.models import DeveloperAccount
+from integrations.accounts.models import DeveloperAccount
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -17,7 +17,8 @@ import django
 def seed(manifest: dict) -> dict[str, int]:
     from django.contrib.auth import get_user_model
 
-    from integrations.services import accounts, keys, offices
+    from integrations.accounts.services import accounts
+    from integrations.offices.services import keys, offices
 
     owner = get_user_model().objects.create_user("owner", password="unused-password-123")
     account = accounts.developer_account_create(
@@ -42,8 +43,8 @@ def pages(office_id: int) -> dict:
     from django.test.utils import setup_test_environment
     from django.urls import reverse
 
-    from integrations.models import Office
-    from integrations.services import runs
+    from integrations.offices.models import Office
+    from integrations.offices.services.polling import runs
 
     setup_test_environment()  # allows the test client's host name
     office = Office.objects.get(pk=office_id)

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from integrations.bench.common import process_group_stop
+from integrations.devtools.bench.common import process_group_stop
 from tests.integrations.worker import ROOT
 
 PG_BIN_ROOT = Path("/usr/lib/postgresql")

@@ -16,8 +16,8 @@ from django.conf import settings as django_settings
 from django.test import Client
 from django.urls import reverse
 
-from integrations.models import PollKind, PollRun
-from integrations.services import polling
+from integrations.offices.models import PollKind, PollRun
+from integrations.offices.services.polling import execute as polling
 from tests.integrations.conftest import THROTTLE_SCALE
 from tests.integrations.worker import Worker
 

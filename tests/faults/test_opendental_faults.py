@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from integrations.models import (
+from integrations.offices.models import (
     AgingRow,
     AgingSnapshot,
     KeyStatus,
@@ -18,7 +18,7 @@ from integrations.models import (
     RunOutcome,
     SnapshotState,
 )
-from integrations.services import polling
+from integrations.offices.services.polling import execute as polling
 from tests.integrations.test_polling import assert_matches_sandbox, run_to_end
 
 

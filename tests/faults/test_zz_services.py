@@ -107,8 +107,8 @@ class Stack:
     def runs(self) -> list[dict]:
         rows = self.query(
             "SELECT o.name, r.kind, r.outcome, r.queued_at, r.requested_by_id, r.rows, r.attempts,"
-            " r.error, r.started_at, r.finished_at FROM integrations_pollrun r"
-            " JOIN integrations_office o ON o.id = r.office_id"
+            " r.error, r.started_at, r.finished_at FROM offices_pollrun r"
+            " JOIN offices_office o ON o.id = r.office_id"
             " ORDER BY r.id"
         )
         keys = ("office", "kind", "outcome", "queued_at", "requested_by", "rows", "attempts",
@@ -157,7 +157,7 @@ def make_stack(servers, tmp_path, sandbox):
 def assert_every_office_polled_once_and_consistent(stack: Stack, totals) -> None:
     """Right status everywhere, one sweep-made run per office and kind, whole snapshots."""
     assert not stack.active()
-    statuses = dict(stack.query("SELECT name, status FROM integrations_office"))
+    statuses = dict(stack.query("SELECT name, status FROM offices_office"))
     assert statuses == EXPECTED_STATUS
     swept = Counter((r["office"], r["kind"]) for r in stack.runs() if r["requested_by"] is None)
     expected = {(name, "health") for name in EXPECTED_STATUS} | {
@@ -168,10 +168,10 @@ def assert_every_office_polled_once_and_consistent(stack: Stack, totals) -> None
     assert aging_ok == AGING_OFFICES
     current = stack.query(
         "SELECT o.name, s.state, s.guarantor_count, s.bal_total,"
-        " (SELECT count(*) FROM integrations_agingrow a WHERE a.snapshot_id = s.id),"
-        " (SELECT sum(a.bal_total) FROM integrations_agingrow a WHERE a.snapshot_id = s.id),"
-        " o.aging_total FROM integrations_office o"
-        " JOIN integrations_agingsnapshot s ON s.id = o.current_snapshot_id"
+        " (SELECT count(*) FROM offices_agingrow a WHERE a.snapshot_id = s.id),"
+        " (SELECT sum(a.bal_total) FROM offices_agingrow a WHERE a.snapshot_id = s.id),"
+        " o.aging_total FROM offices_office o"
+        " JOIN offices_agingsnapshot s ON s.id = o.current_snapshot_id"
     )
     assert {row[0] for row in current} == AGING_OFFICES
     for name, state, count, total, rows, row_sum, office_total in current:
@@ -179,7 +179,7 @@ def assert_every_office_polled_once_and_consistent(stack: Stack, totals) -> None
         assert state == "complete" and count == rows == expected_totals["guarantors"], name
         assert total == row_sum == office_total == Decimal(str(expected_totals["BalTotal"])), name
     dupes = stack.query(
-        "SELECT snapshot_id, pat_num FROM integrations_agingrow"
+        "SELECT snapshot_id, pat_num FROM offices_agingrow"
         " GROUP BY snapshot_id, pat_num HAVING count(*) > 1"
     )
     assert dupes == []
@@ -216,7 +216,7 @@ def test_redis_down_pages_serve_poll_now_says_workers_unavailable_and_beat_recov
     assert failed and all(r["error"].startswith("Workers unavailable") for r in failed)
 
     # While Redis is down the office becomes due; it must be polled once Redis is back.
-    stack.query("UPDATE integrations_office SET next_health_at = NULL WHERE id = %s", queries_id)
+    stack.query("UPDATE offices_office SET next_health_at = NULL WHERE id = %s", queries_id)
     back_at = datetime.now(UTC)
     stack.redis.start()
 

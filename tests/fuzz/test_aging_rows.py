@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from integrations.offices.services.aging import snapshots as aging
 from integrations.opendental import BadResponse, NullPacer, OpenDentalClient, parsing
-from integrations.services import aging
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 VALID = {

@@ -9,8 +9,8 @@ from django.db import connection
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from integrations.models import AgingRow, AgingSnapshot
-from integrations.services import aging
+from integrations.offices.models import AgingRow, AgingSnapshot
+from integrations.offices.services.aging import snapshots as aging
 
 money = st.decimals(
     min_value=Decimal("-999999999999.99"), max_value=Decimal("999999999999.99"), places=2,

@@ -15,9 +15,12 @@ from django.core.exceptions import ValidationError
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from integrations.forms.accounts import DeveloperAccountForm, apply_service_errors
-from integrations.models import AuditEvent, CustomerKey, DeveloperAccount, Office
-from integrations.services import accounts, imports, keys, offices
+from integrations.accounts.forms import DeveloperAccountForm
+from integrations.accounts.models import AuditEvent, DeveloperAccount
+from integrations.accounts.services import accounts
+from integrations.offices.models import CustomerKey, Office
+from integrations.offices.services import imports, keys, offices
+from odportal.lib.forms import service_errors_to_form
 from tests.factories import OfficeFactory
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +33,7 @@ ALNUM = string.ascii_letters + string.digits
 NASTY = [
     "<script>alert(1)</script>",
     "\"'><img src=x onerror=alert(1)>",
-    "'; DROP TABLE integrations_office; --",
+    "'; DROP TABLE offices_office; --",
     "1' OR '1'='1",
     "\ufeffBOM name",
     "\u202eRTL override",
@@ -95,7 +98,7 @@ def test_account_form_gives_field_errors_or_creates_exactly_one_account(owner, d
         try:
             created = accounts.developer_account_create(actor=owner, **form.service_kwargs())
         except ValidationError as exc:
-            apply_service_errors(form, exc)
+            service_errors_to_form(form, exc)
     after = _counts()
     if created is None:
         assert form.errors and after == before

@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from integrations.services import accounts, keys, offices
+from integrations.accounts.services import accounts
+from integrations.offices.services import keys, offices
 from odsandbox.config import OfficeSpec, SandboxConfig
 from odsandbox.testing import running_sandbox
 

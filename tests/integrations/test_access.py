@@ -1,6 +1,6 @@
 from django.urls import reverse
 
-from integrations.services import keys
+from integrations.offices.services import keys
 from tests.factories import random_key
 
 

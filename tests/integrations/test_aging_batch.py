@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-from integrations.models import (
+from integrations.offices.models import (
     AgingRow,
     AgingSnapshot,
     Office,
@@ -20,7 +20,10 @@ from integrations.models import (
     SnapshotSource,
     SnapshotState,
 )
-from integrations.services import aging, aging_batch, polling, runs
+from integrations.offices.services.aging import snapshots as aging
+from integrations.offices.services.polling import batch as aging_batch
+from integrations.offices.services.polling import execute as polling
+from integrations.offices.services.polling import runs
 from tests.integrations.test_polling import BUCKET_MAP, assert_matches_sandbox, run_to_end
 
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from integrations.models import AgingSnapshot, Office, SnapshotState
-from integrations.services import bulk
+from integrations.offices.models import AgingSnapshot, Office, SnapshotState
+from odportal.lib import bulk
 
 
 def test_rows_update_writes_each_objects_own_values(office, account):

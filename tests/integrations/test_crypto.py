@@ -1,6 +1,6 @@
 from cryptography.fernet import Fernet
 
-from integrations import crypto
+from odportal.lib import crypto
 
 
 def test_encrypt_round_trip_and_ciphertext_hides_plaintext(settings):

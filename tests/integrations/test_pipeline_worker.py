@@ -9,7 +9,7 @@ from unittest import mock
 import pytest
 from django.db import connection
 
-from integrations.models import (
+from integrations.offices.models import (
     AgingRow,
     AgingSnapshot,
     Office,
@@ -20,7 +20,8 @@ from integrations.models import (
     SnapshotSource,
     SnapshotState,
 )
-from integrations.services import polling, runs
+from integrations.offices.services.polling import execute as polling
+from integrations.offices.services.polling import runs
 from tests.integrations.conftest import THROTTLE_SCALE
 from tests.integrations.test_polling import assert_matches_sandbox
 from tests.integrations.worker import Worker
@@ -130,7 +131,7 @@ def test_killing_the_worker_mid_refresh_loses_nothing_and_duplicates_nothing(
     assert not building.exists()
     with connection.cursor() as cur:
         cur.execute(
-            "SELECT snapshot_id, pat_num, COUNT(*) FROM integrations_agingrow"
+            "SELECT snapshot_id, pat_num, COUNT(*) FROM offices_agingrow"
             " GROUP BY snapshot_id, pat_num HAVING COUNT(*) > 1"
         )
         assert cur.fetchall() == []

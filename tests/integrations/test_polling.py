@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from integrations.models import (
+from integrations.offices.models import (
     AgingRow,
     AgingSnapshot,
     KeyStatus,
@@ -22,7 +22,10 @@ from integrations.models import (
     SnapshotSource,
     SnapshotState,
 )
-from integrations.services import aging, keys, polling, runs
+from integrations.offices.services import keys
+from integrations.offices.services.aging import snapshots as aging
+from integrations.offices.services.polling import execute as polling
+from integrations.offices.services.polling import runs
 from tests.factories import random_key
 
 BUCKET_MAP = {
@@ -373,7 +376,7 @@ def test_status_changes_are_kept_as_the_office_history(sandbox_account, sandbox_
 
 @pytest.mark.django_db(transaction=True)
 def test_waiting_for_a_throttle_slot_hands_the_pooled_connection_back(settings, monkeypatch):
-    from integrations.services import od
+    from integrations.offices.services import clients as od
 
     closed = []
     monkeypatch.setattr(od.connection, "close", lambda: closed.append(True))

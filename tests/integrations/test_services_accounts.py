@@ -1,9 +1,10 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from integrations import crypto
-from integrations.models import AuditEvent, Membership, RequestedPermission, Role
-from integrations.services import accounts, offices
+from integrations.accounts.models import AuditEvent, Membership, RequestedPermission, Role
+from integrations.accounts.services import accounts
+from integrations.offices.services import offices
+from odportal.lib import crypto
 from tests.factories import UserFactory
 
 VALID = dict(

@@ -3,8 +3,9 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 
-from integrations.models import AuditEvent, CustomerKey, KeyStatus
-from integrations.services import keys
+from integrations.accounts.models import AuditEvent
+from integrations.offices.models import CustomerKey, KeyStatus
+from integrations.offices.services import keys
 from tests.factories import OfficeFactory, random_key
 
 
@@ -15,7 +16,7 @@ def test_add_key_encrypts_and_audits_without_the_key(office, owner):
     assert key.is_current and key.status == KeyStatus.ENABLED
     with connection.cursor() as cur:
         cur.execute(
-            "SELECT key_encrypted, key_hash FROM integrations_customerkey WHERE id = %s", [key.pk]
+            "SELECT key_encrypted, key_hash FROM offices_customerkey WHERE id = %s", [key.pk]
         )
         raw_encrypted, raw_hash = cur.fetchone()
     assert plaintext not in raw_encrypted and plaintext not in raw_hash

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.db import connection
 
-from integrations.bench.common import process_group_stop
+from integrations.devtools.bench.common import process_group_stop
 
 ROOT = Path(__file__).resolve().parents[2]
 

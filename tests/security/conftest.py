@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from integrations.models import AgingSnapshot, PollKind, PollRun, RunOutcome, SnapshotSource
-from integrations.services import keys
+from integrations.offices.models import (
+    AgingSnapshot,
+    PollKind,
+    PollRun,
+    RunOutcome,
+    SnapshotSource,
+)
+from integrations.offices.services import keys
 from tests.factories import random_key
 from tests.integrations.conftest import od_settings, sandbox, sandbox_account  # noqa: F401
 from tests.security.endpoints import endpoints

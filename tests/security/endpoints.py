@@ -22,7 +22,7 @@ PARAM_VALUES = {
     "key_id": "key.public_id",
     "username": "teammate",
     # Admin parameters (the admin is its own area: see ADMIN_NAMESPACE).
-    "app_label": "integrations",
+    "app_label": "offices",
     "object_id": "1",
     "content_type_id": "1",
     "url": "no-such-page/",

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from integrations.models import Office, OfficeStatus
-from integrations.services import accounts, keys, offices
+from integrations.accounts.services import accounts
+from integrations.offices.models import Office, OfficeStatus
+from integrations.offices.services import keys, offices
 from tests.factories import random_key
 
 SCRIPT = "<script>alert(1)</script>"

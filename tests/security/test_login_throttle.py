@@ -9,7 +9,7 @@ from django.contrib.auth import authenticate
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.models import LoginAttempt
+from integrations.accounts.models import LoginAttempt
 from tests.factories import UserFactory
 
 PASSWORD = "pw-for-tests-1"  # tests.factories.UserFactory
@@ -138,9 +138,9 @@ def test_old_failed_login_records_are_pruned_and_recent_ones_kept(db, settings):
 
     from django.utils import timezone
 
-    from integrations.auth import login_attempts_prune
-    from integrations.models import LoginAttempt
-    from integrations.tasks import prune_snapshots_task
+    from integrations.accounts.models import LoginAttempt
+    from integrations.accounts.throttle import login_attempts_prune
+    from integrations.offices.tasks import prune_snapshots_task
 
     now = timezone.now()
     old = now - timedelta(days=settings.LOGIN_ATTEMPT_RETENTION_DAYS + 1)

@@ -11,9 +11,12 @@ import pytest
 from django.urls import reverse
 from django.views.debug import ExceptionReporter
 
-from integrations.models import AuditEvent, Office, PollKind, PollRun
+from integrations.accounts.models import AuditEvent
+from integrations.offices.models import Office, PollKind, PollRun
+from integrations.offices.services import keys, offices
+from integrations.offices.services.polling import execute as polling
+from integrations.offices.services.polling import runs
 from integrations.opendental import OpenDentalClient, OpenDentalError
-from integrations.services import keys, offices, polling, runs
 from tests.factories import random_key
 
 pytestmark = pytest.mark.django_db(transaction=False)

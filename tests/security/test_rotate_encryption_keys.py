@@ -10,9 +10,11 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
-from integrations import crypto
-from integrations.models import CustomerKey, DeveloperAccount
-from integrations.services import accounts, keys
+from integrations.accounts.models import DeveloperAccount
+from integrations.accounts.services import accounts
+from integrations.offices.models import CustomerKey
+from integrations.offices.services import keys
+from odportal.lib import crypto
 from tests.factories import OfficeFactory, random_key
 
 KEY_A = Fernet.generate_key().decode()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from integrations.models import AuditEvent
+from integrations.accounts.models import AuditEvent
 
 # Reachable without logging in.
 PUBLIC = {
@@ -130,7 +130,7 @@ def test_a_snapshot_of_another_office_is_404_through_the_query_string(
     from tests.factories import OfficeFactory
 
     foreign = OfficeFactory(account=outsider.developer_accounts.first())
-    from integrations.models import AgingSnapshot
+    from integrations.offices.models import AgingSnapshot
 
     theirs = AgingSnapshot.objects.create(office=foreign, source="short_query", as_of="2024-01-31")
     client.force_login(owner)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import factory
 
-from integrations import models
+from integrations.accounts.models import ApiResource, AuditEvent, RequestedPermission
 from tests.factories import DeveloperAccountFactory
 
 
 class AuditEventFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = models.AuditEvent
+        model = AuditEvent
 
     account = factory.SubFactory(DeveloperAccountFactory)
     actor = None
@@ -23,8 +23,8 @@ class AuditEventFactory(factory.django.DjangoModelFactory):
 
 class RequestedPermissionFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = models.RequestedPermission
+        model = RequestedPermission
 
     account = factory.SubFactory(DeveloperAccountFactory)
-    resource = models.ApiResource.PATIENTS
+    resource = ApiResource.PATIENTS
     can_read = True

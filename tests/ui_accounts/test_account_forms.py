@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from integrations import crypto
-from integrations.models import AuditEvent, DeveloperAccount, Membership, PortalAccess, Role
-from integrations.services import accounts as account_services
+from integrations.accounts.models import (
+    AuditEvent,
+    DeveloperAccount,
+    Membership,
+    PortalAccess,
+    Role,
+)
+from integrations.accounts.services import accounts as account_services
+from odportal.lib import crypto
 from tests.factories import UserFactory, random_key
 
 

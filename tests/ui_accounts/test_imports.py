@@ -11,10 +11,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from integrations import crypto
-from integrations.models import AuditEvent, CustomerKey, KeyStatus, Office
-from integrations.services import imports
-from integrations.services.imports import offices_import
+from integrations.accounts.models import AuditEvent
+from integrations.offices.models import CustomerKey, KeyStatus, Office
+from integrations.offices.services import imports
+from integrations.offices.services.imports import offices_import
+from odportal.lib import crypto
 from tests.factories import CustomerKeyFactory, random_key
 
 HEADER = "name,customer_key,api_mode,base_url,time_zone,reference,notes"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from integrations.models import Membership, Role
+from integrations.accounts.models import Membership, Role
 from tests.factories import UserFactory
 
 

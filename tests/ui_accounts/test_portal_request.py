@@ -9,8 +9,8 @@ from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
-from integrations.models import PortalAccess, RequestedPermission
-from integrations.selectors_accounts import (
+from integrations.accounts.models import PortalAccess, RequestedPermission
+from integrations.accounts.selectors import (
     VENDOR_RELATIONS_EMAIL,
     apikey_lookup_sql,
     mysql_string_literal,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from integrations.services import keys
+from integrations.offices.services import keys
 from tests.factories import random_key
 from tests.ui_offices.factories import AgingSnapshotFactory, make_current, make_rows
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from integrations.models import PollRun
+from integrations.offices.models import PollRun
 from tests.ui_offices.factories import PollRunFactory
 
 

@@ -10,7 +10,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.models import AgingRow, PollKind, PollRun, SnapshotSource
+from integrations.offices.models import AgingRow, PollKind, PollRun, SnapshotSource
 from tests.ui_offices.factories import AgingSnapshotFactory, ClinicFactory, make_current, make_rows
 
 

@@ -9,10 +9,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations import crypto
-from integrations.models import AuditEvent, CustomerKey, KeyStatus, Office, PollKind, PollRun
-from integrations.services import keys
-from integrations.services.runs import WorkersUnavailable
+from integrations.accounts.models import AuditEvent
+from integrations.offices.models import CustomerKey, KeyStatus, Office, PollKind, PollRun
+from integrations.offices.services import keys
+from integrations.offices.services.polling.runs import WorkersUnavailable
+from odportal.lib import crypto
 from tests.factories import CustomerKeyFactory, OfficeFactory, random_key
 
 HX = {"HX-Request": "true"}
@@ -115,7 +116,7 @@ def test_invalid_key_is_refused_without_echo(owner_client, office, value, messag
     response = owner_client.post(url, {"customer_key": value}, headers=HX)
     body = response.content.decode()
     assert message in body and f'value="{value}"' not in body and "<html" not in body
-    assert 'type="password"' in body and 'autocomplete="off"' in body
+    assert 'type="password"' in body and 'autocomplete="new-password"' in body
 
 
 def test_duplicate_key_is_refused_without_echo(owner_client, office, account):
@@ -240,7 +241,7 @@ def test_refresh_aging_over_htmx_returns_a_live_badge(owner_client, office):
 def test_poll_now_says_workers_unavailable_when_the_broker_is_down(client, owner, office):
     client.force_login(owner)
     boom = WorkersUnavailable("connection refused")
-    with mock.patch("integrations.services.runs.run_send", side_effect=boom):
+    with mock.patch("integrations.offices.services.polling.runs.run_send", side_effect=boom):
         response = client.post(
             reverse("office_poll", args=[office.public_id]), {"kind": "health"}, headers=HX
         )

@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.models import ApiMode, OfficeStatus, PollKind, RunOutcome
+from integrations.offices.models import ApiMode, OfficeStatus, PollKind, RunOutcome
 from tests.factories import (
     CustomerKeyFactory,
     DeveloperAccountFactory,
@@ -146,7 +146,7 @@ def test_row_ages_read_like_timesince_in_the_largest_unit():
 
     from django.utils import timezone
 
-    from integrations.views._helpers import _ago
+    from odportal.lib.htmx import _ago
 
     now = timezone.now()
     assert _ago(now, now) == "0 minutes"

@@ -1,0 +1,308 @@
+"""Developer-account pages: details, permissions, portal request, audit, members, import.
+
+Views stay thin: ``reads.get_account_for_user`` scopes (404 for other teams), ``access``
+decides who may change things (403), services write, ``selectors_accounts`` reads.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from itertools import chain
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from integrations.accounts import access
+from integrations.accounts import selectors as reads
+from integrations.accounts.forms import (
+    AuditFilterForm,
+    DeveloperAccountForm,
+    MemberAddForm,
+    MemberRoleForm,
+    PermissionsForm,
+)
+from integrations.accounts.models import (
+    ACTING_ROLES,
+    DeveloperAccount,
+    Membership,
+    PortalAccess,
+    Role,
+)
+from integrations.accounts.services import accounts as account_services
+from odportal.lib.forms import posted, service_errors_to_form
+
+AUDIT_PAGE_SIZE = 50
+T = "accounts/"
+
+
+def account_page_context(
+    request: HttpRequest, account: DeveloperAccount, tab: str, **extra
+) -> dict:
+    """What every account page shows: the account, the user's role and the active tab."""
+    role = access.role_in(request, account)
+    return {
+        "account": account,
+        "role": role,
+        "can_act": role in ACTING_ROLES,
+        "is_owner": role == Role.OWNER,
+        "tab": tab,
+        **extra,
+    }
+
+
+@require_GET
+def account_list(request: HttpRequest) -> HttpResponse:
+    """The user's developer accounts."""
+    accounts = reads.accounts_list_for_user(request.user)
+    return render(request, T + "list.html", {"accounts": accounts})
+
+
+@require_http_methods(["GET", "POST"])
+def account_create(request: HttpRequest) -> HttpResponse:
+    """Create a developer account; the creator becomes its owner."""
+    form = DeveloperAccountForm(posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            account = account_services.developer_account_create(
+                actor=request.user, **form.service_kwargs()
+            )
+        except ValidationError as exc:
+            service_errors_to_form(form, exc)
+        else:
+            messages.success(request, f"Created {account.company_name}. You are its owner.")
+            return redirect("account_detail", account.public_id)
+    return render(request, T + "form.html", {"form": form, "account": None})
+
+
+@require_GET
+def account_detail(request: HttpRequest, public_id) -> HttpResponse:
+    """Summary of one account: details, key last-4s, offices count, members."""
+    account = reads.get_account_for_user(request.user, public_id)
+    ctx = account_page_context(
+        request,
+        account,
+        "detail",
+        office_count=reads.account_office_count(account),
+        members=reads.account_members(account),
+    )
+    return render(request, T + "detail.html", ctx)
+
+
+@require_http_methods(["GET", "POST"])
+def account_edit(request: HttpRequest, public_id) -> HttpResponse:
+    """Edit account details; keys (write-only) only for owners."""
+    account = reads.get_account_for_user(request.user, public_id)
+    access.require_actor(request, account)
+    owner = access.role_in(request, account) == Role.OWNER
+    form = DeveloperAccountForm(posted(request), account=account, owner=owner)
+    if request.method == "POST" and form.is_valid():
+        try:
+            account_services.developer_account_update(
+                account=account, actor=request.user, **form.service_kwargs()
+            )
+        except ValidationError as exc:
+            service_errors_to_form(form, exc)
+            account.refresh_from_db()
+        else:
+            messages.success(request, "Account details saved.")
+            return redirect("account_detail", account.public_id)
+    return render(
+        request, T + "form.html", account_page_context(request, account, "edit", form=form)
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def account_permissions(request: HttpRequest, public_id) -> HttpResponse:
+    """The requested-permissions matrix (resources x read/create/update)."""
+    account = reads.get_account_for_user(request.user, public_id)
+    if request.method == "POST":
+        access.require_actor(request, account)
+    rows = reads.permission_matrix(account)
+    form = PermissionsForm(posted(request), rows=rows)
+    if request.method == "POST" and form.is_valid():
+        try:
+            account_services.requested_permissions_set(
+                account=account, actor=request.user, matrix=form.matrix()
+            )
+        except ValidationError as exc:
+            service_errors_to_form(form, exc)
+        else:
+            messages.success(request, "Requested permissions saved.")
+            return redirect("account_permissions", account.public_id)
+    return render(
+        request, T + "permissions.html", account_page_context(request, account, "perms", form=form)
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def account_portal_request(request: HttpRequest, public_id) -> HttpResponse:
+    """The email to Open Dental asking for portal access; POST marks it as requested."""
+    account = reads.get_account_for_user(request.user, public_id)
+    if request.method == "POST":
+        access.require_actor(request, account)
+        account_services.developer_account_update(
+            account=account, actor=request.user, portal_access=PortalAccess.REQUESTED
+        )
+        messages.success(request, "Marked as requested.")
+        return redirect("account_portal_request", account.public_id)
+    rows = reads.permission_matrix(account)
+    ctx = account_page_context(
+        request,
+        account,
+        "portal",
+        email=reads.portal_request_email(account, rows),
+        wanted=[r for r in rows if r.any],
+        lookup_sql=reads.apikey_lookup_sql(account.dev_name),
+        portal_url=reads.PORTAL_URL,
+    )
+    return render(request, T + "portal_request.html", ctx)
+
+
+def _audit_filter_form(request: HttpRequest, account: DeveloperAccount) -> AuditFilterForm:
+    return AuditFilterForm(request.GET or None, choices=reads.audit_filter_choices(account))
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def account_audit(request: HttpRequest, public_id) -> HttpResponse:
+    """The account's audit log, filterable and paginated; htmx gets just the table."""
+    account = reads.get_account_for_user(request.user, public_id)
+    form = _audit_filter_form(request, account)
+    events = reads.audit_events(account, form.filters())
+    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    ctx = account_page_context(
+        request, account, "audit", form=form, page=page, query=query.urlencode()
+    )
+    template = T + "audit.html" + ("#audit_table" if request.htmx else "")
+    return render(request, template, ctx)
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for streaming csv.writer output."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+AUDIT_CSV_HEADER = ["time_utc", "actor", "action", "object_type", "object_id", "object", "detail"]
+
+
+def _csv_safe(value: str) -> str:
+    """Neutralise spreadsheet formulas (CSV injection) in free text."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _audit_csv_rows(events) -> Iterator[list[str]]:
+    for event in events.iterator(chunk_size=500):
+        yield [
+            event.created_at.isoformat(),
+            event.actor.get_username() if event.actor else "system",
+            event.action,
+            event.object_type,
+            event.object_id,
+            _csv_safe(event.object_repr),
+            _csv_safe(json.dumps(event.detail, ensure_ascii=False, sort_keys=True)),
+        ]
+
+
+@require_GET
+def account_audit_csv(request: HttpRequest, public_id) -> StreamingHttpResponse:
+    """The filtered audit log as a streamed CSV download."""
+    account = reads.get_account_for_user(request.user, public_id)
+    events = reads.audit_events(account, _audit_filter_form(request, account).filters())
+    writer = csv.writer(_Echo())
+    lines = (writer.writerow(row) for row in chain([AUDIT_CSV_HEADER], _audit_csv_rows(events)))
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="audit-{account.public_id}.csv"'
+    return response
+
+
+def _members_page(request, account, add_form=None, error: str = "", status: int = 200):
+    ctx = account_page_context(
+        request,
+        account,
+        "members",
+        members=reads.account_members(account),
+        add_form=add_form or MemberAddForm(account=account),
+        roles=Role.choices,
+        error=error,
+    )
+    return render(request, T + "members.html", ctx, status=status)
+
+
+@require_GET
+def account_members(request: HttpRequest, public_id) -> HttpResponse:
+    """Members and their roles; owners manage them."""
+    account = reads.get_account_for_user(request.user, public_id)
+    return _members_page(request, account)
+
+
+@require_POST
+def account_member_add(request: HttpRequest, public_id) -> HttpResponse:
+    """Owner adds an existing user with a role."""
+    account = reads.get_account_for_user(request.user, public_id)
+    access.require_owner(request, account)
+    form = MemberAddForm(request.POST, account=account)
+    if form.is_valid():
+        try:
+            account_services.membership_set(
+                account=account, actor=request.user, user=form.user, role=form.cleaned_data["role"]
+            )
+        except ValidationError as exc:
+            service_errors_to_form(form, exc)
+        else:
+            messages.success(request, f"Added {form.user.get_username()}.")
+            return redirect("account_members", account.public_id)
+    return _members_page(request, account, add_form=form, status=400)
+
+
+def _member_or_404(account: DeveloperAccount, username: str) -> Membership:
+    return get_object_or_404(
+        Membership.objects.select_related("user"), account=account, user__username=username
+    )
+
+
+@require_POST
+def account_member_role(request: HttpRequest, public_id, username: str) -> HttpResponse:
+    """Owner changes a member's role; the last owner cannot be demoted."""
+    account = reads.get_account_for_user(request.user, public_id)
+    access.require_owner(request, account)
+    member = _member_or_404(account, username)
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        return _members_page(request, account, error="Choose a valid role.", status=400)
+    try:
+        account_services.membership_set(
+            account=account, actor=request.user, user=member.user, role=form.cleaned_data["role"]
+        )
+    except ValidationError as exc:
+        return _members_page(request, account, error=" ".join(exc.messages), status=400)
+    messages.success(request, f"{username} is now {member.get_role_display().lower()}.")
+    if member.user == request.user and form.cleaned_data["role"] != Role.OWNER:
+        return redirect("account_detail", account.public_id)
+    return redirect("account_members", account.public_id)
+
+
+@require_POST
+def account_member_remove(request: HttpRequest, public_id, username: str) -> HttpResponse:
+    """Owner removes a member; the last owner cannot be removed."""
+    account = reads.get_account_for_user(request.user, public_id)
+    access.require_owner(request, account)
+    member = _member_or_404(account, username)
+    try:
+        account_services.membership_remove(account=account, actor=request.user, user=member.user)
+    except ValidationError as exc:
+        return _members_page(request, account, error=" ".join(exc.messages), status=400)
+    messages.success(request, f"Removed {username}.")
+    if member.user == request.user:
+        return redirect("account_list")
+    return redirect("account_members", account.public_id)

@@ -1,0 +1,97 @@
+"""``manage.py bench fleet|refresh|ingest|pages``: the last output line is their JSON figures.
+
+See BENCHMARKS in the README for what each one measures and the figures of the reference
+machine.
+"""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from integrations.devtools.bench import common
+from integrations.devtools.termination import exit_through_cleanup_on_termination
+
+
+class Command(BaseCommand):
+    help = "Benchmarks: progress lines, then the figures as one JSON object on the last line."
+
+    def add_arguments(self, parser) -> None:
+        sub = parser.add_subparsers(dest="benchmark", required=True)
+        fleet = sub.add_parser("fleet", help="One aging refresh of N offices through workers.")
+        fleet.add_argument("--offices", type=int, required=True)
+        fleet.add_argument("--guarantors", type=int, required=True)
+        fleet.add_argument("--interval-s", type=float, default=1.0,
+                           help="Throttle interval of paid keys (Open Dental: 1 s)")  # fmt: skip
+        fleet.add_argument("--latency-ms", type=int, default=0)
+        fleet.add_argument("--concurrency", type=int, default=None,
+                           help="Threads per worker (default: its offices, <= 64)")  # fmt: skip
+        fleet.add_argument("--workers", type=int, default=1,
+                           help="Worker processes (sharing broker and pacer)")  # fmt: skip
+        fleet.add_argument("--timeout-s", type=float, default=1800.0)
+        fleet.add_argument("--keep", action="store_true", help="Keep the benchmark's rows.")
+        refresh = sub.add_parser(
+            "refresh", help="Worker CPU of an aging refresh, phase by phase (in-process)."
+        )
+        refresh.add_argument("--offices", type=int, default=100)
+        refresh.add_argument("--guarantors", type=int, default=500)
+        refresh.add_argument("--interval-s", type=float, default=0.002,
+                             help="Paid keys' interval (the pacer adds its margin)")  # fmt: skip
+        refresh.add_argument("--keep", action="store_true", help="Keep the benchmark's rows.")
+        ingest = sub.add_parser("ingest", help="ShortQuery pages into snapshot rows vs COPY.")
+        ingest.add_argument("--rows", type=int, default=50_000)
+        ingest.add_argument("--repeat", type=int, default=3, help="Rounds; the best one counts.")
+        pages = sub.add_parser("pages", help="Server time of the pages over a seeded fleet.")
+        pages.add_argument("--offices", type=int, default=10_000)
+        pages.add_argument("--guarantors", type=int, default=100_000,
+                           help="Guarantors in the big office's current snapshot")  # fmt: skip
+        pages.add_argument("--requests", type=int, default=40, help="Timed requests per page")
+        pages.add_argument("--warmup", type=int, default=5)
+        pages.add_argument("--keep", action="store_true", help="Keep the benchmark's rows.")
+
+    def handle(self, *args, benchmark: str, **options) -> None:
+        exit_through_cleanup_on_termination()  # the sandbox and worker are stopped on kill too
+        try:
+            figures = self._run(benchmark, options)
+        except RuntimeError as exc:
+            raise CommandError(f"bench {benchmark}: {exc}") from exc
+        self.stdout.write(common.figures_line(figures))
+        if figures.get("verified") is False:
+            raise CommandError(f"bench {benchmark}: verification failed (see above).")
+
+    def _run(self, benchmark: str, options: dict) -> dict:
+        if benchmark == "fleet":
+            if options["workers"] < 1:
+                raise RuntimeError("--workers must be at least 1")
+            from integrations.devtools.bench.fleet import FleetOptions, fleet_run
+
+            fleet = FleetOptions(
+                offices=options["offices"], guarantors=options["guarantors"],
+                interval_s=options["interval_s"], latency_ms=options["latency_ms"],
+                concurrency=options["concurrency"], workers=options["workers"],
+                timeout_s=options["timeout_s"],
+                keep=options["keep"],
+            )  # fmt: skip
+            return fleet_run(fleet, self._say)
+        if benchmark == "refresh":
+            from integrations.devtools.bench.refresh import RefreshOptions, refresh_run
+
+            refresh = RefreshOptions(
+                offices=options["offices"], guarantors=options["guarantors"],
+                interval_s=options["interval_s"], keep=options["keep"],
+            )  # fmt: skip
+            return refresh_run(refresh, self._say)
+        if benchmark == "pages":
+            from integrations.devtools.bench.pages import PagesOptions, pages_run
+
+            pages = PagesOptions(
+                offices=options["offices"], guarantors=options["guarantors"],
+                requests=options["requests"], warmup=options["warmup"], keep=options["keep"],
+            )  # fmt: skip
+            return pages_run(pages, self._say)
+        from integrations.devtools.bench.ingest import ingest_run
+
+        return ingest_run(options["rows"], self._say, repeat=options["repeat"])
+
+    def _say(self, line: str) -> None:
+        self.stdout.write(line)
+        self.stdout.flush()

@@ -1,0 +1,109 @@
+"""``manage.py demo``: the whole product on embedded defaults, in one command.
+
+Migrates the SQLite database, starts the Open Dental sandbox (a few offices of different
+sizes, one with its eConnector down, one with a key the customer disabled), a Celery worker and
+beat on the filesystem broker, seeds the demo login and accounts, polls every office at once,
+and serves the dashboard until Ctrl-C. Running it again reuses everything it made.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from contextlib import ExitStack, suppress
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from integrations.devtools import demo
+from integrations.devtools.termination import exit_through_cleanup_on_termination
+
+# The demo runs Open Dental's throttle 10x faster so statuses and aging show within a minute;
+# the sandbox and the client use the same scale, so pacing is still exercised for real.
+DEMO_THROTTLE_SCALE = "0.1"
+
+
+class Command(BaseCommand):
+    help = "Run odportal with demo data on http://127.0.0.1:8000 (development only)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--addr", default="127.0.0.1:8000")
+        parser.add_argument("--sandbox-port", type=int, default=8765)
+        parser.add_argument("--no-serve", action="store_true", help="Seed, poll once, exit.")
+        parser.add_argument("--no-workers", action="store_true", help="No worker/beat processes.")
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="Instead of serving: wait until an office is OK with current aging, then exit.",
+        )
+
+    def handle(self, *args, addr: str, sandbox_port: int, no_serve: bool, no_workers: bool,
+               check: bool = False, **options) -> None:  # fmt: skip
+        if not settings.DEBUG:
+            raise CommandError("The demo creates a known login (demo/demo); it refuses DEBUG off.")
+        settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        exit_through_cleanup_on_termination()
+        call_command("migrate", interactive=False, verbosity=0)
+        os.environ["OPENDENTAL_THROTTLE_SCALE"] = DEMO_THROTTLE_SCALE
+        settings.OPENDENTAL_THROTTLE_SCALE = float(DEMO_THROTTLE_SCALE)
+        with ExitStack() as stack:
+            sandbox = stack.enter_context(demo.demo_sandbox(port=sandbox_port))
+            self.stdout.write(f"Open Dental sandbox: {sandbox.base_url}")
+            user = demo.demo_user_ensure()
+            demo.demo_account_ensure(user=user, base_url=sandbox.base_url)
+            result = demo.demo_sandbox_account_ensure(user=user, manifest=sandbox.manifest)
+            self.stdout.write(f"Sandbox offices: {result}")
+            if not no_workers:
+                for proc in self._start_workers():
+                    stack.callback(_stop, proc)
+            queued = demo.demo_poll_all()
+            self.stdout.write(f"Polling now: {queued}")
+            if check:
+                self._check()
+                return
+            self.stdout.write(
+                self.style.SUCCESS(f"odportal demo: http://{addr}/  login: demo / demo")
+            )
+            if not no_serve:
+                call_command("runserver", addr, use_reloader=False)
+
+    def _check(self, timeout_s: float = 150.0) -> None:
+        """Wait for the pipeline to show real results (the demo's own test uses this)."""
+        deadline = time.monotonic() + timeout_s
+        ready = False
+        while not ready and time.monotonic() < deadline:
+            time.sleep(1)
+            ready = demo.demo_ready()
+        for line in demo.demo_status_lines():
+            self.stdout.write(line)
+        if not ready:
+            raise CommandError(f"No office was OK with current aging within {timeout_s:.0f} s.")
+        self.stdout.write(self.style.SUCCESS("demo check: OK"))
+
+    def _start_workers(self) -> list[subprocess.Popen]:
+        """A worker (threads pool) and beat on the embedded broker, logging under var/."""
+        env = {**os.environ, "ODPORTAL_SWEEP_INTERVAL_S": "20"}
+        logs = Path(settings.VAR_DIR)
+        base = [sys.executable, "-m", "celery", "-A", "odportal"]
+        worker = base + ["worker", "--pool", "threads", "--concurrency", "16", "-l", "INFO"]
+        beat = base + ["beat", "-l", "INFO", "--schedule", str(logs / "celerybeat-schedule")]
+        procs = []
+        for name, cmd in (("worker", worker), ("beat", beat)):
+            log = (logs / f"demo-{name}.log").open("ab")
+            procs.append(
+                subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+            )
+            self.stdout.write(f"Started Celery {name} (log: {logs / f'demo-{name}.log'})")
+        return procs
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    with suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=15)
+        return
+    proc.kill()

@@ -1,1 +1,0 @@
-"""Forms, one module per area; a service's ValidationError maps back onto the form."""

@@ -1,0 +1,419 @@
+"""Offices and their customer keys, clinics, health history, poll runs and aging snapshots.
+
+Office -> PollRun -> AgingSnapshot -> AgingRow is one aggregate. Keys are stored only encrypted
+(``odportal.lib.crypto``); models never call the network.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Case, Q, Value, When
+from django.utils import timezone
+
+from integrations.opendental import REMOTE_BASE_URL
+
+# The aging buckets, in display order: AgingRow's and AgingSnapshot's money columns (the one
+# definition; Office keeps the current snapshot's as OFFICE_AGING_FIELDS).
+AGING_BUCKETS = ("bal_0_30", "bal_31_60", "bal_61_90", "bal_over_90", "ins_est", "bal_total")
+
+
+def _money(**kwargs) -> models.DecimalField:
+    return models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"), **kwargs)
+
+
+class ApiMode(models.TextChoices):
+    REMOTE = "remote", "Remote"
+    SERVICE = "service", "Service"
+    LOCAL = "local", "Local"
+
+
+class OfficeStatus(models.TextChoices):
+    """Health of an office as last polled; the cause decides who must act."""
+
+    NEVER_POLLED = "never_polled", "Never polled"
+    OK = "ok", "OK"
+    KEY_REJECTED = "key_rejected", "Key rejected"
+    KEY_DISABLED = "key_disabled", "Key disabled"
+    PERMISSION_MISSING = "permission_missing", "Permission missing"
+    ECONNECTOR_DOWN = "econnector_down", "eConnector down"
+    THROTTLED = "throttled", "Throttled"
+    TIMED_OUT = "timed_out", "Timed out"
+    OD_ERROR = "od_error", "Open Dental error"
+    UNREACHABLE = "unreachable", "Unreachable"
+
+
+# Problems, worst first: the order of the overview's "needs attention" list.
+ATTENTION_SEVERITY = (
+    OfficeStatus.KEY_REJECTED,
+    OfficeStatus.KEY_DISABLED,
+    OfficeStatus.PERMISSION_MISSING,
+    OfficeStatus.ECONNECTOR_DOWN,
+    OfficeStatus.UNREACHABLE,
+    OfficeStatus.OD_ERROR,
+    OfficeStatus.TIMED_OUT,
+    OfficeStatus.THROTTLED,
+)
+
+
+def office_severity() -> Case:
+    """0 for the worst problem .. then OK, then never polled: the attention list's first key.
+
+    The same expression leads the ``office_attention_order`` index, so the list is read in
+    index order and stops at the rows shown instead of sorting every office.
+    """
+    return Case(
+        *[When(status=s, then=Value(i)) for i, s in enumerate(ATTENTION_SEVERITY)],
+        When(status=OfficeStatus.OK, then=Value(len(ATTENTION_SEVERITY))),
+        default=Value(len(ATTENTION_SEVERITY) + 1),
+        output_field=models.IntegerField(),
+    )
+
+
+# Office column <- its current snapshot's bucket (the denormalised receivables).
+OFFICE_AGING_FIELDS = {
+    "aging_0_30": "bal_0_30",
+    "aging_31_60": "bal_31_60",
+    "aging_61_90": "bal_61_90",
+    "aging_over_90": "bal_over_90",
+    "aging_ins_est": "ins_est",
+    "aging_total": "bal_total",
+}
+
+
+class Office(models.Model):
+    """A customer office of one developer account, with its cached health."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    account = models.ForeignKey(
+        "accounts.DeveloperAccount", on_delete=models.PROTECT, related_name="offices"
+    )
+    name = models.CharField(max_length=200)
+    reference = models.CharField("reference label", max_length=100, blank=True)
+    api_mode = models.CharField(max_length=10, choices=ApiMode.choices, default=ApiMode.REMOTE)
+    base_url = models.URLField(max_length=300, default=REMOTE_BASE_URL)
+    time_zone = models.CharField(max_length=64, default="America/New_York")
+    notes = models.TextField(blank=True)
+    polling_enabled = models.BooleanField(default=True)
+    health_interval_s = models.PositiveIntegerField(default=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    # Health cache, written only by the polling services.
+    status = models.CharField(
+        max_length=20, choices=OfficeStatus.choices, default=OfficeStatus.NEVER_POLLED
+    )
+    status_since = models.DateTimeField(null=True, blank=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    granted_permissions = models.JSONField(default=list, blank=True)
+    missing_permissions = models.JSONField(default=list, blank=True)
+    program_version = models.CharField(max_length=40, blank=True)
+    date_last_aging = models.DateField(null=True, blank=True)
+    aging_service_time_due = models.TimeField(null=True, blank=True)
+    next_health_at = models.DateTimeField(null=True, blank=True)
+    next_aging_at = models.DateTimeField(null=True, blank=True)
+
+    # Denormalised from the current snapshot so the office list sorts 10,000 rows and the
+    # overview sums them without joining the snapshots.
+    current_snapshot = models.ForeignKey(
+        "AgingSnapshot", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    aging_0_30 = _money()
+    aging_31_60 = _money()
+    aging_61_90 = _money()
+    aging_over_90 = _money()
+    aging_ins_est = _money()
+    aging_total = _money()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "reference"],
+                condition=~Q(reference=""),
+                name="office_unique_reference",
+            ),
+            models.CheckConstraint(condition=~Q(name=""), name="office_name_not_blank"),
+        ]
+        # Postgres also has trigram indexes on UPPER(name) and UPPER(reference) for the
+        # list's search (migration 0006; not declared here because SQLite has no GIN).
+        indexes = [
+            models.Index(fields=["account", "status"]),
+            models.Index(fields=["polling_enabled", "next_health_at"]),
+            # The list's default order (and its filters' pages) read in order, no sort.
+            models.Index(fields=["name", "id"], name="office_name_id"),
+            models.Index(office_severity(), "status_since", "name", name="office_attention_order"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def over_90_share(self) -> Decimal | None:
+        if not self.aging_total:
+            return None
+        return (self.aging_over_90 / self.aging_total * 100).quantize(Decimal("0.1"))
+
+
+class OfficeStatusChange(models.Model):
+    """One change of an office's status: the office's health history."""
+
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="status_changes")
+    status = models.CharField(max_length=20, choices=OfficeStatus.choices)
+    previous = models.CharField(max_length=20, choices=OfficeStatus.choices, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["office", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.office}: {self.previous or '-'} -> {self.status} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class Clinic(models.Model):
+    """A clinic of an office, as returned by GET /clinics."""
+
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="clinics")
+    clinic_num = models.PositiveIntegerField()
+    description = models.CharField(max_length=200, blank=True)
+    abbr = models.CharField(max_length=40, blank=True)
+    is_hidden = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["clinic_num"]
+        constraints = [
+            models.UniqueConstraint(fields=["office", "clinic_num"], name="clinic_unique_num"),
+        ]
+
+    def __str__(self) -> str:
+        return self.abbr or self.description or f"Clinic {self.clinic_num}"
+
+
+class KeyStatus(models.TextChoices):
+    ENABLED = "enabled", "Enabled"
+    DISABLED_BY_DEVELOPER = "disabled_by_developer", "Disabled by developer"
+    DISABLED_BY_CUSTOMER = "disabled_by_customer", "Disabled by customer"
+    DISABLED_BY_HQ = "disabled_by_hq", "Disabled by Open Dental HQ"
+    PENDING_MOVE = "pending_move", "Moved (pending)"
+
+
+class CustomerKey(models.Model):
+    """An office's customer key: encrypted, shown only as last-4, disabled but never deleted."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    office = models.ForeignKey(Office, on_delete=models.PROTECT, related_name="keys")
+    key_encrypted = models.TextField()
+    last4 = models.CharField(max_length=4)
+    key_hash = models.CharField(max_length=64, unique=True)
+    # The office's current key; rotation and moves retire the old one (is_current=False).
+    is_current = models.BooleanField(default=True)
+    status = models.CharField(max_length=30, choices=KeyStatus.choices, default=KeyStatus.ENABLED)
+    pending_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    enabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-is_current", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["office"], condition=Q(is_current=True), name="customerkey_one_current"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="pending_move") | Q(pending_until__isnull=False),
+                name="customerkey_pending_has_deadline",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"…{self.last4} ({self.get_status_display()})"
+
+    @property
+    def masked(self) -> str:
+        return f"••••••••••••{self.last4}"
+
+    def effective_status(self, now=None) -> str:
+        """A moved key counts as enabled once Open Dental's 15-minute propagation has passed."""
+        now = now or timezone.now()
+        if (
+            self.status == KeyStatus.PENDING_MOVE
+            and self.pending_until
+            and now >= self.pending_until
+        ):
+            return KeyStatus.ENABLED
+        return self.status
+
+    def move_deadline(self, now=None):
+        return (now or timezone.now()) + timedelta(minutes=settings.KEY_MOVE_PENDING_MINUTES)
+
+
+class PollKind(models.TextChoices):
+    HEALTH = "health", "Health"
+    AGING = "aging", "Aging refresh"
+    AGING_AS_OF = "aging_as_of", "Aging as of a date"
+
+
+class RunOutcome(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    OK = "ok", "OK"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class PollRun(models.Model):
+    """One poll of one office: what was asked, what happened, how much it cost."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="runs")
+    kind = models.CharField(max_length=20, choices=PollKind.choices)
+    outcome = models.CharField(max_length=10, choices=RunOutcome.choices, default=RunOutcome.QUEUED)
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    requests = models.PositiveIntegerField(default=0)
+    rows = models.PositiveIntegerField(default=0)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # The Celery task id holding the claim: the same task, retried or redelivered after its
+    # worker died, may take its own claim back at once instead of waiting for it to go stale.
+    claimed_by = models.CharField(max_length=64, blank=True)
+    as_of = models.DateField(null=True, blank=True)
+    clinic_num = models.PositiveIntegerField(null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        indexes = [models.Index(fields=["office", "kind", "-queued_at"])]
+        constraints = [
+            # One unfinished run per office and kind: this row is the claim.
+            models.UniqueConstraint(
+                fields=["office", "kind"],
+                condition=Q(outcome__in=["queued", "running"]),
+                name="pollrun_one_active_per_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.office} {self.kind} {self.outcome}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.outcome in (RunOutcome.QUEUED, RunOutcome.RUNNING)
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class SnapshotSource(models.TextChoices):
+    SHORT_QUERY = "short_query", "ShortQuery on the patient table"
+    REPORTS_AGING = "reports_aging", "GET /reports/Aging (no Queries permission)"
+    REPORTS_AGING_AS_OF = "reports_aging_as_of", "GET /reports/Aging as of a date"
+
+
+class SnapshotState(models.TextChoices):
+    BUILDING = "building", "Building"
+    COMPLETE = "complete", "Complete"
+    FAILED = "failed", "Failed"
+
+
+class AgingSnapshot(models.Model):
+    """One complete (or in-progress) copy of an office's A/R aging; rows hang off it."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="snapshots")
+    run = models.ForeignKey(PollRun, null=True, blank=True, on_delete=models.SET_NULL)
+    source = models.CharField(max_length=30, choices=SnapshotSource.choices)
+    state = models.CharField(
+        max_length=10, choices=SnapshotState.choices, default=SnapshotState.BUILDING
+    )
+    as_of = models.DateField()
+    is_as_of_request = models.BooleanField(default=False)
+    clinic_num = models.PositiveIntegerField(null=True, blank=True)
+    fetched_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    guarantor_count = models.PositiveIntegerField(default=0)
+    bal_0_30 = _money()
+    bal_31_60 = _money()
+    bal_61_90 = _money()
+    bal_over_90 = _money()
+    ins_est = _money()
+    bal_total = _money()
+    clinic_totals = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-fetched_at"]
+        indexes = [models.Index(fields=["office", "state", "-fetched_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["run"], name="agingsnapshot_one_per_run"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.office} aging as of {self.as_of} ({self.state})"
+
+
+class AgingRow(models.Model):
+    """One guarantor's aging in a snapshot."""
+
+    # No database-level foreign key: each batch of rows would pay for checking it at commit
+    # (about a fifth of ingest time). Rows are only written into a snapshot that exists, and
+    # Django still deletes them with their snapshot (CASCADE is done by the ORM either way).
+    snapshot = models.ForeignKey(
+        AgingSnapshot, on_delete=models.CASCADE, related_name="rows", db_constraint=False
+    )
+    # Open Dental's keys are 64-bit.
+    pat_num = models.PositiveBigIntegerField()
+    clinic_num = models.PositiveBigIntegerField(default=0)
+    name = models.CharField(max_length=200, blank=True)
+    est_balance = _money()
+    bal_0_30 = _money()
+    bal_31_60 = _money()
+    bal_61_90 = _money()
+    bal_over_90 = _money()
+    ins_est = _money()
+    bal_total = _money()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["snapshot", "pat_num"], name="agingrow_unique_guarantor"
+            ),
+        ]
+        # The report's sorts, with the pat_num tie-break, so a page (and its keyset cursor) is
+        # an index range read in order, never a sort of every guarantor.
+        indexes = [
+            models.Index(
+                fields=["snapshot", "bal_over_90", "pat_num"], name="agingrow_snap_over90"
+            ),
+            models.Index(fields=["snapshot", "bal_total", "pat_num"], name="agingrow_snap_total"),
+            # One clinic's page by total (the default sort); its prefix serves clinic filters.
+            models.Index(
+                fields=["snapshot", "clinic_num", "bal_total", "pat_num"],
+                name="agingrow_snap_clinic_total",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pat_num}: {self.bal_total}"

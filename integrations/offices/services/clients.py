@@ -1,0 +1,104 @@
+"""Building Open Dental clients for offices: keys decrypted just in time, one pool per process.
+
+The pacer is shared across worker processes through Redis when ``REDIS_URL`` is set, so every
+customer key stays under its Open Dental interval however many workers poll.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import cache
+
+import httpx
+from django.conf import settings
+from django.db import connection
+
+from integrations.accounts.services.accounts import developer_key_plaintext
+from integrations.offices.models import ApiMode, CustomerKey, Office
+from integrations.offices.services.keys import customer_key_plaintext
+from integrations.opendental import OpenDentalClient, Pacer, pacer_from_url, shared_http_client
+from integrations.opendental.aio import AsyncOpenDentalClient, SlotBooker
+from integrations.opendental.client import DEFAULT_TIMEOUT
+
+CLIENT_MODES = {ApiMode.REMOTE: "Remote", ApiMode.SERVICE: "Service", ApiMode.LOCAL: "Local"}
+
+
+class NoKey(Exception):
+    """The office has no usable key pair (no current customer key or no developer key)."""
+
+
+@cache
+def _pacer(redis_url: str, margin_s: float) -> Pacer:
+    return pacer_from_url(redis_url or None, margin_s=margin_s)
+
+
+@cache
+def _http() -> httpx.Client:
+    return shared_http_client()
+
+
+def _timeout() -> httpx.Timeout:
+    """The client's timeouts; the read timeout is a setting (Open Dental answers within 60 s)."""
+    read = getattr(settings, "OPENDENTAL_READ_TIMEOUT_S", None)
+    if read is None:
+        return DEFAULT_TIMEOUT
+    return httpx.Timeout(
+        connect=DEFAULT_TIMEOUT.connect, read=read, write=DEFAULT_TIMEOUT.write,
+        pool=DEFAULT_TIMEOUT.pool,
+    )  # fmt: skip
+
+
+def _sleep_without_db(seconds: float) -> None:
+    """Wait for a throttle slot without holding a database connection (pooled: returned)."""
+    if seconds > 0.05 and settings.DB_POOL_MAX and not connection.in_atomic_block:
+        connection.close()
+    time.sleep(seconds)
+
+
+def office_client(
+    *,
+    office: Office,
+    key: CustomerKey | None = None,
+    on_request: Callable[[str, str, int | None, float], None] | None = None,
+    max_pace_wait_s: float | None = None,
+) -> OpenDentalClient:
+    """An API client for the office's current key, paced by its known permissions."""
+    args, kwargs = _client_args(office, key)
+    return OpenDentalClient(
+        *args, http_client=_http(), on_request=on_request, max_pace_wait_s=max_pace_wait_s,
+        sleep=_sleep_without_db, **kwargs,
+    )  # fmt: skip
+
+
+def office_async_client(
+    *,
+    office: Office,
+    key: CustomerKey | None,
+    transport: httpx.AsyncBaseTransport,
+    booker: SlotBooker | None = None,
+    on_request: Callable[[str, str, int | None, float], None] | None = None,
+) -> AsyncOpenDentalClient:
+    """``office_client`` for an event loop: requests go through ``transport``, slots are
+    booked through ``booker`` (with the loop's other clients)."""
+    args, kwargs = _client_args(office, key)
+    return AsyncOpenDentalClient(
+        *args, transport=transport, booker=booker, on_request=on_request, **kwargs
+    )
+
+
+def _client_args(office: Office, key: CustomerKey | None) -> tuple[tuple, dict]:
+    """Base URL, decrypted key pair and the office's client settings."""
+    key = key or office.keys.filter(is_current=True).first()
+    dev_key = developer_key_plaintext(office.account)
+    if key is None or not dev_key:
+        raise NoKey("The office has no current customer key or the account no developer key.")
+    args = (office.base_url, dev_key, customer_key_plaintext(key))
+    return args, {
+        "mode": CLIENT_MODES[ApiMode(office.api_mode)],
+        "timeout": _timeout(),
+        "pacer": _pacer(settings.REDIS_URL, settings.OPENDENTAL_PACE_MARGIN_S),
+        "permissions": frozenset(office.granted_permissions or ()),
+        "throttle_scale": settings.OPENDENTAL_THROTTLE_SCALE,
+        "max_retries": settings.OPENDENTAL_MAX_RETRIES,
+    }

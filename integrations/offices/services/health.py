@@ -1,0 +1,236 @@
+"""Office health: one poll validates the key pair and reads permissions, version and clinics.
+
+Faults become a status with a cause on the office, never an exception out of the worker; the
+last good values (permissions, version, clinics) are kept when a poll fails.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from integrations import opendental as od
+from integrations.accounts.models import ApiResource, RequestedPermission
+from integrations.offices.models import (
+    Clinic,
+    CustomerKey,
+    KeyStatus,
+    Office,
+    OfficeStatus,
+    OfficeStatusChange,
+)
+from integrations.offices.services.keys import customer_key_mark_detected
+
+# Which Open Dental permission a requested resource/action needs (apipermissions.html).
+# Reads are all ApiReadAll except queries; writes need the resource's own permission.
+_WRITE_PERMISSION = {
+    ApiResource.APPOINTMENTS: "ApiAppointments",
+    ApiResource.PATIENTS: "ApiPatients",
+    ApiResource.PAYMENTS: "ApiPayments",
+    ApiResource.PAY_PLANS: "ApiPayPlans",
+    ApiResource.PROCEDURE_LOGS: "ApiProcedureLogs",
+    ApiResource.DOCUMENTS: "ApiDocuments",
+    ApiResource.COMMLOGS: "ApiComm",
+    ApiResource.INS_PLANS: "ApiInsurance",
+    ApiResource.CLINICS: "ApiSetup",
+    ApiResource.PREFERENCES: "ApiSetup",
+    ApiResource.OPERATORIES: "ApiSetup",
+    ApiResource.PROVIDERS: "ApiSetup",
+    ApiResource.QUERIES: "ApiQueries",
+    ApiResource.SUBSCRIPTIONS: "ApiReadAll",  # Subscriptions GET/POST/PUT come with ReadAll
+}
+
+_KEY_STATUS_FROM_BODY = {
+    "DisabledByCustomer": KeyStatus.DISABLED_BY_CUSTOMER,
+    "DisabledByHQ": KeyStatus.DISABLED_BY_HQ,
+    "DisabledByDeveloper": KeyStatus.DISABLED_BY_DEVELOPER,
+}
+
+PREF_VERSION = "ProgramVersion"
+PREF_DATE_LAST_AGING = "DateLastAging"
+PREF_AGING_TIME_DUE = "AgingServiceTimeDue"
+
+
+def required_permissions(rows: list[RequestedPermission]) -> set[str]:
+    """The Open Dental permissions a requested-permissions matrix needs."""
+    needed: set[str] = set()
+    for row in rows:
+        if row.can_read:
+            needed.add("ApiQueries" if row.resource == ApiResource.QUERIES else "ApiReadAll")
+        if row.can_create or row.can_update:
+            needed.add(_WRITE_PERMISSION.get(row.resource, "ApiAllOthers"))
+    return needed
+
+
+def status_for_error(exc: Exception) -> str:
+    """Map a client error to the office status that names its cause."""
+    if isinstance(exc, od.PermissionMissing):
+        return OfficeStatus.PERMISSION_MISSING
+    if isinstance(exc, od.KeyRejected):
+        return OfficeStatus.KEY_DISABLED if _detected_key_status(exc) else OfficeStatus.KEY_REJECTED
+    if isinstance(exc, od.EConnectorDown):
+        return OfficeStatus.ECONNECTOR_DOWN
+    if isinstance(exc, od.Throttled):
+        return OfficeStatus.THROTTLED
+    if isinstance(exc, od.ServerTimeout | od.Timeout):
+        return OfficeStatus.TIMED_OUT
+    if isinstance(exc, od.Unreachable):
+        return OfficeStatus.UNREACHABLE
+    return OfficeStatus.OD_ERROR
+
+
+def _detected_key_status(exc: Exception) -> str | None:
+    body = getattr(exc, "body", "") or str(exc)
+    for marker, status in _KEY_STATUS_FROM_BODY.items():
+        if marker in body:
+            return status
+    return "disabled" in body.lower() and KeyStatus.DISABLED_BY_CUSTOMER or None
+
+
+def parse_pref_date(value: str | None) -> date | None:
+    """DateLastAging: 'yyyy-MM-dd' (maybe with a time); '0001-01-01' or junk means none."""
+    if not value:
+        return None
+    try:
+        parsed = date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        return None
+    return None if parsed.year <= 1 else parsed
+
+
+def parse_pref_time(value: str | None) -> dtime | None:
+    """AgingServiceTimeDue: a datetime whose date part is ignored (apisetup.html)."""
+    if not value:
+        return None
+    text = value.strip()
+    for candidate in (text[-8:], text):
+        try:
+            return dtime.fromisoformat(candidate)
+        except ValueError:
+            continue
+    return None
+
+
+@dataclass
+class HealthResult:
+    granted: frozenset[str]
+    version: str
+    date_last_aging: date | None
+    aging_time_due: dtime | None
+    clinics: list[od.Clinic]
+    latency_ms: int
+
+
+def health_fetch(client: od.OpenDentalClient) -> HealthResult:
+    """The five calls of a health poll (securityperms, three preferences, clinics)."""
+    started = time.monotonic()
+    granted = client.granted_permissions()
+    latency_ms = int((time.monotonic() - started) * 1000)
+    version = client.preference(PREF_VERSION) or ""
+    last_aging = parse_pref_date(client.preference(PREF_DATE_LAST_AGING))
+    time_due = parse_pref_time(client.preference(PREF_AGING_TIME_DUE))
+    clinics = client.clinics()
+    return HealthResult(granted, version, last_aging, time_due, clinics, latency_ms)
+
+
+HEALTH_FIELDS = [
+    "status", "status_since", "last_polled_at", "last_error", "consecutive_failures",
+    "next_health_at",
+]  # fmt: skip
+
+
+def _set_status(office: Office, status: str, now: datetime, error: str = "") -> None:
+    if office.status != status:
+        OfficeStatusChange.objects.create(
+            office=office, status=status, previous=office.status, at=now, error=error[:2000]
+        )
+        office.status = status
+        office.status_since = now
+
+
+@transaction.atomic
+def office_health_record_ok(*, office: Office, key: CustomerKey, result: HealthResult) -> None:
+    """Store a successful poll: permissions, gap to the request, version, clinics."""
+    now = timezone.now()
+    needed = required_permissions(list(office.account.requested_permissions.all()))
+    office.granted_permissions = sorted(result.granted)
+    office.missing_permissions = sorted(needed - result.granted)
+    office.program_version = result.version[:40]
+    office.date_last_aging = result.date_last_aging
+    office.aging_service_time_due = result.aging_time_due
+    office.latency_ms = result.latency_ms
+    office.last_polled_at = office.last_success_at = now
+    office.last_error = ""
+    office.consecutive_failures = 0
+    _set_status(office, OfficeStatus.OK, now)
+    office.next_health_at = next_health_at(office, now)  # after the status: it sets the pace
+    # Only health fields: an aging run may have changed the snapshot fields meanwhile.
+    office.save(update_fields=[*HEALTH_FIELDS, "granted_permissions", "missing_permissions",
+                               "program_version", "date_last_aging", "aging_service_time_due",
+                               "latency_ms", "last_success_at"])  # fmt: skip
+    _clinics_upsert(office, result.clinics)
+    if key.status in (KeyStatus.DISABLED_BY_CUSTOMER, KeyStatus.DISABLED_BY_HQ):
+        customer_key_mark_detected(key=key, status=KeyStatus.ENABLED)
+
+
+def _clinics_upsert(office: Office, clinics: list[od.Clinic]) -> None:
+    seen = []
+    for clinic in clinics:
+        Clinic.objects.update_or_create(
+            office=office,
+            clinic_num=clinic.clinic_num,
+            defaults={
+                "description": clinic.description[:200],
+                "abbr": clinic.abbr[:40],
+                "is_hidden": clinic.is_hidden,
+            },
+        )
+        seen.append(clinic.clinic_num)
+    Clinic.objects.filter(office=office).exclude(clinic_num__in=seen).delete()
+
+
+@transaction.atomic
+def office_health_record_error(*, office: Office, key: CustomerKey | None, exc: Exception) -> str:
+    """Store a failed poll as a status with its cause; cached data stays as it was."""
+    now = timezone.now()
+    status = status_for_error(exc)
+    office.last_polled_at = now
+    office.last_error = error_text(exc)
+    office.consecutive_failures += 1
+    _set_status(office, status, now, office.last_error)
+    office.next_health_at = next_health_at(office, now)
+    if isinstance(exc, od.PermissionMissing) and exc.permission:
+        office.missing_permissions = sorted({*office.missing_permissions, exc.permission})
+    office.save(update_fields=[*HEALTH_FIELDS, "missing_permissions"])
+    detected = _detected_key_status(exc) if isinstance(exc, od.KeyRejected) else None
+    if key is not None and detected and not isinstance(exc, od.PermissionMissing):
+        customer_key_mark_detected(key=key, status=detected)
+    return status
+
+
+def error_text(exc: Exception) -> str:
+    status = getattr(exc, "status", None)
+    body = (getattr(exc, "body", "") or "").strip()
+    # classify()'s messages start with "HTTP 400: ": the status is said once, up front.
+    message = str(exc).removeprefix(f"HTTP {status}: ") if status else str(exc)
+    text = f"{type(exc).__name__}: {message}"
+    if status:
+        text = f"HTTP {status} · {text}"
+    # An HTML page's words are in the message already (stored raw, it shows as markup).
+    if body and body not in text and not od.looks_like_html(body):
+        text += f" — {body[:500]}"
+    return text[:2000]
+
+
+def next_health_at(office: Office, now: datetime) -> datetime:
+    """When the office's next health poll is due (a key Open Dental disabled: less often)."""
+    interval = office.health_interval_s
+    if office.status == OfficeStatus.KEY_DISABLED:
+        interval = max(interval, settings.KEY_DISABLED_RECHECK_S)
+    return now + timedelta(seconds=interval)

@@ -1,0 +1,240 @@
+"""Customer keys: add, disable, enable, rotate, move. Keys are disabled, never deleted."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from integrations.accounts.services.audit import audit_record
+from integrations.offices.models import (
+    CustomerKey,
+    KeyStatus,
+    Office,
+    OfficeStatus,
+    OfficeStatusChange,
+)
+from integrations.opendental.keys import KEY_RULE, is_key
+from odportal.lib import crypto
+
+
+def _clean_key(raw: str) -> str:
+    key = (raw or "").strip()
+    if not key:
+        raise ValidationError({"customer_key": "Enter the customer key."})
+    if not is_key(key):
+        raise ValidationError({"customer_key": KEY_RULE})
+    if CustomerKey.objects.filter(key_hash__in=crypto.key_hashes(key)).exists():
+        raise ValidationError({"customer_key": "This customer key is already registered."})
+    return key
+
+
+def _retire_current(office: Office, *, except_key: CustomerKey | None = None) -> None:
+    qs = CustomerKey.objects.filter(office=office, is_current=True)
+    if except_key is not None:
+        qs = qs.exclude(pk=except_key.pk)
+    qs.update(is_current=False)
+
+
+def _new_key(*, office: Office, key: str, actor: AbstractBaseUser | None) -> CustomerKey:
+    now = timezone.now()
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    try:
+        with transaction.atomic():
+            return CustomerKey.objects.create(
+                office=office,
+                key_encrypted=crypto.encrypt(key),
+                last4=crypto.last4(key),
+                key_hash=crypto.key_hash(key),
+                is_current=True,
+                status=KeyStatus.ENABLED,
+                enabled_at=now,
+                created_by=user,
+                changed_by=user,
+            )
+    except IntegrityError:  # a concurrent add of the same key
+        raise ValidationError(
+            {"customer_key": "This customer key is already registered."}
+        ) from None
+
+
+@transaction.atomic
+def customer_key_add(*, office: Office, key: str, actor: AbstractBaseUser | None) -> CustomerKey:
+    """Add a key as the office's current key; an existing current key is retired (disabled)."""
+    key = _clean_key(key)
+    previous = CustomerKey.objects.filter(office=office, is_current=True).first()
+    if previous is not None:
+        _disable(previous, actor, reason="replaced by a new key")
+        _retire_current(office)
+    new = _new_key(office=office, key=key, actor=actor)
+    _office_key_state_changed(new)
+    audit_record(
+        account=office.account,
+        actor=actor,
+        action="key.add",
+        obj=new,
+        detail={"office": office.name, "last4": new.last4},
+    )
+    return new
+
+
+def _disable(key: CustomerKey, actor: AbstractBaseUser | None, *, reason: str) -> None:
+    key.status = KeyStatus.DISABLED_BY_DEVELOPER
+    key.disabled_at = timezone.now()
+    key.pending_until = None
+    key.changed_by = actor if getattr(actor, "is_authenticated", False) else None
+    key.save(update_fields=["status", "disabled_at", "pending_until", "changed_by"])
+    _office_key_state_changed(key)
+
+
+def _office_key_state_changed(key: CustomerKey) -> None:
+    """Keep the office's status honest about its current key, and poll it soon when usable."""
+    if not key.is_current:
+        return
+    office_qs = Office.objects.filter(pk=key.office_id)
+    if key.status in (KeyStatus.ENABLED, KeyStatus.PENDING_MOVE):
+        office_qs.update(next_health_at=None)
+    else:
+        now = timezone.now()
+        previous = office_qs.values_list("status", flat=True).first()
+        changed = office_qs.exclude(status=OfficeStatus.KEY_DISABLED).update(
+            status=OfficeStatus.KEY_DISABLED, status_since=now
+        )
+        if changed:
+            OfficeStatusChange.objects.create(
+                office_id=key.office_id,
+                status=OfficeStatus.KEY_DISABLED,
+                previous=previous or "",
+                at=now,
+                error=f"Key …{key.last4}: {key.get_status_display()}",
+            )
+
+
+@transaction.atomic
+def customer_key_disable(
+    *, key: CustomerKey, actor: AbstractBaseUser | None, reason: str = ""
+) -> CustomerKey:
+    """Disable a key (by the developer); polling stops for it."""
+    if key.status == KeyStatus.DISABLED_BY_DEVELOPER:
+        raise ValidationError("This key is already disabled.")
+    _disable(key, actor, reason=reason)
+    audit_record(
+        account=key.office.account,
+        actor=actor,
+        action="key.disable",
+        obj=key,
+        detail={"office": key.office.name, "last4": key.last4, "reason": reason},
+    )
+    return key
+
+
+@transaction.atomic
+def customer_key_enable(
+    *, key: CustomerKey, actor: AbstractBaseUser | None, reason: str = ""
+) -> CustomerKey:
+    """Re-enable a disabled key; it becomes the office's current key again."""
+    if key.status == KeyStatus.ENABLED and key.is_current:
+        raise ValidationError("This key is already enabled.")
+    _retire_current(key.office, except_key=key)
+    key.is_current = True
+    key.status = KeyStatus.ENABLED
+    key.enabled_at = timezone.now()
+    key.pending_until = None
+    key.changed_by = actor if getattr(actor, "is_authenticated", False) else None
+    key.save()
+    _office_key_state_changed(key)
+    audit_record(
+        account=key.office.account,
+        actor=actor,
+        action="key.enable",
+        obj=key,
+        detail={"office": key.office.name, "last4": key.last4, "reason": reason},
+    )
+    return key
+
+
+@transaction.atomic
+def customer_key_rotate(
+    *, key: CustomerKey, new_key: str, actor: AbstractBaseUser | None, reason: str = ""
+) -> CustomerKey:
+    """Replace a key with a new one for the same office; the old one is disabled."""
+    new_key = _clean_key(new_key)
+    _disable(key, actor, reason="rotated")
+    _retire_current(key.office)
+    new = _new_key(office=key.office, key=new_key, actor=actor)
+    _office_key_state_changed(new)
+    audit_record(
+        account=key.office.account,
+        actor=actor,
+        action="key.rotate",
+        obj=new,
+        detail={
+            "office": key.office.name,
+            "old_last4": key.last4,
+            "new_last4": new.last4,
+            "reason": reason,
+        },
+    )
+    return new
+
+
+@transaction.atomic
+def customer_key_move(
+    *, key: CustomerKey, to_office: Office, actor: AbstractBaseUser | None, reason: str = ""
+) -> CustomerKey:
+    """Move a key to another office of the same account; pending for Open Dental's 15 minutes."""
+    if to_office.account_id != key.office.account_id:
+        raise ValidationError({"to_office": "A key can only move between offices of one account."})
+    if to_office.pk == key.office_id:
+        raise ValidationError({"to_office": "The key already belongs to this office."})
+    from_office = key.office
+    _retire_current(to_office)
+    now = timezone.now()
+    key.office = to_office
+    key.is_current = True
+    key.status = KeyStatus.PENDING_MOVE
+    key.pending_until = key.move_deadline(now)
+    key.changed_by = actor if getattr(actor, "is_authenticated", False) else None
+    key.save()
+    _office_key_state_changed(key)
+    audit_record(
+        account=to_office.account,
+        actor=actor,
+        action="key.move",
+        obj=key,
+        detail={
+            "from": from_office.name,
+            "to": to_office.name,
+            "last4": key.last4,
+            "reason": reason,
+        },
+    )
+    return key
+
+
+def customer_key_plaintext(key: CustomerKey) -> str:
+    """Decrypt a customer key for an API call; never store, log or display the result."""
+    return crypto.decrypt(key.key_encrypted)
+
+
+def customer_key_mark_detected(*, key: CustomerKey, status: str) -> None:
+    """Record a status Open Dental reported (disabled by customer or HQ, or enabled again)."""
+    if key.status == status:
+        return
+    key.status = status
+    now = timezone.now()
+    if status == KeyStatus.ENABLED:
+        key.enabled_at = now
+    else:
+        key.disabled_at = now
+    key.changed_by = None
+    key.save(update_fields=["status", "enabled_at", "disabled_at", "changed_by"])
+    _office_key_state_changed(key)
+    audit_record(
+        account=key.office.account,
+        actor=None,
+        action="key.detected",
+        obj=key,
+        detail={"status": status, "office": key.office.name, "last4": key.last4},
+    )

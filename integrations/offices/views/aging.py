@@ -1,0 +1,247 @@
+"""Aging report of one office: totals, chart, guarantors, trend, CSV and as-of requests."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+
+from django.contrib import messages
+from django.core.paginator import Page, Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect
+from django.utils import timezone
+from django.utils.html import format_html_join
+from django.views.decorators.http import require_GET, require_POST
+
+from integrations.accounts import access
+from integrations.offices.forms import AgingAsOfForm
+from integrations.offices.models import PollKind, SnapshotSource
+from integrations.offices.selectors import offices as selectors
+from integrations.offices.services.polling import runs as run_services
+from odportal.lib.htmx import render_page, sort_headers
+
+PAGE_SIZE = 100
+ROW_COLUMNS = [
+    ("name", "Guarantor", ""),
+    ("pat_num", "PatNum", "num"),
+    ("clinic", "Clinic", "num"),
+    ("bal_0_30", "0–30", "num"),
+    ("bal_31_60", "31–60", "num"),
+    ("bal_61_90", "61–90", "num"),
+    ("bal_over_90", "90+", "num"),
+    ("ins_est", "Ins. estimate", "num"),
+    ("bal_total", "Total", "num"),
+]
+BUCKET_LABELS = [
+    ("bal_0_30", "0–30 days"),
+    ("bal_31_60", "31–60 days"),
+    ("bal_61_90", "61–90 days"),
+    ("bal_over_90", "Over 90 days"),
+    ("ins_est", "Insurance estimate"),
+]
+
+
+def _clinic_param(request: HttpRequest) -> int | None:
+    value = request.GET.get("clinic", "")
+    return int(value) if value.isdigit() else None
+
+
+@require_GET
+def aging_report(request: HttpRequest, public_id) -> HttpResponse:
+    """The office's aging (current or a chosen snapshot), filtered by clinic, sortable, paged."""
+    office = selectors.get_office_for_user(request.user, public_id)
+    snapshot = selectors.aging_snapshot_for(office, request.GET.get("snapshot") or None)
+    clinic = _clinic_param(request)
+    sort = request.GET.get("sort", "bal_total")
+    sort = sort if sort in selectors.AGING_SORTS else "bal_total"
+    desc = request.GET.get("dir", "desc") != "asc"
+    clinics = selectors.office_clinics(office)
+    context = {
+        "office": office,
+        "snapshot": snapshot,
+        "clinic": clinic,
+        "clinics": clinics,
+        "can_act": access.can_act(request, office.account),
+        "as_of_form": AgingAsOfForm(clinics=clinics),
+        "as_of_snapshots": selectors.aging_as_of_snapshots(office),
+        "headers": sort_headers(request, ROW_COLUMNS, sort, desc),
+    }
+    if snapshot is not None:
+        totals = selectors.aging_totals(snapshot, clinic=clinic)
+        context.update(
+            page=rows_page(request, snapshot, clinic=clinic, sort=sort, desc=desc),
+            totals=totals,
+            bars=bar_chart(totals),
+            trend=trend_chart(selectors.aging_trend(office)),
+            stale=snapshot.fetched_at < timezone.now() - timedelta(days=1),
+            is_fallback=snapshot.source == SnapshotSource.REPORTS_AGING,
+        )
+    return render_page(request, "offices/aging.html", context, "rows")
+
+
+_ROW = (
+    '<tr><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>'
+    '<td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>'
+    '<td class="num"><strong>{}</strong></td></tr>\n'
+)
+
+
+def rows_html(rows) -> str:
+    """The guarantor rows as escaped HTML: a template variable per cell (about 900 a page,
+    each localized and escaped) was most of this page's time. Amounts print as stored."""
+    return format_html_join(
+        "",
+        _ROW,
+        (
+            (
+                r.name or "—",
+                r.pat_num,
+                r.clinic_num,
+                r.bal_0_30,
+                r.bal_31_60,
+                r.bal_61_90,
+                r.bal_over_90,
+                r.ins_est,
+                r.bal_total,
+            )
+            for r in rows
+        ),
+    )
+
+
+def rows_page(request: HttpRequest, snapshot, *, clinic: int | None, sort: str, desc: bool) -> Page:
+    """One page of guarantors. Next/Previous links carry a keyset cursor, so a deep page costs
+    what the first one does; ``?page=N`` alone (a bookmark) first finds where its page starts
+    along the index (``aging_cursor_at``). The count comes from the snapshot when it recorded
+    one."""
+    rows = selectors.aging_rows(snapshot, clinic=clinic, sort=sort, desc=desc)
+    paginator = Paginator(rows, PAGE_SIZE)
+    count = selectors.aging_rows_count(snapshot, clinic=clinic)
+    if count is not None:
+        paginator.count = count  # overrides the cached COUNT(*) property
+    number = paginator.get_page(request.GET.get("page")).number  # validated, no query
+    cursor = selectors.aging_cursor_parse(request.GET.get("after", ""), sort) or (
+        selectors.aging_cursor_parse(request.GET.get("before", ""), sort, before=True)
+    )
+    if cursor is None and number > 1:  # a bookmark: find where the page starts, then keyset
+        position = (number - 1) * PAGE_SIZE - 1
+        cursor = selectors.aging_cursor_at(rows, position, sort, clinic=clinic)
+    if cursor is None:
+        objects = list(rows[(number - 1) * PAGE_SIZE : number * PAGE_SIZE])
+    else:
+        keyset = selectors.aging_rows_keyset(rows, cursor, sort=sort, desc=desc)
+        objects = list(keyset[:PAGE_SIZE])
+        if cursor.before:
+            objects.reverse()
+    page = Page(objects, number, paginator)
+    page.rows_html = rows_html(objects)
+    page.next_params = page.previous_params = None
+    if objects and page.has_next():
+        after = selectors.aging_cursor_of(objects[-1], sort).encode()
+        page.next_params = {"page": number + 1, "after": after, "before": None}
+    if objects and page.has_previous():
+        before = selectors.aging_cursor_of(objects[0], sort).encode()
+        page.previous_params = {"page": number - 1, "before": before, "after": None}
+        if number == 2:  # the first page has a plain URL
+            page.previous_params = {"page": None, "before": None, "after": None}
+    return page
+
+
+def bar_chart(totals: dict[str, Decimal], width: int = 560) -> list[dict]:
+    """Bars for the SVG chart: label, value and pixel geometry (no inline styles)."""
+    peak = max([totals[k] for k, _ in BUCKET_LABELS] + [Decimal("0.01")])
+    bars = []
+    for i, (key, label) in enumerate(BUCKET_LABELS):
+        value = totals[key]
+        bars.append(
+            {
+                "key": key,
+                "label": label,
+                "value": value,
+                "y": i * 34,
+                "text_y": i * 34 + 17,
+                "width": max(int(max(value, 0) / peak * (width - 260)), 1),
+            }
+        )
+    return bars
+
+
+def trend_chart(snapshots: list, width: int = 560, height: int = 120) -> dict:
+    """Points of the SVG trend line over the last complete snapshots' totals."""
+    if len(snapshots) < 2:
+        return {"snapshots": snapshots, "points": ""}
+    peak = max(max(s.bal_total for s in snapshots), Decimal("0.01"))
+    step = width / (len(snapshots) - 1)
+    pts = " ".join(
+        f"{i * step:.1f},{height - float(s.bal_total / peak) * (height - 10):.1f}"
+        for i, s in enumerate(snapshots)
+    )
+    return {"snapshots": snapshots, "points": pts, "peak": peak}
+
+
+class _Line:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _safe_cell(value: str) -> str:
+    """Neutralise spreadsheet formulas in free text (CSV injection)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _csv_lines(rows: Iterator[tuple], header: tuple[str, ...]) -> Iterator[str]:
+    writer = csv.writer(_Line())
+    yield writer.writerow(header)
+    batch: list[tuple] = []
+    for row in rows:
+        batch.append((row[0], _safe_cell(row[1]), *row[2:]))
+        if len(batch) == 2000:
+            yield "".join(map(writer.writerow, batch))
+            batch = []
+    if batch:
+        yield "".join(map(writer.writerow, batch))
+
+
+@require_GET
+def aging_csv(request: HttpRequest, public_id) -> StreamingHttpResponse:
+    """The whole report (every guarantor row) as a streamed CSV."""
+    office = selectors.get_office_for_user(request.user, public_id)
+    snapshot = selectors.aging_snapshot_for(office, request.GET.get("snapshot") or None)
+    clinic = _clinic_param(request)
+    rows = selectors.aging_csv_rows(snapshot, clinic=clinic) if snapshot else iter(())
+    response = StreamingHttpResponse(
+        _csv_lines(rows, selectors.AGING_CSV_COLUMNS), content_type="text/csv; charset=utf-8"
+    )
+    as_of = snapshot.as_of.isoformat() if snapshot else "none"
+    suffix = f"-clinic{clinic}" if clinic is not None else ""
+    response["Content-Disposition"] = (
+        f'attachment; filename="aging-{office.public_id}-{as_of}{suffix}.csv"'
+    )
+    return response
+
+
+@require_POST
+def aging_as_of(request: HttpRequest, public_id) -> HttpResponse:
+    """Request the aging as of another date (optionally one clinic)."""
+    office = selectors.get_office_for_user(request.user, public_id)
+    access.require_actor(request, office.account)
+    form = AgingAsOfForm(request.POST, clinics=selectors.office_clinics(office))
+    if not form.is_valid():
+        errors = "; ".join(e for errs in form.errors.values() for e in errs)
+        messages.error(request, f"Could not request the aging: {errors}")
+        return redirect("office_aging", public_id=office.public_id)
+    try:
+        run_services.poll_enqueue(
+            office=office,
+            kind=PollKind.AGING_AS_OF,
+            as_of=form.cleaned_data["as_of"],
+            clinic_num=form.cleaned_data["clinic"],
+            actor=request.user,
+        )
+    except run_services.WorkersUnavailable:
+        messages.error(request, "Workers unavailable: the request could not be queued.")
+    else:
+        messages.success(request, f"Aging as of {form.cleaned_data['as_of']:%Y-%m-%d} requested.")
+    return redirect("office_aging", public_id=office.public_id)

@@ -1,1 +1,0 @@
-"""Writes and workflows. Views, forms, commands and tasks call these; they never save rows."""

@@ -1,1 +1,0 @@
-"""Dashboard views, one module per area; each is thin (selectors read, services write)."""
