@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.factories import CustomerKeyFactory, OfficeFactory, random_key
-from tests.ui_offices.factories import AgingSnapshotFactory, ClinicFactory, make_current, make_rows
+from tests.offices.factories import AgingSnapshotFactory, ClinicFactory, make_current, make_rows
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

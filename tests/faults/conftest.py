@@ -6,7 +6,7 @@ which keeps the faults injected here from leaking into other folders' tests.
 
 from __future__ import annotations
 
-from tests.integrations.conftest import (  # noqa: F401 - fixtures
+from tests.polling.conftest import (  # noqa: F401 - fixtures
     od_settings,
     sandbox,
     sandbox_account,

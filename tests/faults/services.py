@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from integrations.devtools.bench.common import process_group_stop
-from tests.integrations.worker import ROOT
+from tests.polling.worker import ROOT
 
 PG_BIN_ROOT = Path("/usr/lib/postgresql")
 

@@ -18,8 +18,8 @@ from django.urls import reverse
 
 from integrations.offices.models import PollKind, PollRun
 from integrations.offices.services.polling import execute as polling
-from tests.integrations.conftest import THROTTLE_SCALE
-from tests.integrations.worker import Worker
+from tests.polling.conftest import THROTTLE_SCALE
+from tests.polling.worker import Worker
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -22,8 +22,8 @@ import pytest
 import redis
 
 from tests.faults.services import Beat, PostgresCluster, RedisServer, missing_binaries
-from tests.integrations.conftest import THROTTLE_SCALE
-from tests.integrations.worker import ROOT, Worker
+from tests.polling.conftest import THROTTLE_SCALE
+from tests.polling.worker import ROOT, Worker
 
 pytestmark = pytest.mark.faults
 

@@ -14,7 +14,7 @@ from integrations.offices.models import (
 )
 from integrations.offices.services import keys
 from tests.factories import random_key
-from tests.integrations.conftest import od_settings, sandbox, sandbox_account  # noqa: F401
+from tests.polling.conftest import od_settings, sandbox, sandbox_account  # noqa: F401
 from tests.security.endpoints import endpoints
 
 

@@ -15,7 +15,7 @@ from tests.factories import (
     MembershipFactory,
     OfficeFactory,
 )
-from tests.ui_offices.factories import PollRunFactory, bulk_offices
+from tests.offices.factories import PollRunFactory, bulk_offices
 
 URL = "/offices/"
 

@@ -6,7 +6,7 @@ import pytest
 
 from integrations.offices.services import keys
 from tests.factories import random_key
-from tests.ui_offices.factories import AgingSnapshotFactory, make_current, make_rows
+from tests.offices.factories import AgingSnapshotFactory, make_current, make_rows
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,8 @@ import io
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.accounts.factories import AuditEventFactory
 from tests.factories import DeveloperAccountFactory
-from tests.ui_accounts.factories import AuditEventFactory
 
 
 def _events(account, owner):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.integrations.worker import ROOT
+from tests.polling.worker import ROOT
 from tests.processes import embedded_env, sigterm_leaves_no_helpers
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.processes import embedded_env, sigterm_leaves_no_helpers
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_demo_shows_an_office_ok_with_current_aging_and_every_kind_of_status(tmp_path):
