@@ -212,13 +212,13 @@ CELERY_TIMEZONE = "UTC"
 SWEEP_INTERVAL_S = env_int("ODPORTAL_SWEEP_INTERVAL_S", 60)
 CELERY_BEAT_SCHEDULE = {
     "sweep-due-offices": {
-        "task": "integrations.offices.tasks.sweep_task",
+        "task": "offices.sweep",
         "schedule": float(SWEEP_INTERVAL_S),
         # Expire just below the interval so a backlog never stacks duplicate sweeps.
         "options": {"expires": max(SWEEP_INTERVAL_S - 5, 1)},
     },
     "prune-aging-snapshots": {
-        "task": "integrations.offices.tasks.prune_snapshots_task",
+        "task": "offices.prune",
         "schedule": 6 * 3600.0,
         "options": {"expires": 6 * 3600 - 60},
     },

@@ -23,8 +23,8 @@ from integrations.offices.models import Office, PollKind
 from integrations.offices.services.imports import offices_import
 from integrations.offices.services.keys import customer_key_add
 from integrations.offices.services.offices import office_create
-from integrations.offices.services.polling import runs
-from integrations.offices.services.polling.execute import offices_pollable
+from integrations.offices.services.polling import dispatch
+from integrations.offices.services.polling.sweep import offices_pollable
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"  # noqa: S105 - demo mode only; the command refuses to run with DEBUG off
@@ -171,8 +171,8 @@ def demo_poll_all() -> dict[str, int]:
     counts = {"queued": 0, "already": 0}
     for office in offices_pollable().distinct():
         try:
-            _, created = runs.poll_enqueue(office=office, kind=PollKind.HEALTH)
-        except runs.WorkersUnavailable:
+            _, created = dispatch.poll_enqueue(office=office, kind=PollKind.HEALTH)
+        except dispatch.WorkersUnavailable:
             break
         counts["queued" if created else "already"] += 1
     return counts

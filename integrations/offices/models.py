@@ -47,8 +47,8 @@ class OfficeStatus(models.TextChoices):
     UNREACHABLE = "unreachable", "Unreachable"
 
 
-# Problems, worst first: the order of the overview's "needs attention" list.
-ATTENTION_SEVERITY = (
+# The problem statuses, worst first: the order of the overview's "needs attention" list.
+PROBLEM_STATUSES = (
     OfficeStatus.KEY_REJECTED,
     OfficeStatus.KEY_DISABLED,
     OfficeStatus.PERMISSION_MISSING,
@@ -67,9 +67,9 @@ def office_severity() -> Case:
     index order and stops at the rows shown instead of sorting every office.
     """
     return Case(
-        *[When(status=s, then=Value(i)) for i, s in enumerate(ATTENTION_SEVERITY)],
-        When(status=OfficeStatus.OK, then=Value(len(ATTENTION_SEVERITY))),
-        default=Value(len(ATTENTION_SEVERITY) + 1),
+        *[When(status=s, then=Value(i)) for i, s in enumerate(PROBLEM_STATUSES)],
+        When(status=OfficeStatus.OK, then=Value(len(PROBLEM_STATUSES))),
+        default=Value(len(PROBLEM_STATUSES) + 1),
         output_field=models.IntegerField(),
     )
 

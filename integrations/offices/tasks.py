@@ -1,7 +1,8 @@
 """Celery tasks: thin wrappers that take ids and call one service each.
 
 Every task is idempotent: the poll run row is claimed with a conditional UPDATE, so a retried,
-duplicated or redelivered message finds nothing to do.
+duplicated or redelivered message finds nothing to do. Services send these by name
+(``polling.dispatch``) and never import this module.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from integrations.accounts.throttle import login_attempts_prune
-from integrations.offices.services.aging import snapshots as aging
-from integrations.offices.services.polling import batch as aging_batch
-from integrations.offices.services.polling import execute as polling
+from integrations.offices.services.aging import snapshots
+from integrations.offices.services.polling import batch, dispatch, execute, sweep
 
 logger = logging.getLogger(__name__)
 
@@ -29,36 +29,37 @@ RUN_TASK = {
     "bind": True, "acks_late": True, "autoretry_for": DB_ERRORS, "retry_backoff": 2,
     "retry_backoff_max": 60, "max_retries": 20,
 }  # fmt: skip
+SWEEP_TASK = {"acks_late": True, "autoretry_for": DB_ERRORS, "retry_backoff": 2, "max_retries": 5}
 
 
-@shared_task(**RUN_TASK)
+@shared_task(name=dispatch.POLL_RUN_TASK, **RUN_TASK)
 def poll_run_task(self, run_id: int) -> None:
-    """Execute one poll run; re-queue itself when it must wait for a throttle slot or retry."""
-    resume_in = polling.run_execute(run_id, claimer=self.request.id or "")
+    """Execute one poll run; run it again later when it must wait for a throttle slot or retry."""
+    resume_in = execute.run_execute(run_id, claimer=self.request.id or "")
     if resume_in is not None:
-        poll_run_task.apply_async(args=[run_id], countdown=resume_in)
+        dispatch.run_resume(run_id, countdown=resume_in)
 
 
-@shared_task(**RUN_TASK)
+@shared_task(name=dispatch.AGING_BATCH_TASK, **RUN_TASK)
 def aging_batch_task(self, run_ids: list[int]) -> None:
     """Execute a batch of daily aging runs; those to resume later go back one task each."""
     # A redelivered or retried message keeps its id, so it takes back the runs it held.
     claimer = self.request.id or uuid.uuid4().hex
-    resume = aging_batch.batch_execute(run_ids, claimer=claimer)
+    resume = batch.batch_execute(run_ids, claimer=claimer)
     for run_id, countdown in resume.items():
-        poll_run_task.apply_async(args=[run_id], countdown=countdown)
+        dispatch.run_resume(run_id, countdown=countdown)
 
 
-@shared_task(acks_late=True, autoretry_for=DB_ERRORS, retry_backoff=2, max_retries=5)
+@shared_task(name="offices.sweep", **SWEEP_TASK)
 def sweep_task() -> dict[str, int]:
     """Queue polls for every office that is due."""
-    result = polling.sweep_due_offices()
+    result = sweep.sweep_due_offices()
     logger.info("sweep queued %s", result)
     return result
 
 
-@shared_task(acks_late=True, autoretry_for=DB_ERRORS, retry_backoff=2, max_retries=5)
+@shared_task(name="offices.prune", **SWEEP_TASK)
 def prune_snapshots_task() -> int:
     """Drop aging snapshots and failed-login records past their retention periods."""
     login_attempts_prune()
-    return aging.snapshots_prune()
+    return snapshots.snapshots_prune()

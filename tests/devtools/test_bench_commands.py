@@ -102,9 +102,9 @@ def test_refresh_breaks_the_worker_cpu_down_by_phase(settings, tmp_path):
     # The wrapped functions are restored afterwards.
     import httpx
 
-    from integrations.offices.services.aging import snapshots as aging
+    from integrations.offices.services.aging import snapshots
     from integrations.offices.services.polling import runs
 
     assert not hasattr(httpx.Client.send, "__wrapped__")
     assert not hasattr(runs.run_claim, "__wrapped__")
-    assert not hasattr(aging.snapshot_rows_ingest, "__wrapped__")
+    assert not hasattr(snapshots.snapshot_rows_ingest, "__wrapped__")

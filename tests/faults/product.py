@@ -44,7 +44,7 @@ def pages(office_id: int) -> dict:
     from django.urls import reverse
 
     from integrations.offices.models import Office
-    from integrations.offices.services.polling import runs
+    from integrations.offices.services.polling import dispatch
 
     setup_test_environment()  # allows the test client's host name
     office = Office.objects.get(pk=office_id)
@@ -61,9 +61,9 @@ def pages(office_id: int) -> dict:
     followed = client.post(poll_url, {"kind": "health"}, follow=True)
     seen["poll_page"] = [followed.status_code, followed.content.decode()]
     try:
-        runs.poll_enqueue(office=office)
+        dispatch.poll_enqueue(office=office)
         seen["enqueue"] = "queued"
-    except runs.WorkersUnavailable as exc:
+    except dispatch.WorkersUnavailable as exc:
         seen["enqueue"] = f"WorkersUnavailable: {exc}"
     return seen
 

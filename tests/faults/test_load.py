@@ -17,7 +17,7 @@ from django.test import Client
 from django.urls import reverse
 
 from integrations.offices.models import PollKind, PollRun
-from integrations.offices.services.polling import execute as polling
+from integrations.offices.services.polling import sweep
 from tests.polling.conftest import THROTTLE_SCALE
 from tests.polling.worker import Worker
 
@@ -78,7 +78,7 @@ def test_twenty_users_reading_pages_during_a_sweep_all_get_200(
         t.start()
     sweeps = 0
     while time.monotonic() < stop_at:  # health first, then aging once offices are OK
-        polling.sweep_due_offices()
+        sweep.sweep_due_offices()
         sweeps += 1
         time.sleep(2)
     for t in threads:

@@ -18,7 +18,7 @@ from integrations.offices.models import (
     RunOutcome,
     SnapshotState,
 )
-from integrations.offices.services.polling import execute as polling
+from integrations.offices.services.aging import recipe
 from tests.polling.test_polling import assert_matches_sandbox, run_to_end
 
 
@@ -110,17 +110,17 @@ def after_first_page(monkeypatch):
     """Call ``action`` once, right after the refresh fetched its first page of rows."""
 
     def install(action):
-        fetch = polling._page
+        fetch = recipe.AgingPage.fetch
         pages = []
 
-        def fetch_then_act(client, snapshot, offset):
-            page = fetch(client, snapshot, offset)
-            pages.append(len(page))
+        def fetch_then_act(page, client):
+            rows = fetch(page, client)
+            pages.append(len(rows))
             if len(pages) == 1:
                 action()
-            return page
+            return rows
 
-        monkeypatch.setattr(polling, "_page", fetch_then_act)
+        monkeypatch.setattr(recipe.AgingPage, "fetch", fetch_then_act)
         return pages
 
     return install

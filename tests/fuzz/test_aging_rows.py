@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from integrations.offices.services.aging import snapshots as aging
+from integrations.offices.services.aging import recipe, snapshots
 from integrations.opendental import BadResponse, NullPacer, OpenDentalClient, parsing
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -27,7 +27,7 @@ junk = st.one_of(
 )  # fmt: skip
 
 
-def _typed(body: bytes) -> list[aging.Row]:
+def _typed(body: bytes) -> list[snapshots.Row]:
     """What the worker does: the client's typed ShortQuery page (dict pages fall back), then
     rows; the body is served by an httpx MockTransport."""
     transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
@@ -35,13 +35,13 @@ def _typed(body: bytes) -> list[aging.Row]:
         "http://od.test/api/v1", "DevKey0123456789", "CustKey012345678", pacer=NullPacer(),
         max_retries=0, http_client=httpx.Client(transport=transport),
     )  # fmt: skip
-    return aging.rows_from_query(client.short_query(aging.AGING_SQL, row_type=aging.QueryRow))
+    return recipe.rows_from_query(client.short_query(recipe.AGING_SQL, row_type=recipe.QueryRow))
 
 
-def _strict(body: bytes) -> list[aging.Row]:
+def _strict(body: bytes) -> list[snapshots.Row]:
     """The reference: plain JSON with Decimal money, every row through ``row_from_query``."""
     data = parsing.expect_list(parsing.loads(body), "ShortQuery")
-    return [aging.row_from_query(parsing.expect_object(r, "ShortQuery row")) for r in data]
+    return [recipe.row_from_query(parsing.expect_object(r, "ShortQuery row")) for r in data]
 
 
 def _outcome(parse, body: bytes):
@@ -53,9 +53,9 @@ def _outcome(parse, body: bytes):
 
 def test_a_valid_page_is_decoded_typed_with_exact_decimals():
     body = json.dumps([VALID, {**VALID, "patnum": 13, "lname": "", "clinicnum": 0}]).encode()
-    page = parsing.loads_typed(body, list[aging.QueryRow], aging.QueryRow.matches_wire)
-    assert [type(r) for r in page] == [aging.QueryRow, aging.QueryRow]
-    rows = aging.rows_from_query(page)
+    page = parsing.loads_typed(body, list[recipe.QueryRow], recipe.QueryRow.matches_wire)
+    assert [type(r) for r in page] == [recipe.QueryRow, recipe.QueryRow]
+    rows = recipe.rows_from_query(page)
     assert rows == _strict(body)
     assert rows[0].bal_0_30 == Decimal("1.25") and rows[0].name == "Smith, Ann"
     assert rows[1].name == "Ann"
@@ -63,7 +63,7 @@ def test_a_valid_page_is_decoded_typed_with_exact_decimals():
 
 def test_a_page_in_other_key_case_takes_the_dict_path_with_the_same_rows():
     body = json.dumps([{k.upper(): v for k, v in VALID.items()}]).encode()
-    assert type(parsing.loads_typed(body, list[aging.QueryRow])[0]) is dict
+    assert type(parsing.loads_typed(body, list[recipe.QueryRow])[0]) is dict
     assert _typed(body) == _strict(body) != []
 
 

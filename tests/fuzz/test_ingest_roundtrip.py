@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from integrations.offices.models import AgingRow, AgingSnapshot
-from integrations.offices.services.aging import snapshots as aging
+from integrations.offices.services.aging import snapshots
 
 money = st.decimals(
     min_value=Decimal("-999999999999.99"), max_value=Decimal("999999999999.99"), places=2,
@@ -36,13 +36,16 @@ def test_ingested_rows_read_back_exactly(office, batch, other):
     first = AgingSnapshot.objects.create(office=office, source="short_query", as_of=date.today())
     second = AgingSnapshot.objects.create(office=office, source="short_query", as_of=date.today())
     try:
-        written = aging.snapshots_rows_ingest(
-            {first.pk: [aging.Row(*r) for r in batch], second.pk: [aging.Row(*r) for r in other]}
+        written = snapshots.snapshots_rows_ingest(
+            {
+                first.pk: [snapshots.Row(*r) for r in batch],
+                second.pk: [snapshots.Row(*r) for r in other],
+            }
         )
         assert written == len(batch) + len(other)
         for snapshot, wanted in ((first, batch), (second, other)):
             stored = AgingRow.objects.filter(snapshot=snapshot).order_by("pat_num")
-            got = [tuple(getattr(row, f) for f in aging.ROW_FIELDS) for row in stored]
+            got = [tuple(getattr(row, f) for f in snapshots.ROW_FIELDS) for row in stored]
             # Postgres text cannot hold NUL: COPY drops it (SQLite keeps it).
             nul = "" if connection.vendor == "postgresql" else "\x00"
             expected = sorted((r[0], r[1], r[2].replace("\x00", nul), *r[3:]) for r in wanted)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from integrations.accounts.models import AuditEvent
 from integrations.offices.models import CustomerKey, KeyStatus, Office, PollKind, PollRun
 from integrations.offices.services import keys
-from integrations.offices.services.polling.runs import WorkersUnavailable
+from integrations.offices.services.polling.dispatch import WorkersUnavailable
 from odportal.lib import crypto
 from tests.factories import CustomerKeyFactory, OfficeFactory, random_key
 
@@ -241,7 +241,7 @@ def test_refresh_aging_over_htmx_returns_a_live_badge(owner_client, office):
 def test_poll_now_says_workers_unavailable_when_the_broker_is_down(client, owner, office):
     client.force_login(owner)
     boom = WorkersUnavailable("connection refused")
-    with mock.patch("integrations.offices.services.polling.runs.run_send", side_effect=boom):
+    with mock.patch("integrations.offices.services.polling.dispatch.run_send", side_effect=boom):
         response = client.post(
             reverse("office_poll", args=[office.public_id]), {"kind": "health"}, headers=HX
         )

@@ -20,10 +20,8 @@ from integrations.offices.models import (
     SnapshotSource,
     SnapshotState,
 )
-from integrations.offices.services.aging import snapshots as aging
-from integrations.offices.services.polling import batch as aging_batch
-from integrations.offices.services.polling import execute as polling
-from integrations.offices.services.polling import runs
+from integrations.offices.services.aging import recipe, snapshots
+from integrations.offices.services.polling import batch, dispatch, execute, runs, sweep
 from tests.polling.test_polling import BUCKET_MAP, assert_matches_sandbox, run_to_end
 
 
@@ -33,12 +31,12 @@ def dead_broker():
     from odportal.celery import app
 
     with app.connection_for_write("redis://127.0.0.1:1/0") as connection:
-        connection.ensure_connection(**runs.BROKER_FAIL_FAST)
+        connection.ensure_connection(**dispatch.BROKER_FAIL_FAST)
         yield connection.Producer()
 
 
 def queue_aging(*offices) -> list[int]:
-    return [runs.poll_enqueue(office=o, kind=PollKind.AGING, send=False)[0].pk for o in offices]
+    return [dispatch.poll_enqueue(office=o, kind=PollKind.AGING, send=False)[0].pk for o in offices]
 
 
 def checked(sandbox_account, *names):
@@ -56,7 +54,7 @@ def test_a_batch_refreshes_every_office_as_its_own_run_would(sandbox_account, sa
     )
     before = timezone.now()
     run_ids = queue_aging(queries, read_all, spare)
-    assert aging_batch.batch_execute(run_ids, claimer="batch-1") == {}
+    assert batch.batch_execute(run_ids, claimer="batch-1") == {}
     done = {r.office_id: r for r in PollRun.objects.filter(pk__in=run_ids)}
     for office, rows, source in (
         (queries, 230, SnapshotSource.SHORT_QUERY),
@@ -96,7 +94,7 @@ def test_a_fault_stays_with_its_office_and_the_others_complete(
         office.save(update_fields=["granted_permissions"])
     sandbox_control(spare.manifest["customer_key"], status_500=True)
     run_ids = queue_aging(queries, spare, down, disabled)
-    resume = aging_batch.batch_execute(run_ids, claimer="batch-1")
+    resume = batch.batch_execute(run_ids, claimer="batch-1")
     by_office = {r.office_id: r for r in PollRun.objects.filter(pk__in=run_ids)}
     for office in (queries, spare, down, disabled):
         office.refresh_from_db()
@@ -120,7 +118,7 @@ def test_a_handed_back_run_resumes_in_the_single_run_task_after_its_stored_rows(
     sandbox_account, sandbox_control, sandbox_totals, settings
 ):
     (spare,) = checked(sandbox_account, "Spare Office")
-    count = polling.RequestCounter.__call__
+    count = runs.RequestCounter.__call__
 
     def count_then_break(counter, *args):
         count(counter, *args)
@@ -128,13 +126,13 @@ def test_a_handed_back_run_resumes_in_the_single_run_task_after_its_stored_rows(
             sandbox_control(spare.manifest["customer_key"], status_500=True)
 
     (run_id,) = queue_aging(spare)
-    with mock.patch.object(polling.RequestCounter, "__call__", count_then_break):
-        resume = aging_batch.batch_execute([run_id], claimer="batch-1")
+    with mock.patch.object(runs.RequestCounter, "__call__", count_then_break):
+        resume = batch.batch_execute([run_id], claimer="batch-1")
     assert list(resume) == [run_id]
     snapshot = AgingSnapshot.objects.get(run_id=run_id)
     assert snapshot.state == SnapshotState.BUILDING and snapshot.rows.count() == 100
     sandbox_control(spare.manifest["customer_key"], reset=True)
-    assert polling.run_execute(run_id) is None  # what the task re-queues
+    assert execute.run_execute(run_id) is None  # what the task re-queues
     run = PollRun.objects.get(pk=run_id)
     spare.refresh_from_db()
     assert run.outcome == RunOutcome.OK and spare.current_snapshot == snapshot
@@ -154,12 +152,12 @@ def test_a_redelivered_batch_continues_its_runs_after_their_stored_rows(
     partial = AgingSnapshot.objects.create(
         office=queries, run_id=run_id, source=complete.source, as_of=complete.as_of
     )
-    first_rows = complete.rows.order_by("pat_num").values(*aging.ROW_FIELDS)[:150]
+    first_rows = complete.rows.order_by("pat_num").values(*snapshots.ROW_FIELDS)[:150]
     AgingRow.objects.bulk_create([AgingRow(snapshot=partial, **row) for row in first_rows])
-    assert aging_batch.batch_execute([run_id], claimer="another-batch") == {}
+    assert batch.batch_execute([run_id], claimer="another-batch") == {}
     assert PollRun.objects.get(pk=run_id).outcome == RunOutcome.RUNNING  # not theirs
     # Redelivered (same task id): it takes its run back and fetches only what is missing.
-    assert aging_batch.batch_execute([run_id], claimer="batch-1") == {}
+    assert batch.batch_execute([run_id], claimer="batch-1") == {}
     run = PollRun.objects.get(pk=run_id)
     partial.refresh_from_db()
     queries.refresh_from_db()
@@ -167,7 +165,7 @@ def test_a_redelivered_batch_continues_its_runs_after_their_stored_rows(
     assert queries.current_snapshot == partial and partial.rows.count() == 230
     assert_matches_sandbox(partial, sandbox_totals(queries.manifest["customer_key"]))
     # Done: executing the batch again changes nothing.
-    assert aging_batch.batch_execute([run_id], claimer="batch-1") == {}
+    assert batch.batch_execute([run_id], claimer="batch-1") == {}
     assert PollRun.objects.get(pk=run_id).finished_at == run.finished_at
 
 
@@ -180,10 +178,10 @@ def test_an_unfinished_snapshot_of_the_same_day_is_resumed_not_duplicated(
     partial = AgingSnapshot.objects.create(
         office=spare, source=complete.source, as_of=complete.as_of
     )
-    first_rows = complete.rows.order_by("pat_num").values(*aging.ROW_FIELDS)[:100]
+    first_rows = complete.rows.order_by("pat_num").values(*snapshots.ROW_FIELDS)[:100]
     AgingRow.objects.bulk_create([AgingRow(snapshot=partial, **row) for row in first_rows])
     (run_id,) = queue_aging(spare)
-    assert aging_batch.batch_execute([run_id], claimer="batch-1") == {}
+    assert batch.batch_execute([run_id], claimer="batch-1") == {}
     partial.refresh_from_db()
     spare.refresh_from_db()
     assert partial.run_id == run_id and spare.current_snapshot == partial
@@ -206,11 +204,11 @@ def test_before_todays_aging_has_run_the_refresh_waits(sandbox_account):
     Office.objects.filter(pk=queries.pk).update(time_zone=zone, aging_service_time_due=time(23))
     queries.refresh_from_db()
     (run_id,) = queue_aging(queries)
-    assert aging_batch.batch_execute([run_id], claimer="batch-1") == {}
+    assert batch.batch_execute([run_id], claimer="batch-1") == {}
     run = PollRun.objects.get(pk=run_id)
     queries.refresh_from_db()
     assert run.outcome == RunOutcome.SKIPPED and "Waiting" in run.error
-    assert queries.next_aging_at == aging.aging_due_at(queries, aging.office_today(queries))
+    assert queries.next_aging_at == recipe.aging_due_at(queries, recipe.office_today(queries))
     assert queries.current_snapshot is None and not AgingSnapshot.objects.filter(run=run)
 
 
@@ -218,8 +216,8 @@ def test_the_sweep_sends_due_aging_refreshes_in_batches(sandbox_account, setting
     settings.AGING_BATCH_SIZE = 2
     offices = checked(sandbox_account, "Queries Office", "ReadAll Office", "Spare Office")
     Office.objects.filter(pk__in=[o.pk for o in offices]).update(next_aging_at=None)
-    with mock.patch.object(runs, "runs_send_batch", wraps=runs.runs_send_batch) as send:
-        queued = polling.sweep_due_offices()
+    with mock.patch.object(dispatch, "runs_send_batch", wraps=dispatch.runs_send_batch) as send:
+        queued = sweep.sweep_due_offices()
     assert queued["aging"] == 3 and queued["failed"] == 0
     sent = [call.args[0] for call in send.call_args_list]
     assert [len(ids) for ids in sent] == [2, 1]
@@ -233,8 +231,8 @@ def test_with_the_broker_down_the_batch_fails_clearly_and_the_offices_stay_due(
 ):
     offices = checked(sandbox_account, "Queries Office", "Spare Office")
     Office.objects.filter(pk__in=[o.pk for o in offices]).update(next_aging_at=None)
-    with mock.patch.object(runs, "broker_producer", dead_broker):
-        queued = polling.sweep_due_offices()
+    with mock.patch.object(dispatch, "broker_producer", dead_broker):
+        queued = sweep.sweep_due_offices()
     assert queued["failed"] >= 1
     failed = PollRun.objects.filter(kind=PollKind.AGING)
     assert failed.count() == 2
@@ -244,7 +242,7 @@ def test_with_the_broker_down_the_batch_fails_clearly_and_the_offices_stay_due(
 
 def test_a_bug_in_one_refresh_hands_its_run_back_and_spares_the_others(sandbox_account):
     queries, spare = checked(sandbox_account, "Queries Office", "Spare Office")
-    real = aging.rows_from_query
+    real = recipe.rows_from_query
     calls = []
 
     def first_call_breaks(page):
@@ -254,8 +252,8 @@ def test_a_bug_in_one_refresh_hands_its_run_back_and_spares_the_others(sandbox_a
         return real(page)
 
     run_ids = queue_aging(queries, spare)
-    with mock.patch.object(aging, "rows_from_query", first_call_breaks):
-        resume = aging_batch.batch_execute(run_ids, claimer="batch-1")
+    with mock.patch.object(recipe, "rows_from_query", first_call_breaks):
+        resume = batch.batch_execute(run_ids, claimer="batch-1")
     outcomes = {r.pk: r for r in PollRun.objects.filter(pk__in=run_ids)}
     (broken,) = resume
     assert resume[broken] == 60.0

@@ -20,8 +20,7 @@ from integrations.offices.models import (
     SnapshotSource,
     SnapshotState,
 )
-from integrations.offices.services.polling import execute as polling
-from integrations.offices.services.polling import runs
+from integrations.offices.services.polling import dispatch, sweep
 from tests.polling.conftest import THROTTLE_SCALE
 from tests.polling.test_polling import assert_matches_sandbox
 from tests.polling.worker import Worker
@@ -63,7 +62,7 @@ def test_a_sweep_ends_with_the_right_status_and_totals_for_every_office(
     # A 429 storm on one office: the client honours Retry-After and the poll still succeeds.
     spare = sandbox_account["Spare Office"]
     sandbox_control(spare.manifest["customer_key"], status_429=True, times=2)
-    polling.sweep_due_offices()
+    sweep.sweep_due_offices()
     wait_for_runs(kind=PollKind.HEALTH)
     statuses = dict(Office.objects.values_list("name", "status"))
     assert statuses == {
@@ -73,7 +72,7 @@ def test_a_sweep_ends_with_the_right_status_and_totals_for_every_office(
         "Disabled Office": OfficeStatus.KEY_DISABLED,
         "Spare Office": OfficeStatus.OK,
     }
-    polling.sweep_due_offices()  # aging is due for the offices that are OK now
+    sweep.sweep_due_offices()  # aging is due for the offices that are OK now
     aging_runs = wait_for_runs(kind=PollKind.AGING)
     assert {r.office.name for r in aging_runs if r.outcome == RunOutcome.OK} == {
         "Queries Office", "ReadAll Office", "Spare Office"
@@ -94,16 +93,16 @@ def test_killing_the_worker_mid_refresh_loses_nothing_and_duplicates_nothing(
     office = sandbox_account["Queries Office"]
     key = office.manifest["customer_key"]
     worker.start()
-    runs.poll_enqueue(office=office, kind=PollKind.HEALTH)
+    dispatch.poll_enqueue(office=office, kind=PollKind.HEALTH)
     wait_for_runs(kind=PollKind.HEALTH)
-    runs.poll_enqueue(office=office, kind=PollKind.AGING)
+    dispatch.poll_enqueue(office=office, kind=PollKind.AGING)
     wait_for_runs(kind=PollKind.AGING)
     office.refresh_from_db()
     previous = office.current_snapshot
     assert previous is not None and previous.state == SnapshotState.COMPLETE
 
     sandbox_control(key, latency_ms=400)  # slow pages, so the kill lands mid-refresh
-    run, _ = runs.poll_enqueue(office=office, kind=PollKind.AGING)
+    run, _ = dispatch.poll_enqueue(office=office, kind=PollKind.AGING)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         run.refresh_from_db()
@@ -120,7 +119,7 @@ def test_killing_the_worker_mid_refresh_loses_nothing_and_duplicates_nothing(
     settings.CLAIM_STALE_AFTER_S = 1
     time.sleep(1.5)
     worker.start()
-    runs.poll_enqueue(office=office, kind=PollKind.AGING)  # expires the stale claim, resumes
+    dispatch.poll_enqueue(office=office, kind=PollKind.AGING)  # expires the stale claim, resumes
     wait_for_runs(kind=PollKind.AGING)
     office.refresh_from_db()
     current = office.current_snapshot
@@ -153,7 +152,7 @@ def test_the_poll_command_queues_waits_and_reports_each_office(sandbox_account, 
         call_command("poll", "--office", name, "--wait", stdout=StringIO())
     Office.objects.filter(name__in=["Down Office", "Disabled Office"]).update(polling_enabled=False)
     out = StringIO()
-    with mock.patch.object(runs, "runs_send_batch", wraps=runs.runs_send_batch) as send:
+    with mock.patch.object(dispatch, "runs_send_batch", wraps=dispatch.runs_send_batch) as send:
         call_command("poll", "--all", "--kind", "aging", "--wait", "--timeout", "90", stdout=out)
     assert [len(call.args[0]) for call in send.call_args_list] == [2, 1]
     lines = out.getvalue().splitlines()

@@ -23,26 +23,18 @@ from integrations.offices.models import (
     SnapshotState,
 )
 from integrations.offices.services import keys
-from integrations.offices.services.aging import snapshots as aging
-from integrations.offices.services.polling import execute as polling
-from integrations.offices.services.polling import runs
+from integrations.offices.services.aging import recipe, snapshots
+from integrations.offices.services.polling import dispatch, execute, runs, sweep
 from tests.factories import random_key
 
-BUCKET_MAP = {
-    "bal_0_30": "Bal_0_30",
-    "bal_31_60": "Bal_31_60",
-    "bal_61_90": "Bal_61_90",
-    "bal_over_90": "BalOver90",
-    "ins_est": "InsEst",
-    "bal_total": "BalTotal",
-}
+BUCKET_MAP = recipe.OPEN_DENTAL_BUCKETS
 
 
 def run_to_end(office, kind=PollKind.HEALTH, **kwargs) -> PollRun:
     """Queue a run and execute it like the task would, including its self-re-queues."""
-    run, _ = runs.poll_enqueue(office=office, kind=kind, send=False, **kwargs)
+    run, _ = dispatch.poll_enqueue(office=office, kind=kind, send=False, **kwargs)
     for _ in range(200):
-        if polling.run_execute(run.pk) is None:
+        if execute.run_execute(run.pk) is None:
             break
     run.refresh_from_db()
     assert not run.is_active
@@ -119,7 +111,7 @@ def test_a_key_the_office_disabled_is_rechecked_until_the_office_enables_it(
 
     def queued_health(now) -> bool:
         PollRun.objects.filter(outcome=RunOutcome.QUEUED).update(outcome=RunOutcome.OK)
-        polling.sweep_due_offices(now=now)
+        sweep.sweep_due_offices(now=now)
         return PollRun.objects.filter(
             office=office, kind=PollKind.HEALTH, outcome=RunOutcome.QUEUED
         ).exists()
@@ -128,18 +120,18 @@ def test_a_key_the_office_disabled_is_rechecked_until_the_office_enables_it(
     sandbox_control(office.manifest["customer_key"], key_status="Enabled")  # in Open Dental
     assert queued_health(timezone.now() + timedelta(minutes=61))
     run = PollRun.objects.get(office=office, kind=PollKind.HEALTH, outcome=RunOutcome.QUEUED)
-    assert polling.run_execute(run.pk) is None
+    assert execute.run_execute(run.pk) is None
     office.refresh_from_db()
     assert office.status == OfficeStatus.OK
     assert office.keys.get(is_current=True).status == KeyStatus.ENABLED
-    assert polling.offices_pollable().filter(pk=office.pk).exists()  # aging can resume
+    assert sweep.offices_pollable().filter(pk=office.pk).exists()  # aging can resume
 
 
 def test_a_key_we_disabled_is_not_rechecked(sandbox_account, owner, od_settings):
     office = sandbox_account["Disabled Office"]
     run_to_end(office)  # Open Dental says disabled by the office
     keys.customer_key_disable(key=office.keys.get(is_current=True), actor=owner)
-    polling.sweep_due_offices(now=timezone.now() + timedelta(days=1))
+    sweep.sweep_due_offices(now=timezone.now() + timedelta(days=1))
     assert not PollRun.objects.filter(office=office, outcome=RunOutcome.QUEUED).exists()
 
 
@@ -216,7 +208,7 @@ def test_a_half_done_refresh_resumes_without_duplicating_rows(sandbox_account, s
     partial = AgingSnapshot.objects.create(
         office=office, source=complete.source, as_of=complete.as_of, state=SnapshotState.BUILDING
     )
-    fields = list(aging.ROW_FIELDS)
+    fields = list(snapshots.ROW_FIELDS)
     first_rows = complete.rows.order_by("pat_num").values(*fields)[:150]
     AgingRow.objects.bulk_create([AgingRow(snapshot=partial, **row) for row in first_rows])
     second = run_to_end(office, PollKind.AGING)
@@ -230,15 +222,15 @@ def test_a_half_done_refresh_resumes_without_duplicating_rows(sandbox_account, s
 
 def test_enqueue_twice_gives_one_active_run(sandbox_account):
     office = sandbox_account["Queries Office"]
-    a, created_a = runs.poll_enqueue(office=office, send=False)
-    b, created_b = runs.poll_enqueue(office=office, send=False)
+    a, created_a = dispatch.poll_enqueue(office=office, send=False)
+    b, created_b = dispatch.poll_enqueue(office=office, send=False)
     assert created_a and not created_b and a.pk == b.pk
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_same_poll_run_twice_at_once_does_the_work_once(sandbox_account):
     office = sandbox_account["Queries Office"]
-    run, _ = runs.poll_enqueue(office=office, send=False)
+    run, _ = dispatch.poll_enqueue(office=office, send=False)
     results, barrier = [], threading.Barrier(2)
 
     def work():
@@ -258,7 +250,7 @@ def test_the_same_poll_run_twice_at_once_does_the_work_once(sandbox_account):
 
 def test_a_stale_claim_can_be_taken_over(sandbox_account, settings):
     office = sandbox_account["Queries Office"]
-    run, _ = runs.poll_enqueue(office=office, send=False)
+    run, _ = dispatch.poll_enqueue(office=office, send=False)
     assert runs.run_claim(run.pk, claimer="dead-worker") is not None
     assert runs.run_claim(run.pk, claimer="other") is None
     PollRun.objects.filter(pk=run.pk).update(
@@ -275,16 +267,16 @@ def test_sweep_queues_only_due_pollable_offices(sandbox_account, owner):
     keys.customer_key_move(key=moved_key, to_office=sandbox_account["ReadAll Office"], actor=owner)
     disabled = sandbox_account["Disabled Office"].keys.get(is_current=True)
     keys.customer_key_disable(key=disabled, actor=owner)
-    result = polling.sweep_due_offices()
+    result = sweep.sweep_due_offices()
     queued = set(
         PollRun.objects.filter(kind=PollKind.HEALTH).values_list("office__name", flat=True)
     )
     assert queued == {"Queries Office"}
     assert result["health"] == 1
-    assert polling.sweep_due_offices()["health"] == 0  # not due again yet
+    assert sweep.sweep_due_offices()["health"] == 0  # not due again yet
     later = timezone.now() + timedelta(minutes=16)
     PollRun.objects.update(outcome=RunOutcome.OK)
-    polling.sweep_due_offices(now=later)
+    sweep.sweep_due_offices(now=later)
     queued = set(
         PollRun.objects.filter(kind=PollKind.HEALTH).values_list("office__name", flat=True)
     )
@@ -328,7 +320,7 @@ def test_snapshots_past_retention_are_pruned_but_never_the_current_one(sandbox_a
     office.refresh_from_db()
     old_time = timezone.now() - timedelta(days=settings.SNAPSHOT_RETENTION_DAYS + 1)
     AgingSnapshot.objects.filter(office=office).update(fetched_at=old_time)
-    assert aging.snapshots_prune() == 1
+    assert snapshots.snapshots_prune() == 1
     assert list(AgingSnapshot.objects.filter(office=office)) == [office.current_snapshot]
     assert AgingRow.objects.filter(snapshot=office.current_snapshot).count() == 230
 
@@ -341,9 +333,9 @@ def test_a_run_deferred_to_its_next_throttle_slot_keeps_what_it_fetched(
     settings.MAX_INLINE_PACE_WAIT_S = 0.0  # every wait for a slot re-queues the run
     settings.OPENDENTAL_THROTTLE_SCALE = 0.2  # 200 ms slots: longer than a page takes
     settings.INGEST_BATCH_ROWS = 1000  # rows would otherwise wait for a batch to fill
-    run, _ = runs.poll_enqueue(office=office, kind=PollKind.AGING, send=False)
+    run, _ = dispatch.poll_enqueue(office=office, kind=PollKind.AGING, send=False)
     deferrals = 0
-    while (delay := polling.run_execute(run.pk)) is not None:
+    while (delay := execute.run_execute(run.pk)) is not None:
         deferrals += 1
         assert delay > 0
         time.sleep(delay)

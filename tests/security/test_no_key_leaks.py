@@ -14,8 +14,7 @@ from django.views.debug import ExceptionReporter
 from integrations.accounts.models import AuditEvent
 from integrations.offices.models import Office, PollKind, PollRun
 from integrations.offices.services import keys, offices
-from integrations.offices.services.polling import execute as polling
-from integrations.offices.services.polling import runs
+from integrations.offices.services.polling import dispatch, execute
 from integrations.opendental import OpenDentalClient, OpenDentalError
 from tests.factories import random_key
 
@@ -59,9 +58,9 @@ def polled(debug_logs, sandbox_account, owner, sandbox):
     keys.customer_key_add(office=dead, key=random_key(), actor=owner)
     for office in [*sandbox_account.values(), dead]:
         for kind in (PollKind.HEALTH, PollKind.AGING):
-            run, _ = runs.poll_enqueue(office=office, kind=kind, send=False)
+            run, _ = dispatch.poll_enqueue(office=office, kind=kind, send=False)
             for _ in range(50):
-                if polling.run_execute(run.pk) is None:
+                if execute.run_execute(run.pk) is None:
                     break
                 PollRun.objects.filter(pk=run.pk).update(queued_at=run.queued_at)
     return sandbox_account

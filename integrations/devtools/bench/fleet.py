@@ -32,15 +32,11 @@ from integrations.accounts.services import accounts
 from integrations.devtools.bench import common
 from integrations.offices.models import AgingRow, CustomerKey, Office, PollKind, PollRun
 from integrations.offices.services import health, imports
-from integrations.offices.services.polling import execute as polling
-from integrations.offices.services.polling import runs
+from integrations.offices.services.aging.recipe import OPEN_DENTAL_BUCKETS
+from integrations.offices.services.polling import dispatch
 
 BENCH_COMPANY = "odportal bench fleet"
 BENCH_USER = "odportal-bench"
-BUCKETS = {
-    "bal_0_30": "Bal_0_30", "bal_31_60": "Bal_31_60", "bal_61_90": "Bal_61_90",
-    "bal_over_90": "BalOver90", "ins_est": "InsEst", "bal_total": "BalTotal",
-}  # fmt: skip
 ACTIVE = ("queued", "running")
 # Without a connection pool each worker thread holds a database connection (Postgres default:
 # 100 connections); with ODPORTAL_DB_POOL_MAX threads share a bounded pool.
@@ -209,7 +205,7 @@ def _measure(
     cpu_before = sum(common.tree_cpu_s(w.pid) for w in workers)
     started_at = timezone.now()
     # Queued as the sweep queues them: AGING_BATCH_SIZE offices a task (aging_batch).
-    run_ids, broker_down = polling.polls_queue(offices, PollKind.AGING)
+    run_ids, broker_down = dispatch.polls_queue(offices, PollKind.AGING)
     if broker_down or len(run_ids) != len(offices):
         raise RuntimeError(f"only {len(run_ids)} of {len(offices)} aging runs could be queued")
     batches = -(-len(run_ids) // max(settings.AGING_BATCH_SIZE, 1))
@@ -244,7 +240,7 @@ def _broker_connect() -> None:
 
     The first send in a process imports the transport and connects (most of a second here).
     """
-    with runs.broker_producer():
+    with dispatch.broker_producer():
         pass
 
 
@@ -275,8 +271,8 @@ def verify(offices: list[Office], expected: dict[str, dict], say: common.Say) ->
             problems.append(f"{office.name}: no complete snapshot ({run and run.error})")
             continue
         rows += snap.guarantor_count
-        got = {ours: getattr(snap, ours) for ours in BUCKETS}
-        diff = [o for o, t in BUCKETS.items() if got[o] != Decimal(str(want[t]))]
+        got = {ours: getattr(snap, ours) for ours in OPEN_DENTAL_BUCKETS}
+        diff = [o for o, t in OPEN_DENTAL_BUCKETS.items() if got[o] != Decimal(str(want[t]))]
         if snap.guarantor_count != want["guarantors"] or diff:
             problems.append(f"{office.name}: totals differ ({diff or 'guarantor count'})")
     for line in problems[:10]:

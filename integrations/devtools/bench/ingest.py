@@ -28,8 +28,8 @@ from integrations.accounts.services import accounts
 from integrations.devtools.bench import common
 from integrations.offices.models import AgingRow, AgingSnapshot, Office, PollRun
 from integrations.offices.services import offices
-from integrations.offices.services.aging import snapshots as aging
-from integrations.offices.services.polling import runs
+from integrations.offices.services.aging import recipe, snapshots
+from integrations.offices.services.polling import dispatch
 from integrations.opendental import parsing
 from odsandbox.config import OfficeSpec, SandboxConfig
 from odsandbox.state import SandboxState
@@ -71,41 +71,41 @@ def ingest_run(rows: int, say: common.Say, repeat: int = 3) -> dict[str, Any]:
     }
 
 
-def client_pages(rows: int, say: common.Say) -> list[list[aging.QueryRow]]:
+def client_pages(rows: int, say: common.Say) -> list[list[recipe.QueryRow]]:
     """``rows`` guarantors' ShortQuery rows as the client returns them, in pages of 100."""
     started = time.monotonic()
     data_dir = Path(settings.VAR_DIR) / "bench-ingest"
     spec = OfficeSpec(name="Ingest Office", guarantors=rows, clinics=3)
     state = SandboxState(SandboxConfig(office_specs=[spec], data_dir=str(data_dir)))
     try:
-        raw = state.offices[0].store.short_query(aging.AGING_SQL, 0, rows, 600.0)
+        raw = state.offices[0].store.short_query(recipe.AGING_SQL, 0, rows, 600.0)
     finally:
         state.close()
     # The wire format, page by page, and the client's own parser.
     wire = [json.dumps(raw[i : i + PAGE]).encode() for i in range(0, len(raw), PAGE)]
-    check = aging.QueryRow.matches_wire
-    pages = [parsing.loads_typed(page, list[aging.QueryRow], check) for page in wire]
+    check = recipe.QueryRow.matches_wire
+    pages = [parsing.loads_typed(page, list[recipe.QueryRow], check) for page in wire]
     say(f"pages: {len(raw)} rows from the sandbox in {time.monotonic() - started:.1f}s")
     return pages
 
 
-def _real_seconds(pages: list[list[aging.QueryRow]], snapshot: AgingSnapshot) -> float:
+def _real_seconds(pages: list[list[recipe.QueryRow]], snapshot: AgingSnapshot) -> float:
     started = time.perf_counter()
-    batch: list[aging.Row] = []
+    batch: list[snapshots.Row] = []
     for number, page in enumerate(pages, start=1):
-        batch.extend(aging.rows_from_query(page))
+        batch.extend(recipe.rows_from_query(page))
         if len(batch) >= settings.INGEST_BATCH_ROWS or number == len(pages):
             with transaction.atomic():
-                aging.snapshot_rows_ingest(snapshot, batch)
+                snapshots.snapshot_rows_ingest(snapshot, batch)
             batch = []
     return time.perf_counter() - started
 
 
-def _copy_seconds(pages: list[list[aging.QueryRow]], snapshot_id: int) -> float:
+def _copy_seconds(pages: list[list[recipe.QueryRow]], snapshot_id: int) -> float:
     """One COPY of the same rows (already parsed) into a same-shaped scratch table."""
     table = f"bench_copy_{os.getpid()}"
-    columns = ("snapshot_id", *aging.ROW_FIELDS)
-    records = [(snapshot_id, *row) for page in pages for row in aging.rows_from_query(page)]
+    columns = ("snapshot_id", *snapshots.ROW_FIELDS)
+    records = [(snapshot_id, *row) for page in pages for row in recipe.rows_from_query(page)]
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute(f"CREATE TABLE {table} (LIKE {AgingRow._meta.db_table} INCLUDING ALL)")
@@ -136,8 +136,8 @@ def _scratch_snapshot(account: DeveloperAccount, attempt: int) -> AgingSnapshot:
     office = offices.office_create(
         account=account, actor=None, name=f"Ingest {attempt}", time_zone="UTC"
     )
-    run, _ = runs.poll_enqueue(office=office, kind="aging", send=False)
-    snapshot, _ = aging.snapshot_open(run=run, source="short_query", as_of=date.today())
+    run, _ = dispatch.poll_enqueue(office=office, kind="aging", send=False)
+    snapshot, _ = snapshots.snapshot_open(run=run, source="short_query", as_of=date.today())
     return snapshot
 
 

@@ -32,6 +32,7 @@ from django.utils import timezone
 from integrations.accounts.models import DeveloperAccount, Membership, Role
 from integrations.devtools.bench import common
 from integrations.offices.models import (
+    AGING_BUCKETS,
     OFFICE_AGING_FIELDS,
     AgingRow,
     AgingSnapshot,
@@ -44,14 +45,14 @@ from integrations.offices.models import (
     RunOutcome,
     SnapshotState,
 )
-from integrations.offices.selectors import offices as selectors
-from integrations.offices.services.aging import snapshots as aging
+from integrations.offices.selectors import aging as aging_selectors
+from integrations.offices.services.aging import snapshots
 from odportal.lib import crypto
 
 BENCH_COMPANY = "odportal bench pages"
 BENCH_USER = "odportal-bench-pages"
 BIG_OFFICE = "Bench big office"
-BUCKETS = ("bal_0_30", "bal_31_60", "bal_61_90", "bal_over_90", "ins_est")
+BUCKETS = AGING_BUCKETS[:-1]  # bal_total is their sum
 # Most offices are healthy; the rest spread over every problem (weights out of 100).
 STATUS_WEIGHTS = {
     OfficeStatus.OK: 80, OfficeStatus.NEVER_POLLED: 3, OfficeStatus.KEY_REJECTED: 2,
@@ -127,9 +128,9 @@ def _page_urls(big: Office, guarantors: int) -> dict[str, str]:
 def _deep_cursor(big: Office, page: int) -> str:
     """The query string of the Next link that leads to ``page`` (what a reader clicks)."""
     snapshot = AgingSnapshot.objects.get(pk=big.current_snapshot_id)
-    rows = selectors.aging_rows(snapshot, clinic=None, sort="bal_over_90", desc=True)
+    rows = aging_selectors.aging_rows(snapshot, clinic=None, sort="bal_over_90", desc=True)
     last_before = rows[(page - 1) * 100 - 1]
-    after = selectors.aging_cursor_of(last_before, "bal_over_90").encode()
+    after = aging_selectors.aging_cursor_of(last_before, "bal_over_90").encode()
     return urlencode({"page": page, "after": after})
 
 
@@ -387,7 +388,7 @@ def _runs(office: Office, now) -> None:
 def _rows_insert(snapshot_id: int, n: int, rng: random.Random) -> tuple[dict, dict]:
     """n guarantor rows (COPY on Postgres); returns the snapshot totals and clinic totals.
 
-    Each record is in ``aging.ROW_FIELDS`` order, money in cents.
+    Each record is in ``snapshots.ROW_FIELDS`` order, money in cents.
     """
     fields = ("est_balance", *BUCKETS, "bal_total")
     totals = {f: 0 for f in fields}
@@ -415,7 +416,7 @@ def _rows_insert(snapshot_id: int, n: int, rng: random.Random) -> tuple[dict, di
 
 
 def _rows_write(snapshot_id: int, records: list[tuple]) -> None:
-    columns = ("snapshot_id", *aging.ROW_FIELDS)
+    columns = ("snapshot_id", *snapshots.ROW_FIELDS)
     if connection.vendor != "postgresql":
         rows = [
             AgingRow(snapshot_id=snapshot_id, **dict(zip(columns[1:], _decimals(r), strict=True)))

@@ -1,22 +1,23 @@
 """``bench refresh``: where a worker's CPU goes in an aging refresh, phase by phase.
 
 ``bench fleet`` measures the whole worker process; this one explains its figure. It runs the
-worker's own code (``polling.run_execute``) in this process, one office after another against
+worker's own code (``execute.run_execute``) in this process, one office after another against
 the sandbox, and times each phase in thread CPU (``time.thread_time``: sleeping for a throttle
 slot and waiting on a socket cost nothing). Requests are spaced by the pacer as in production
 (the interval scaled by ``--interval-s``, plus ``OPENDENTAL_PACE_MARGIN_S``), so the CPU caches
 cool between requests much as they do at Open Dental's real interval. No broker: the runs are
 executed directly, so the figures leave out the Celery message (``bench fleet`` includes it).
 This is the single-run path ("Refresh now", resumed runs); the sweep's daily refreshes go
-in batches (``aging_batch``), which ``bench fleet`` measures.
+in batches (``polling.batch``), which ``bench fleet`` measures.
 
 The phases are timed by wrapping these functions for the duration of the benchmark (inclusive
 CPU of each call):
 - per request: ``_ApiClient._pace_wait`` (the pacer's booking), ``httpx.Client.send`` (send,
   receive), the rest of ``_ApiClient._attempt`` (building the request, status check and JSON
-  decoding), and ``aging.rows_from_query`` (typed rows);
-- per refresh: ``runs.run_claim``, ``aging.snapshot_open``, ``aging.snapshot_row_count``,
-  ``aging.snapshot_rows_ingest`` (COPY), ``aging.snapshot_complete`` and ``runs.run_finish``;
+  decoding), and ``recipe.rows_from_query`` (typed rows);
+- per refresh: ``runs.run_claim``, ``snapshots.snapshot_open``,
+  ``snapshots.snapshot_row_count``, ``snapshots.snapshots_rows_ingest`` (COPY),
+  ``snapshots.snapshots_complete`` and ``runs.runs_finish_ok``;
   "other" is what is left (the current key, decrypting the key pair, building the client, the
   run's bookkeeping).
 """
@@ -37,9 +38,8 @@ from django.conf import settings
 
 from integrations.devtools.bench import common, fleet
 from integrations.offices.models import PollKind, PollRun
-from integrations.offices.services.aging import snapshots as aging
-from integrations.offices.services.polling import execute as polling
-from integrations.offices.services.polling import runs
+from integrations.offices.services.aging import recipe, snapshots
+from integrations.offices.services.polling import dispatch, execute, runs
 from integrations.opendental.client import _ApiClient
 
 # (label, owner, attribute): the functions timed, in the order they are reported.
@@ -47,15 +47,15 @@ REQUEST_PHASES = (
     ("pace", _ApiClient, "_pace_wait"),
     ("send", httpx.Client, "send"),
     ("attempt", _ApiClient, "_attempt"),  # pace + send + decode: decode is the difference
-    ("rows", aging, "rows_from_query"),
+    ("rows", recipe, "rows_from_query"),
 )
 REFRESH_PHASES = (
     ("claim", runs, "run_claim"),
-    ("snapshot_open", aging, "snapshot_open"),
-    ("row_count", aging, "snapshot_row_count"),
-    ("ingest", aging, "snapshot_rows_ingest"),
-    ("complete", aging, "snapshot_complete"),
-    ("finish", runs, "run_finish"),
+    ("snapshot_open", snapshots, "snapshot_open"),
+    ("row_count", snapshots, "snapshot_row_count"),
+    ("ingest", snapshots, "snapshots_rows_ingest"),
+    ("complete", snapshots, "snapshots_complete"),
+    ("finish", runs, "runs_finish_ok"),
 )
 
 
@@ -144,7 +144,7 @@ def _measure(offices: list, say: common.Say) -> dict[str, Any]:
     total_cpu, requests, measured = 0.0, 0, 0
     with _timed_phases(timers):
         for index, office in enumerate(offices):
-            run, _ = runs.poll_enqueue(office=office, kind=PollKind.AGING, send=False)
+            run, _ = dispatch.poll_enqueue(office=office, kind=PollKind.AGING, send=False)
             if index == 1:  # the first refresh warms up imports and connections
                 timers.clear()
             started = time.thread_time()
@@ -172,7 +172,7 @@ def _say_phases(figures: dict[str, Any], say: common.Say) -> None:
 
 def _run_to_end(run: PollRun) -> None:
     """Execute a run as the task would, sleeping instead of re-queueing when it must wait."""
-    while (resume_in := polling.run_execute(run.pk, claimer="bench-refresh")) is not None:
+    while (resume_in := execute.run_execute(run.pk, claimer="bench-refresh")) is not None:
         time.sleep(resume_in)
 
 

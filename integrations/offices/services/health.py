@@ -23,9 +23,16 @@ from integrations.offices.models import (
     KeyStatus,
     Office,
     OfficeStatus,
-    OfficeStatusChange,
 )
 from integrations.offices.services.keys import customer_key_mark_detected
+from integrations.offices.services.status import office_status_set
+from integrations.opendental.preferences import (
+    PREF_AGING_TIME_DUE,
+    PREF_DATE_LAST_AGING,
+    PREF_VERSION,
+    parse_pref_date,
+    parse_pref_time,
+)
 
 # Which Open Dental permission a requested resource/action needs (apipermissions.html).
 # Reads are all ApiReadAll except queries; writes need the resource's own permission.
@@ -51,10 +58,6 @@ _KEY_STATUS_FROM_BODY = {
     "DisabledByHQ": KeyStatus.DISABLED_BY_HQ,
     "DisabledByDeveloper": KeyStatus.DISABLED_BY_DEVELOPER,
 }
-
-PREF_VERSION = "ProgramVersion"
-PREF_DATE_LAST_AGING = "DateLastAging"
-PREF_AGING_TIME_DUE = "AgingServiceTimeDue"
 
 
 def required_permissions(rows: list[RequestedPermission]) -> set[str]:
@@ -93,30 +96,6 @@ def _detected_key_status(exc: Exception) -> str | None:
     return "disabled" in body.lower() and KeyStatus.DISABLED_BY_CUSTOMER or None
 
 
-def parse_pref_date(value: str | None) -> date | None:
-    """DateLastAging: 'yyyy-MM-dd' (maybe with a time); '0001-01-01' or junk means none."""
-    if not value:
-        return None
-    try:
-        parsed = date.fromisoformat(value.strip()[:10])
-    except ValueError:
-        return None
-    return None if parsed.year <= 1 else parsed
-
-
-def parse_pref_time(value: str | None) -> dtime | None:
-    """AgingServiceTimeDue: a datetime whose date part is ignored (apisetup.html)."""
-    if not value:
-        return None
-    text = value.strip()
-    for candidate in (text[-8:], text):
-        try:
-            return dtime.fromisoformat(candidate)
-        except ValueError:
-            continue
-    return None
-
-
 @dataclass
 class HealthResult:
     granted: frozenset[str]
@@ -145,15 +124,6 @@ HEALTH_FIELDS = [
 ]  # fmt: skip
 
 
-def _set_status(office: Office, status: str, now: datetime, error: str = "") -> None:
-    if office.status != status:
-        OfficeStatusChange.objects.create(
-            office=office, status=status, previous=office.status, at=now, error=error[:2000]
-        )
-        office.status = status
-        office.status_since = now
-
-
 @transaction.atomic
 def office_health_record_ok(*, office: Office, key: CustomerKey, result: HealthResult) -> None:
     """Store a successful poll: permissions, gap to the request, version, clinics."""
@@ -168,7 +138,7 @@ def office_health_record_ok(*, office: Office, key: CustomerKey, result: HealthR
     office.last_polled_at = office.last_success_at = now
     office.last_error = ""
     office.consecutive_failures = 0
-    _set_status(office, OfficeStatus.OK, now)
+    office_status_set(office=office, status=OfficeStatus.OK, now=now)
     office.next_health_at = next_health_at(office, now)  # after the status: it sets the pace
     # Only health fields: an aging run may have changed the snapshot fields meanwhile.
     office.save(update_fields=[*HEALTH_FIELDS, "granted_permissions", "missing_permissions",
@@ -203,7 +173,7 @@ def office_health_record_error(*, office: Office, key: CustomerKey | None, exc: 
     office.last_polled_at = now
     office.last_error = error_text(exc)
     office.consecutive_failures += 1
-    _set_status(office, status, now, office.last_error)
+    office_status_set(office=office, status=status, now=now, error=office.last_error)
     office.next_health_at = next_health_at(office, now)
     if isinstance(exc, od.PermissionMissing) and exc.permission:
         office.missing_permissions = sorted({*office.missing_permissions, exc.permission})

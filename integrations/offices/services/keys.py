@@ -13,8 +13,8 @@ from integrations.offices.models import (
     KeyStatus,
     Office,
     OfficeStatus,
-    OfficeStatusChange,
 )
+from integrations.offices.services.status import office_status_set
 from integrations.opendental.keys import KEY_RULE, is_key
 from odportal.lib import crypto
 
@@ -95,20 +95,12 @@ def _office_key_state_changed(key: CustomerKey) -> None:
     office_qs = Office.objects.filter(pk=key.office_id)
     if key.status in (KeyStatus.ENABLED, KeyStatus.PENDING_MOVE):
         office_qs.update(next_health_at=None)
-    else:
-        now = timezone.now()
-        previous = office_qs.values_list("status", flat=True).first()
-        changed = office_qs.exclude(status=OfficeStatus.KEY_DISABLED).update(
-            status=OfficeStatus.KEY_DISABLED, status_since=now
-        )
-        if changed:
-            OfficeStatusChange.objects.create(
-                office_id=key.office_id,
-                status=OfficeStatus.KEY_DISABLED,
-                previous=previous or "",
-                at=now,
-                error=f"Key …{key.last4}: {key.get_status_display()}",
-            )
+        return
+    office = office_qs.select_for_update().only("status", "status_since").get()
+    error = f"Key …{key.last4}: {key.get_status_display()}"
+    if office_status_set(office=office, status=OfficeStatus.KEY_DISABLED, now=timezone.now(),
+                         error=error):  # fmt: skip
+        office.save(update_fields=["status", "status_since"])
 
 
 @transaction.atomic
@@ -238,3 +230,12 @@ def customer_key_mark_detected(*, key: CustomerKey, status: str) -> None:
         obj=key,
         detail={"status": status, "office": key.office.name, "last4": key.last4},
     )
+
+
+def customer_keys_settle_moved(*, now) -> None:
+    """Keys whose 15-minute move window has passed are enabled again."""
+    for key in CustomerKey.objects.filter(status=KeyStatus.PENDING_MOVE, pending_until__lte=now):
+        key.status = KeyStatus.ENABLED
+        key.pending_until = None
+        key.enabled_at = now
+        key.save(update_fields=["status", "pending_until", "enabled_at"])

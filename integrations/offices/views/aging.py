@@ -18,8 +18,9 @@ from django.views.decorators.http import require_GET, require_POST
 from integrations.accounts import access
 from integrations.offices.forms import AgingAsOfForm
 from integrations.offices.models import PollKind, SnapshotSource
+from integrations.offices.selectors import aging as aging_selectors
 from integrations.offices.selectors import offices as selectors
-from integrations.offices.services.polling import runs as run_services
+from integrations.offices.services.polling import dispatch
 from odportal.lib.htmx import render_page, sort_headers
 
 PAGE_SIZE = 100
@@ -52,10 +53,10 @@ def _clinic_param(request: HttpRequest) -> int | None:
 def aging_report(request: HttpRequest, public_id) -> HttpResponse:
     """The office's aging (current or a chosen snapshot), filtered by clinic, sortable, paged."""
     office = selectors.get_office_for_user(request.user, public_id)
-    snapshot = selectors.aging_snapshot_for(office, request.GET.get("snapshot") or None)
+    snapshot = aging_selectors.aging_snapshot_for(office, request.GET.get("snapshot") or None)
     clinic = _clinic_param(request)
     sort = request.GET.get("sort", "bal_total")
-    sort = sort if sort in selectors.AGING_SORTS else "bal_total"
+    sort = sort if sort in aging_selectors.AGING_SORTS else "bal_total"
     desc = request.GET.get("dir", "desc") != "asc"
     clinics = selectors.office_clinics(office)
     context = {
@@ -65,16 +66,16 @@ def aging_report(request: HttpRequest, public_id) -> HttpResponse:
         "clinics": clinics,
         "can_act": access.can_act(request, office.account),
         "as_of_form": AgingAsOfForm(clinics=clinics),
-        "as_of_snapshots": selectors.aging_as_of_snapshots(office),
+        "as_of_snapshots": aging_selectors.aging_as_of_snapshots(office),
         "headers": sort_headers(request, ROW_COLUMNS, sort, desc),
     }
     if snapshot is not None:
-        totals = selectors.aging_totals(snapshot, clinic=clinic)
+        totals = aging_selectors.aging_totals(snapshot, clinic=clinic)
         context.update(
             page=rows_page(request, snapshot, clinic=clinic, sort=sort, desc=desc),
             totals=totals,
             bars=bar_chart(totals),
-            trend=trend_chart(selectors.aging_trend(office)),
+            trend=trend_chart(aging_selectors.aging_trend(office)),
             stale=snapshot.fetched_at < timezone.now() - timedelta(days=1),
             is_fallback=snapshot.source == SnapshotSource.REPORTS_AGING,
         )
@@ -116,22 +117,22 @@ def rows_page(request: HttpRequest, snapshot, *, clinic: int | None, sort: str, 
     what the first one does; ``?page=N`` alone (a bookmark) first finds where its page starts
     along the index (``aging_cursor_at``). The count comes from the snapshot when it recorded
     one."""
-    rows = selectors.aging_rows(snapshot, clinic=clinic, sort=sort, desc=desc)
+    rows = aging_selectors.aging_rows(snapshot, clinic=clinic, sort=sort, desc=desc)
     paginator = Paginator(rows, PAGE_SIZE)
-    count = selectors.aging_rows_count(snapshot, clinic=clinic)
+    count = aging_selectors.aging_rows_count(snapshot, clinic=clinic)
     if count is not None:
         paginator.count = count  # overrides the cached COUNT(*) property
     number = paginator.get_page(request.GET.get("page")).number  # validated, no query
-    cursor = selectors.aging_cursor_parse(request.GET.get("after", ""), sort) or (
-        selectors.aging_cursor_parse(request.GET.get("before", ""), sort, before=True)
+    cursor = aging_selectors.aging_cursor_parse(request.GET.get("after", ""), sort) or (
+        aging_selectors.aging_cursor_parse(request.GET.get("before", ""), sort, before=True)
     )
     if cursor is None and number > 1:  # a bookmark: find where the page starts, then keyset
         position = (number - 1) * PAGE_SIZE - 1
-        cursor = selectors.aging_cursor_at(rows, position, sort, clinic=clinic)
+        cursor = aging_selectors.aging_cursor_at(rows, position, sort, clinic=clinic)
     if cursor is None:
         objects = list(rows[(number - 1) * PAGE_SIZE : number * PAGE_SIZE])
     else:
-        keyset = selectors.aging_rows_keyset(rows, cursor, sort=sort, desc=desc)
+        keyset = aging_selectors.aging_rows_keyset(rows, cursor, sort=sort, desc=desc)
         objects = list(keyset[:PAGE_SIZE])
         if cursor.before:
             objects.reverse()
@@ -139,10 +140,10 @@ def rows_page(request: HttpRequest, snapshot, *, clinic: int | None, sort: str, 
     page.rows_html = rows_html(objects)
     page.next_params = page.previous_params = None
     if objects and page.has_next():
-        after = selectors.aging_cursor_of(objects[-1], sort).encode()
+        after = aging_selectors.aging_cursor_of(objects[-1], sort).encode()
         page.next_params = {"page": number + 1, "after": after, "before": None}
     if objects and page.has_previous():
-        before = selectors.aging_cursor_of(objects[0], sort).encode()
+        before = aging_selectors.aging_cursor_of(objects[0], sort).encode()
         page.previous_params = {"page": number - 1, "before": before, "after": None}
         if number == 2:  # the first page has a plain URL
             page.previous_params = {"page": None, "before": None, "after": None}
@@ -208,11 +209,11 @@ def _csv_lines(rows: Iterator[tuple], header: tuple[str, ...]) -> Iterator[str]:
 def aging_csv(request: HttpRequest, public_id) -> StreamingHttpResponse:
     """The whole report (every guarantor row) as a streamed CSV."""
     office = selectors.get_office_for_user(request.user, public_id)
-    snapshot = selectors.aging_snapshot_for(office, request.GET.get("snapshot") or None)
+    snapshot = aging_selectors.aging_snapshot_for(office, request.GET.get("snapshot") or None)
     clinic = _clinic_param(request)
-    rows = selectors.aging_csv_rows(snapshot, clinic=clinic) if snapshot else iter(())
+    rows = aging_selectors.aging_csv_rows(snapshot, clinic=clinic) if snapshot else iter(())
     response = StreamingHttpResponse(
-        _csv_lines(rows, selectors.AGING_CSV_COLUMNS), content_type="text/csv; charset=utf-8"
+        _csv_lines(rows, aging_selectors.AGING_CSV_COLUMNS), content_type="text/csv; charset=utf-8"
     )
     as_of = snapshot.as_of.isoformat() if snapshot else "none"
     suffix = f"-clinic{clinic}" if clinic is not None else ""
@@ -233,14 +234,14 @@ def aging_as_of(request: HttpRequest, public_id) -> HttpResponse:
         messages.error(request, f"Could not request the aging: {errors}")
         return redirect("office_aging", public_id=office.public_id)
     try:
-        run_services.poll_enqueue(
+        dispatch.poll_enqueue(
             office=office,
             kind=PollKind.AGING_AS_OF,
             as_of=form.cleaned_data["as_of"],
             clinic_num=form.cleaned_data["clinic"],
             actor=request.user,
         )
-    except run_services.WorkersUnavailable:
+    except dispatch.WorkersUnavailable:
         messages.error(request, "Workers unavailable: the request could not be queued.")
     else:
         messages.success(request, f"Aging as of {form.cleaned_data['as_of']:%Y-%m-%d} requested.")

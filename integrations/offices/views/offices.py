@@ -17,8 +17,7 @@ from integrations.offices.models import PollKind
 from integrations.offices.selectors import offices as selectors
 from integrations.offices.services import keys as key_services
 from integrations.offices.services import offices as office_services
-from integrations.offices.services.polling import execute as polling
-from integrations.offices.services.polling import runs as run_services
+from integrations.offices.services.polling import dispatch, sweep
 from odportal.lib.forms import posted, service_errors_to_form
 from odportal.lib.htmx import (
     DeferredJoinPaginator,
@@ -94,7 +93,7 @@ def office_detail(request: HttpRequest, public_id) -> HttpResponse:
     office = selectors.get_office_for_user(request.user, public_id)
     runs = selectors.office_recent_runs(office)
     keys = selectors.office_keys(office)
-    next_check_at, next_check_note = polling.next_health_check(office, keys)
+    next_check_at, next_check_note = sweep.next_health_check(office, keys)
     context = {
         "office": office,
         "can_act": access.can_act(request, office.account),
@@ -237,8 +236,8 @@ def poll_now(request: HttpRequest, public_id) -> HttpResponse:
     kind = form.cleaned_data["kind"] if form.is_valid() else PollKind.HEALTH
     error = ""
     try:
-        _run, created = run_services.poll_enqueue(office=office, kind=kind, actor=request.user)
-    except run_services.WorkersUnavailable:
+        _run, created = dispatch.poll_enqueue(office=office, kind=kind, actor=request.user)
+    except dispatch.WorkersUnavailable:
         error = "Workers unavailable: the poll could not be queued. Start the workers and retry."
     if not wants_partial(request):
         if error:

@@ -8,9 +8,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from integrations.offices.models import Office, PollKind, PollRun, RunOutcome
-from integrations.offices.services.polling import execute as polling
-from integrations.offices.services.polling import runs
-from integrations.offices.services.polling.execute import offices_pollable
+from integrations.offices.services.polling import dispatch
+from integrations.offices.services.polling.sweep import offices_pollable
 
 
 class Command(BaseCommand):
@@ -36,7 +35,7 @@ class Command(BaseCommand):
 
     def _queue_batches(self, offices: list[Office]) -> list[int]:
         counts = {PollKind.AGING: 0, "failed": 0}
-        run_ids, broker_down = polling.polls_queue(offices, PollKind.AGING, counts=counts)
+        run_ids, broker_down = dispatch.polls_queue(offices, PollKind.AGING, counts=counts)
         if broker_down:
             raise CommandError("Workers unavailable: the broker is not reachable.")
         busy = len(offices) - len(run_ids) - counts["failed"]
@@ -51,8 +50,8 @@ class Command(BaseCommand):
         queued = []
         for item in offices:
             try:
-                run, created = runs.poll_enqueue(office=item, kind=kind)
-            except runs.WorkersUnavailable as exc:
+                run, created = dispatch.poll_enqueue(office=item, kind=kind)
+            except dispatch.WorkersUnavailable as exc:
                 raise CommandError(
                     f"Workers unavailable: the broker is not reachable ({exc})."
                 ) from None

@@ -1,15 +1,15 @@
 """Daily aging refreshes of many offices in one task: an event loop fetches, one thread writes.
 
-Why: a refresh mostly waits for its key's throttle slots (1 s apart at Open Dental's paid
-rate). Run one per worker thread, each request cost ~1.5 ms of CPU in httpx's sync path and
-each refresh ~17 ms in its own database statements (claim, snapshot, COPY, totals, finish):
-5-6 ms per request, where one core should keep 500 offices at their limit (2 ms). Here one
-event-loop thread drives every office's requests (``AsyncOpenDentalClient``) and the task's
-own thread writes for all of them together, every ``AGING_BATCH_FLUSH_S``: one COPY of every
-office's new rows, one totals query and one UPDATE per table for the refreshes that finished.
+Why: a refresh mostly waits for its key's throttle slots, and one worker thread per refresh
+spends more CPU per request (httpx's sync path, each refresh's own database statements) than a
+busy fleet can afford (docs/benchmarks.md). Here one event-loop thread drives every office's
+requests (``AsyncOpenDentalClient``) and the task's own thread writes for all of them together,
+every ``AGING_BATCH_FLUSH_S``: one COPY of every office's new rows, one totals query and one
+UPDATE per table for the refreshes that finished.
 
-The outcomes are ``polling.run_execute``'s for an aging run: a snapshot becomes current only
-when complete, with its last rows, in one transaction; a fault becomes the office's status and
+Both follow ``aging.recipe`` and end through ``outcomes``, as ``execute`` does for one run: a
+snapshot becomes current only when complete, with its last rows, in one transaction; a fault
+becomes the office's status and
 a transient one hands the run back (``batch_execute`` returns it) to be resumed by the
 single-run task after a backoff; rows already written survive anything, so a resumed run
 continues after them. A run is claimed like any other, so a retried or duplicated batch
@@ -29,7 +29,6 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from integrations import opendental as od
@@ -40,13 +39,10 @@ from integrations.offices.models import (
     PollKind,
     PollRun,
     RunOutcome,
-    SnapshotSource,
 )
-from integrations.offices.services import health
-from integrations.offices.services.aging import snapshots as aging
+from integrations.offices.services.aging import recipe, snapshots
 from integrations.offices.services.clients import NoKey, office_async_client
-from integrations.offices.services.polling import execute as polling
-from integrations.offices.services.polling import runs
+from integrations.offices.services.polling import outcomes, runs
 from integrations.opendental.aio import AsyncOpenDentalClient, SlotBooker, async_transport
 
 logger = logging.getLogger(__name__)
@@ -87,7 +83,7 @@ def _jobs(claimed: list[PollRun], resume: dict[int, float]) -> list[_Job]:
         for k in CustomerKey.objects.filter(office__in=[r.office for r in claimed], is_current=True)
     }
     existing = {s.run_id: s for s in AgingSnapshot.objects.filter(run__in=claimed)}
-    stored = aging.snapshots_row_counts(list(existing.values()))  # resumed runs' only
+    stored = snapshots.snapshots_row_counts(list(existing.values()))  # resumed runs' only
     jobs: list[_Job] = []
     for run in claimed:
         office = run.office
@@ -95,7 +91,7 @@ def _jobs(claimed: list[PollRun], resume: dict[int, float]) -> list[_Job]:
             runs.run_release(run, error="")
             resume[run.pk] = 0.0
             continue
-        if polling.run_skipped_if_off(run):
+        if outcomes.run_skip_if_polling_off(run):
             continue
         job = _Job(run=run, office=office, key=current.get(office.pk))
         job.snapshot = existing.get(run.pk)
@@ -117,7 +113,7 @@ class _Batch:
         self.booker = SlotBooker()
         self.main_task: asyncio.Task | None = None
         self.stopping = False
-        self.fetched: dict[_Job, list[aging.Row]] = {}  # fetched rows not yet written
+        self.fetched: dict[_Job, list[snapshots.Row]] = {}  # fetched rows not yet written
         self.fetched_rows = 0
         self.done: list[_Job] = []  # refreshes fetched to the end, not yet completed
         self.active = set(jobs)  # runs not yet finished, failed or released
@@ -127,7 +123,7 @@ class _Batch:
             try:
                 job.client = office_async_client(
                     office=job.office, key=job.key, transport=self.transport,
-                    booker=self.booker, on_request=polling.RequestCounter(job.run),
+                    booker=self.booker, on_request=runs.RequestCounter(job.run),
                 )  # fmt: skip
             except NoKey as exc:
                 runs.run_finish(job.run, outcome=RunOutcome.SKIPPED, error=str(exc))
@@ -185,13 +181,9 @@ class _Batch:
             self.events.put(("crashed", job, exc))
 
     async def _open(self, job: _Job) -> bool:
-        """The recipe's checks (as ``polling``), then the snapshot from the writer thread."""
-        client, office = job.client, job.office
-        assert client is not None
-        if not office.granted_permissions:
-            office.granted_permissions = sorted(await client.agranted_permissions())
-        pref = await client.apreference(health.PREF_DATE_LAST_AGING)
-        plan = aging.daily_plan(office, health.parse_pref_date(pref), timezone.now())
+        """The recipe's first step, then the snapshot from the writer thread."""
+        assert job.client is not None
+        plan = await recipe.adaily_plan_fetch(job.client, job.office, timezone.now())
         if plan.wait_until is not None:
             self.events.put(("wait", job, plan.wait_until))
             return False
@@ -203,19 +195,12 @@ class _Batch:
     async def _pages(self, job: _Job) -> None:
         client, snapshot = job.client, job.snapshot
         assert client is not None and snapshot is not None
-        short_query = snapshot.source == SnapshotSource.SHORT_QUERY
-        page_size = 100 if short_query else client.page_size
         offset = job.offset
         while True:
-            if short_query:
-                page = await client.ashort_query(aging.AGING_SQL, offset, aging.QueryRow)
-                rows = aging.rows_from_query(page)
-            else:
-                params = aging.report_params(snapshot, offset)
-                raw = await client.arequest("GET", "/reports/Aging", params=params)
-                rows = aging.rows_from_report(raw, snapshot.clinic_num)
+            page = recipe.AgingPage(snapshot, offset)
+            rows = await page.afetch(client)
             offset += len(rows)
-            done = len(rows) < page_size
+            done = page.is_last(rows, client)
             self.events.put(("done" if done else "rows", job, rows))
             if done:
                 return
@@ -272,7 +257,7 @@ class _Batch:
         return opens, faults
 
     def _open_snapshots(self, opens: list[tuple[_Job, tuple]]) -> None:
-        opened = aging.snapshots_open(
+        opened = snapshots.snapshots_open(
             [(job.run, source, as_of, job.run.clinic_num) for job, (source, as_of) in opens]
         )
         for job, _ in opens:
@@ -285,27 +270,24 @@ class _Batch:
         done, self.done = self.done, []
         for job in self.fetched:  # the rows written below, counted for the runs' rows
             job.run.rows = job.offset
-        now = timezone.now()
-        with transaction.atomic():
-            aging.snapshots_rows_ingest({j.snapshot.pk: rows for j, rows in self.fetched.items()})
-            aging.snapshots_complete(
-                [(job.snapshot, aging.next_aging_at(job.office, now)) for job in done]
-            )
-            runs.runs_finish_ok([job.run for job in done])
+        outcomes.aging_runs_complete(
+            [(job.run, job.snapshot, job.office) for job in done],
+            {job.snapshot.pk: rows for job, rows in self.fetched.items()},
+        )
         self.fetched.clear()
         self.fetched_rows = 0
         self.active.difference_update(done)
 
     def _wait(self, job: _Job, wait_until: datetime) -> None:
-        """Today's aging has not run yet (recipe: wait): as ``polling``."""
-        polling.aging_run_wait(job.run, wait_until)
+        """Today's aging has not run yet (recipe: wait)."""
+        outcomes.aging_run_wait(job.run, wait_until)
         self.active.discard(job)
 
     def _fault(self, job: _Job, exc: Exception) -> None:
         """After the flush that saved the job's rows: the fault on the office, or a bug's."""
         self.active.discard(job)
         if isinstance(exc, od.OpenDentalError):
-            retry_in = polling.run_fault(job.run, job.office, job.key, exc)
+            retry_in = outcomes.run_fault(job.run, job.office, job.key, exc)
             if retry_in is not None:
                 self.resume[job.run.pk] = retry_in
             return

@@ -1,4 +1,4 @@
-"""Poll runs: enqueue (the claim row), claim for work, heartbeat, finish.
+"""Poll runs: the row that is the claim, claimed for work, heartbeats, finished.
 
 The unfinished PollRun row *is* the lock: a partial unique constraint allows one queued or
 running run per office and kind, and a worker starts work only after a conditional UPDATE moved
@@ -8,9 +8,6 @@ therefore finds nothing to do.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
@@ -20,44 +17,44 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from integrations.offices.models import Office, PollKind, PollRun, RunOutcome
+from integrations.offices.models import Office, PollRun, RunOutcome
 from odportal.lib import bulk
 
-logger = logging.getLogger(__name__)
 
+class RequestCounter:
+    """Counts requests for the run row (passed to the client as on_request)."""
 
-# One quick reconnect attempt before a send gives up on the broker.
-BROKER_FAIL_FAST = {"max_retries": 1, "interval_start": 0.2, "interval_step": 0.2, "timeout": 2}
+    def __init__(self, run: PollRun) -> None:
+        self.run = run
 
-
-class WorkersUnavailable(Exception):
-    """The broker could not be reached, so nothing was queued."""
+    def __call__(self, method: str, path: str, status: int | None, elapsed: float) -> None:
+        self.run.requests += 1
 
 
 def _stale_cutoff():
     return timezone.now() - timedelta(seconds=settings.CLAIM_STALE_AFTER_S)
 
 
-def _expire_stale(office: Office, kind: str) -> None:
-    """Fail runs whose worker stopped heartbeating (killed, lost) so a new run may start."""
+def stale_q() -> Q:
+    """Runs whose worker stopped heartbeating (killed, lost) or whose message never came."""
     cutoff = _stale_cutoff()
-    PollRun.objects.filter(office=office, kind=kind).filter(
-        Q(outcome=RunOutcome.RUNNING, heartbeat_at__lt=cutoff)
-        | Q(outcome=RunOutcome.QUEUED, queued_at__lt=cutoff)
-    ).update(outcome=RunOutcome.FAILED, finished_at=timezone.now(), error="stale claim expired")
+    return Q(outcome=RunOutcome.RUNNING, heartbeat_at__lt=cutoff) | Q(
+        outcome=RunOutcome.QUEUED, queued_at__lt=cutoff
+    )
 
 
-def poll_enqueue(
+def run_create(
     *,
     office: Office,
-    kind: str = PollKind.HEALTH,
+    kind: str,
     actor: AbstractBaseUser | None = None,
     as_of: date | None = None,
     clinic_num: int | None = None,
-    send: bool = True,
 ) -> tuple[PollRun, bool]:
-    """Queue a poll of one office unless one of that kind is already active: (run, created)."""
-    _expire_stale(office, kind)
+    """A queued run of one office and kind, unless one is active already: (run, created)."""
+    PollRun.objects.filter(office=office, kind=kind).filter(stale_q()).update(
+        outcome=RunOutcome.FAILED, finished_at=timezone.now(), error="stale claim expired"
+    )  # a stale claim must not block the office for ever
     user = actor if getattr(actor, "is_authenticated", False) else None
     try:
         with transaction.atomic():
@@ -71,73 +68,7 @@ def poll_enqueue(
         if active is not None:
             return active, False
         raise
-    if send:
-        transaction.on_commit(lambda: run_send(run))
     return run, True
-
-
-@contextmanager
-def broker_producer() -> Iterator[Any]:
-    """A producer from the app's pool, connected to the broker (or raising quickly)."""
-    from integrations.offices.tasks import poll_run_task
-
-    with poll_run_task.app.producer_or_acquire() as producer:
-        # Fail fast: by default kombu keeps reconnecting for ~8 s, and a "Poll now" click
-        # (or a sweep) would hang that long before saying the workers are unavailable.
-        producer.connection.ensure_connection(**BROKER_FAIL_FAST)
-        yield producer
-
-
-def run_send(run: PollRun) -> None:
-    """Hand a queued run to the workers; a broker outage fails the run with a clear message."""
-    from integrations.offices.tasks import poll_run_task
-
-    _send_or_fail([run.pk], lambda producer: poll_run_task.apply_async(
-        args=[run.pk], retry=False, producer=producer
-    ))  # fmt: skip
-
-
-def runs_send_batch(run_ids: list[int]) -> None:
-    """Hand queued aging runs to the workers as one batch task (``run_send``, many at once)."""
-    from integrations.offices.tasks import aging_batch_task
-
-    _send_or_fail(run_ids, lambda producer: aging_batch_task.apply_async(
-        args=[run_ids], retry=False, producer=producer
-    ))  # fmt: skip
-
-
-def _send_or_fail(run_ids: list[int], send: Callable[[Any], Any]) -> None:
-    try:
-        with broker_producer() as producer:
-            send(producer)
-    except Exception as exc:  # kombu raises many types for "broker down"
-        logger.warning("could not queue poll runs %s: %s", run_ids[:10], type(exc).__name__)
-        PollRun.objects.filter(pk__in=run_ids, outcome=RunOutcome.QUEUED).update(
-            outcome=RunOutcome.FAILED,
-            finished_at=timezone.now(),
-            error="Workers unavailable: the task broker could not be reached.",
-        )
-        raise WorkersUnavailable(str(exc)) from exc
-
-
-def runs_resend_stale(*, limit: int = 500) -> int:
-    """Send again the runs whose message was lost: worker killed mid-run, or broker restarted.
-
-    A stale run is claimable by anyone, so the first copy to arrive resumes it (an aging
-    refresh continues from its stored rows) and any extra copy finds nothing to do. Without
-    this a killed worker's run waits for the broker's visibility timeout (an hour), and a
-    run whose message vanished with the broker never comes back until its office is due.
-    """
-    cutoff = _stale_cutoff()
-    stale = PollRun.objects.filter(
-        Q(outcome=RunOutcome.RUNNING, heartbeat_at__lt=cutoff)
-        | Q(outcome=RunOutcome.QUEUED, queued_at__lt=cutoff)
-    ).order_by("pk")[:limit]
-    count = 0
-    for run in stale:
-        run_send(run)  # WorkersUnavailable propagates: the next sweep tries again
-        count += 1
-    return count
 
 
 def _claimable(claimer: str) -> Q:
@@ -186,28 +117,20 @@ def runs_claim(run_ids: list[int], *, claimer: str) -> list[PollRun]:
     )
 
 
-def runs_heartbeat(active: list[PollRun]) -> None:
-    """``run_heartbeat`` for many runs, with their counters, in one statement."""
-    now = timezone.now()
-    for run in active:
-        run.heartbeat_at = now
-    bulk.rows_update(active, ["heartbeat_at", "requests", "rows"])
-
-
-def runs_finish_ok(done: list[PollRun]) -> None:
-    """``run_finish`` with outcome OK for many runs, in one statement."""
-    now = timezone.now()
-    for run in done:
-        run.outcome, run.finished_at, run.error, run.status_code = RunOutcome.OK, now, "", None
-    bulk.rows_update(done, ["outcome", "finished_at", "error", "status_code", "requests", "rows"])
-
-
 def run_heartbeat(run: PollRun, **counters: int) -> None:
     """Record progress (requests, rows) and prove the worker is alive."""
     for name, value in counters.items():
         setattr(run, name, value)
     run.heartbeat_at = timezone.now()
     PollRun.objects.filter(pk=run.pk).update(heartbeat_at=run.heartbeat_at, **counters)
+
+
+def runs_heartbeat(active: list[PollRun]) -> None:
+    """``run_heartbeat`` for many runs, with their counters, in one statement."""
+    now = timezone.now()
+    for run in active:
+        run.heartbeat_at = now
+    bulk.rows_update(active, ["heartbeat_at", "requests", "rows"])
 
 
 def run_release(run: PollRun, *, error: str) -> None:
@@ -233,3 +156,11 @@ def run_finish(
         requests=run.requests,
         rows=run.rows,
     )
+
+
+def runs_finish_ok(done: list[PollRun]) -> None:
+    """``run_finish`` with outcome OK for many runs, in one statement."""
+    now = timezone.now()
+    for run in done:
+        run.outcome, run.finished_at, run.error, run.status_code = RunOutcome.OK, now, "", None
+    bulk.rows_update(done, ["outcome", "finished_at", "error", "status_code", "requests", "rows"])

@@ -1,0 +1,226 @@
+"""Reads for the aging report: a snapshot's rows (keyset pages on the report's indexes),
+totals, trend and CSV rows. The office is already scoped to the user (``get_office_for_user``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import DecimalField, F, Field, Func, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404
+
+from integrations.offices.models import (
+    AGING_BUCKETS,
+    AgingRow,
+    AgingSnapshot,
+    Office,
+    SnapshotState,
+)
+
+AGING_SORTS = {
+    "name": "name",
+    "pat_num": "pat_num",
+    "clinic": "clinic_num",
+    "bal_0_30": "bal_0_30",
+    "bal_31_60": "bal_31_60",
+    "bal_61_90": "bal_61_90",
+    "bal_over_90": "bal_over_90",
+    "ins_est": "ins_est",
+    "bal_total": "bal_total",
+}
+AGING_CSV_COLUMNS = (
+    "pat_num",
+    "name",
+    "clinic_num",
+    "bal_0_30",
+    "bal_31_60",
+    "bal_61_90",
+    "bal_over_90",
+    "ins_est",
+    "est_balance",
+    "bal_total",
+)
+
+
+def aging_snapshot_for(office: Office, snapshot_id=None) -> AgingSnapshot | None:
+    """The office's current snapshot, or one of its snapshots by public id (404 if foreign)."""
+    if snapshot_id:
+        snapshot = office.snapshots.filter(public_id=snapshot_id).first()
+        if snapshot is None:
+            raise Http404("No such snapshot.")
+        return snapshot
+    if office.current_snapshot_id is None:
+        return None
+    return AgingSnapshot.objects.filter(pk=office.current_snapshot_id).first()
+
+
+def aging_rows(snapshot: AgingSnapshot, *, clinic: int | None, sort: str, desc: bool):
+    """The guarantor rows of a snapshot, filtered by clinic and sorted (stable by pat_num)."""
+    rows = AgingRow.objects.filter(snapshot=snapshot)
+    if clinic is not None:
+        rows = rows.filter(clinic_num=clinic)
+    field = AGING_SORTS.get(sort, "bal_total")
+    order = [f"-{field}", "-pat_num"] if desc else [field, "pat_num"]
+    return rows.order_by(*order).only("pat_num", "clinic_num", "name", *AGING_BUCKETS)
+
+
+def aging_rows_count(snapshot: AgingSnapshot, *, clinic: int | None) -> int | None:
+    """The number of rows a complete snapshot recorded (all, or one clinic's); None if unknown.
+
+    Saves a COUNT(*) over every guarantor on each page view.
+    """
+    if snapshot.state != SnapshotState.COMPLETE:
+        return None
+    if clinic is None:
+        return snapshot.guarantor_count
+    recorded = (snapshot.clinic_totals or {}).get(str(clinic))
+    if recorded is None or "guarantors" not in recorded:
+        return None
+    return int(recorded["guarantors"])
+
+
+@dataclass(frozen=True)
+class AgingCursor:
+    """Where a keyset page starts: after (or before) the row with this sort value and pat_num."""
+
+    value: Any
+    pat_num: int
+    before: bool = False
+
+    def encode(self) -> str:
+        return f"{self.pat_num}:{self.value}"
+
+
+def aging_cursor_parse(raw: str, sort: str, *, before: bool = False) -> AgingCursor | None:
+    """A cursor from the query string, or None when it is missing or malformed."""
+    pat, sep, value = raw.partition(":")
+    if not sep or not pat.isdigit():
+        return None
+    field = AGING_SORTS.get(sort, "bal_total")
+    try:
+        if field in ("pat_num", "clinic_num"):
+            parsed: Any = int(value)
+        elif field == "name":
+            parsed = value
+        else:
+            parsed = Decimal(value)
+            if not parsed.is_finite():
+                return None
+    except (ValueError, ArithmeticError):
+        return None
+    return AgingCursor(value=parsed, pat_num=int(pat), before=before)
+
+
+# Sort columns with a (snapshot, column, pat_num) index (pat_num: the unique constraint), and
+# with a (snapshot, clinic_num, column, pat_num) one.
+_INDEXED_AGING_SORTS = frozenset({"bal_over_90", "bal_total", "pat_num"})
+_INDEXED_CLINIC_AGING_SORTS = frozenset({"bal_total"})
+
+
+def aging_cursor_at(
+    rows: QuerySet[AgingRow], position: int, sort: str, *, clinic: int | None = None
+) -> AgingCursor | None:
+    """The cursor after the row at ``position`` of ``rows`` (None past the end).
+
+    Only the sort column and pat_num are read, which the (snapshot, field, pat_num) index
+    holds: a deep ``?page=N`` bookmark skips along the index (an index-only scan once
+    autovacuum has visited the snapshot, which never changes after it is complete) instead of
+    reading every skipped row from the table.
+    """
+    field = AGING_SORTS.get(sort, "bal_total")
+    skip = rows.values_list(field, "pat_num")[position : position + 1]
+    with transaction.atomic(), connection.cursor() as cursor:
+        indexed = _INDEXED_AGING_SORTS if clinic is None else _INDEXED_CLINIC_AGING_SORTS
+        if connection.vendor == "postgresql" and field in indexed:
+            # The planner's costs for "sort the snapshot" and "walk the index" are close, and
+            # it often sorts, several times slower (docs/benchmarks.md). The index is in the
+            # right order, so no sort is ever needed for this one statement.
+            cursor.execute("SET LOCAL enable_sort = off")
+        found = list(skip)
+    if not found:
+        return None
+    value, pat_num = found[0]
+    return AgingCursor(value=value, pat_num=pat_num)
+
+
+def aging_cursor_of(row: AgingRow, sort: str, *, before: bool = False) -> AgingCursor:
+    """The cursor that starts the next page after ``row`` (or the previous one before it)."""
+    field = AGING_SORTS.get(sort, "bal_total")
+    return AgingCursor(value=getattr(row, field), pat_num=row.pat_num, before=before)
+
+
+class _RowValue(Func):
+    """``(a, b)``: a row value; compared as a whole it bounds a multi-column index scan."""
+
+    template = "(%(expressions)s)"
+    output_field = Field()
+
+
+def aging_rows_keyset(rows: QuerySet[AgingRow], cursor: AgingCursor, *, sort: str, desc: bool):
+    """Rows after (or before) the cursor in the sort order: an index range, not an OFFSET.
+
+    ``(field, pat_num) < (value, pat)`` is one range of the (snapshot, field, pat_num) index. A
+    'before' page is read in the opposite order; the caller reverses it.
+    """
+    field = AGING_SORTS.get(sort, "bal_total")
+    descending = desc != cursor.before  # a 'before' page reads the other way
+    key = _RowValue(F(field), F("pat_num"))
+    bound = _RowValue(Value(cursor.value), Value(cursor.pat_num))
+    rows = rows.alias(_key=key).filter(**{"_key__lt" if descending else "_key__gt": bound})
+    order = [f"-{field}", "-pat_num"] if descending else [field, "pat_num"]
+    return rows.order_by(*order)
+
+
+def aging_totals(snapshot: AgingSnapshot, *, clinic: int | None) -> dict[str, Decimal]:
+    """Bucket totals: the snapshot's own, its recorded clinic totals, or summed over the rows."""
+    if clinic is None:
+        return {b: getattr(snapshot, b) for b in AGING_BUCKETS}
+    recorded = (snapshot.clinic_totals or {}).get(str(clinic))
+    if (
+        snapshot.state == SnapshotState.COMPLETE
+        and recorded
+        and set(AGING_BUCKETS) <= set(recorded)
+    ):
+        return {b: Decimal(recorded[b]) for b in AGING_BUCKETS}
+    sums = AgingRow.objects.filter(snapshot=snapshot, clinic_num=clinic).aggregate(
+        **{
+            b: Coalesce(Sum(b), Value(Decimal("0")), output_field=DecimalField())
+            for b in AGING_BUCKETS
+        }
+    )
+    return sums
+
+
+def aging_trend(office: Office, *, limit: int = 30) -> list[AgingSnapshot]:
+    """Totals of the office's last complete regular snapshots, oldest first."""
+    snaps = (
+        office.snapshots.filter(
+            state=SnapshotState.COMPLETE, is_as_of_request=False, clinic_num__isnull=True
+        )
+        .order_by("-fetched_at")
+        .only("office_id", "public_id", "as_of", "fetched_at", "bal_total", "bal_over_90")[:limit]
+    )
+    return list(reversed(snaps))
+
+
+def aging_as_of_snapshots(office: Office, *, limit: int = 20) -> list[AgingSnapshot]:
+    """Snapshots fetched for an 'as of another date' request, newest first."""
+    return list(
+        office.snapshots.filter(is_as_of_request=True)
+        .order_by("-fetched_at")
+        .only("office_id", "public_id", "as_of", "clinic_num", "state", "fetched_at", "bal_total")[
+            :limit
+        ]
+    )
+
+
+def aging_csv_rows(snapshot: AgingSnapshot, *, clinic: int | None):
+    """Every row of a snapshot as tuples of AGING_CSV_COLUMNS, streamed in chunks."""
+    rows = AgingRow.objects.filter(snapshot=snapshot)
+    if clinic is not None:
+        rows = rows.filter(clinic_num=clinic)
+    return rows.order_by("pat_num").values_list(*AGING_CSV_COLUMNS).iterator(chunk_size=5000)
