@@ -265,7 +265,7 @@ RUN_MAX_ATTEMPTS = env_int("ODPORTAL_RUN_MAX_ATTEMPTS", 5)
 # transaction per request. A batch is also written every HEARTBEAT_EVERY_S, so at Open
 # Dental's pace (100 rows a second) batches stay small and a killed worker loses at most a few
 # seconds of pages; the row cap matters when pages come fast (Service mode, resumed runs).
-# Bigger batches cost less per row (bench ingest: ratio 0.56 at 1,000, 0.83-0.87 at 5,000).
+# Bigger batches cost less per row (bench ingest; see docs/benchmarks.md).
 INGEST_BATCH_ROWS = env_int("ODPORTAL_INGEST_BATCH_ROWS", 5000)
 HEARTBEAT_EVERY_S = float(env_str("ODPORTAL_HEARTBEAT_EVERY_S", "5"))
 AGING_RETRY_AFTER_FAILURE_S = env_int("ODPORTAL_AGING_RETRY_AFTER_FAILURE_S", 3600)

@@ -1,13 +1,12 @@
 """The async client: an aging refresh's calls, for many offices multiplexed on one event loop.
 
 Why a second client: a refresh spends nearly all its time waiting for its key's next throttle
-slot. With a worker thread per office, httpx's sync path cost ~1.5 ms of CPU per request here
-(caches gone cold between slots); one event loop driving 500 offices through aiohttp's
-connection pool (as an httpx transport), ~1 ms, measured side by side. httpx's own async
-transport is no option at that scale: 2.4 ms per request with 100 offices in flight, 8 ms
-with 500 (its pool's work grows with its size). Pacing, retries, error mapping and parsing
-are the sync client's (shared code); only the waiting is awaited. Free of Django, like the
-rest of this package.
+slot. A worker thread per office pays more CPU per request in httpx's sync path (caches gone
+cold between slots) than one event loop driving hundreds of offices through aiohttp's
+connection pool (as an httpx transport). httpx's own async transport is no option at that
+scale: its pool's work grows with its size. Figures: see docs/benchmarks.md. Pacing, retries,
+error mapping and parsing are the sync client's (shared code); only the waiting is awaited.
+Free of Django, like the rest of this package.
 """
 
 from __future__ import annotations
@@ -57,11 +56,11 @@ def async_transport(*, max_connections: int) -> httpx.AsyncBaseTransport:
 class SlotBooker:
     """Books the pacing slots of many clients on one event loop, one pacer call per window.
 
-    Why: each booking is a Redis round trip, about a third of a request's CPU. The offices'
-    coroutines ask for slots at their throttle rate, so those asked for within a few
-    milliseconds share one call (``Pacer.reserve_many``). The window costs no throughput: a
-    key's next slot follows its previous one, whenever it is booked; only a request to an idle
-    key starts up to ``window_s`` later.
+    Why: each booking is a Redis round trip, a large share of a request's CPU (see
+    docs/benchmarks.md). The offices' coroutines ask for slots at their throttle rate, so those
+    asked for within a few milliseconds share one call (``Pacer.reserve_many``). The window
+    costs no throughput: a key's next slot follows its previous one, whenever it is booked;
+    only a request to an idle key starts up to ``window_s`` later.
     """
 
     def __init__(self, window_s: float = 0.01) -> None:
@@ -98,8 +97,8 @@ class AsyncOpenDentalClient(OpenDentalClient):
     """An OpenDentalClient whose calls are awaited, sent through an httpx async ``transport``.
 
     Requests go to the transport directly: they are complete already (``_build``: URL,
-    headers, timeouts), and httpx.AsyncClient's redirect, auth and cookie handling cost a
-    sixth of a request's CPU for nothing an API call needs. Pacing never defers here
+    headers, timeouts), and httpx.AsyncClient's redirect, auth and cookie handling cost CPU
+    for nothing an API call needs (see docs/benchmarks.md). Pacing never defers here
     (``max_pace_wait_s`` is ignored): waiting for a slot holds no thread, only this office's
     coroutine. With a ``booker``, slots are booked together with the other clients' on the
     loop.

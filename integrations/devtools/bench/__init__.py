@@ -1,4 +1,4 @@
-"""Benchmarks behind ``manage.py bench``: fleet (aging refresh of a whole fleet), ingest.
+"""Benchmarks behind ``manage.py bench``: fleet, refresh, ingest and pages (docs/benchmarks.md).
 
 Each benchmark prints progress, then its figures as one JSON object on the last line.
 """

@@ -1,7 +1,6 @@
 """``manage.py bench fleet|refresh|ingest|pages``: the last output line is their JSON figures.
 
-See BENCHMARKS in the README for what each one measures and the figures of the reference
-machine.
+See docs/benchmarks.md for what each one measures and the figures of the reference machine.
 """
 
 from __future__ import annotations
