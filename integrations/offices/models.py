@@ -378,8 +378,9 @@ class AgingRow(models.Model):
     """One guarantor's aging in a snapshot."""
 
     # No database-level foreign key: each batch of rows would pay for checking it at commit
-    # (about a fifth of ingest time). Rows are only written into a snapshot that exists, and
-    # Django still deletes them with their snapshot (CASCADE is done by the ORM either way).
+    # (a large share of ingest time, docs/benchmarks.md). Rows are only written into a
+    # snapshot that exists, and Django still deletes them with their snapshot (CASCADE is done
+    # by the ORM either way).
     snapshot = models.ForeignKey(
         AgingSnapshot, on_delete=models.CASCADE, related_name="rows", db_constraint=False
     )

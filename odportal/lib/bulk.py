@@ -12,7 +12,8 @@ def rows_update(objs: Sequence[Model], fields: Sequence[str]) -> None:
     """Save ``fields`` of every object in one statement: ``bulk_update``, for less CPU.
 
     ``bulk_update`` builds a ``CASE WHEN pk = ... THEN ...`` per object and field through the
-    ORM's expression machinery: a tenth of a batched aging refresh's CPU. On Postgres this
+    ORM's expression machinery, a visible share of a batched refresh's CPU
+    (docs/benchmarks.md). On Postgres this
     sends ``UPDATE ... FROM (VALUES ...)`` instead, each value prepared by its own field (as
     ``save`` would) and cast to the column's type. Elsewhere it is ``bulk_update``.
     """

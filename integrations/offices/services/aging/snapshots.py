@@ -141,7 +141,7 @@ def snapshots_rows_ingest(batches: dict[int, list[Row]]) -> int:
 
 
 def _ingest_copy(batches: dict[int, list[Row]]) -> None:
-    """Postgres: delete the batches' guarantors, then COPY (several times faster than INSERTs).
+    """Postgres: delete the batches' guarantors, then COPY (much cheaper than INSERTs).
 
     The DELETE is bounded by the batch's PatNum range so it always walks the unique index
     (with stale statistics the planner otherwise scans all of the snapshot's rows per page,
@@ -184,11 +184,12 @@ _COPY_CHUNK_ROWS = 500
 
 def _copy_chunks(batches: dict[int, list[Row]]) -> Iterator[str]:
     """The rows as COPY text, formatted here: psycopg's ``write_row`` passes every value
-    through its dumpers one by one, a tenth of a batched refresh's CPU. Only the name is
+    through its dumpers one by one, which cost more than the rest of a refresh's writing
+    (docs/benchmarks.md). Only the name is
     text; the rest are ints and Decimals, whose ``str`` Postgres reads back exactly.
 
     In chunks: psycopg sends each from its own thread while the next is formatted (one
-    string for a whole batch cost a fifth of the ingest rate, measured).
+    string for a whole batch was slower, docs/benchmarks.md).
     """
     for snapshot_id, rows in batches.items():
         for start in range(0, len(rows), _COPY_CHUNK_ROWS):
