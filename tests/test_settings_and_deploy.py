@@ -70,3 +70,29 @@ def test_the_key_hash_secret_takes_new_and_old_values_while_rotating():
     assert result.stdout.strip().splitlines()[-1] == "new-hash-secret ['old-hash-secret']", (
         result.stderr
     )
+
+
+def _commands(env_overrides: dict[str, str]) -> set[str]:
+    from cryptography.fernet import Fernet
+
+    env = {k: v for k, v in os.environ.items() if k not in {"ODPORTAL_DEVTOOLS", "DEBUG"}}
+    env.update(
+        SECRET_KEY="s" * 20 + "9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0",
+        ODPORTAL_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        ALLOWED_HOSTS="x.example",
+        **env_overrides,
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "help", "--commands"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return set(result.stdout.split())
+
+
+def test_devtools_are_not_installed_in_production_unless_asked_for():
+    production = _commands({"DEBUG": "false"})
+    assert {"demo", "bench"}.isdisjoint(production)
+    assert {"poll", "import_offices"} <= production  # the product's own commands stay
+    assert {"demo", "bench"} <= _commands({"DEBUG": "false", "ODPORTAL_DEVTOOLS": "1"})
+    assert {"demo", "bench"} <= _commands({"DEBUG": "true"})
