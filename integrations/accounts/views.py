@@ -17,7 +17,6 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django.views.decorators.vary import vary_on_headers
 
 from integrations.accounts import access
 from integrations.accounts import selectors as reads
@@ -37,6 +36,7 @@ from integrations.accounts.models import (
 )
 from integrations.accounts.services import accounts as account_services
 from odportal.lib.forms import posted, service_errors_to_form
+from odportal.lib.htmx import render_page
 
 AUDIT_PAGE_SIZE = 50
 T = "accounts/"
@@ -170,7 +170,6 @@ def _audit_filter_form(request: HttpRequest, account: DeveloperAccount) -> Audit
 
 
 @require_GET
-@vary_on_headers("HX-Request")
 def account_audit(request: HttpRequest, public_id) -> HttpResponse:
     """The account's audit log, filterable and paginated; htmx gets just the table."""
     account = reads.get_account_for_user(request.user, public_id)
@@ -182,8 +181,7 @@ def account_audit(request: HttpRequest, public_id) -> HttpResponse:
     ctx = account_page_context(
         request, account, "audit", form=form, page=page, query=query.urlencode()
     )
-    template = T + "audit.html" + ("#audit_table" if request.htmx else "")
-    return render(request, template, ctx)
+    return render_page(request, T + "audit.html", ctx, "audit_table")
 
 
 class _Echo:
