@@ -20,7 +20,8 @@ from integrations.offices.forms import AgingAsOfForm
 from integrations.offices.models import PollKind, SnapshotSource
 from integrations.offices.selectors import offices as selectors
 from integrations.offices.services.polling import runs as run_services
-from odportal.lib.htmx import render_page, sort_headers
+from odportal.lib.htmx import render_page
+from odportal.lib.tables import sort_headers
 
 PAGE_SIZE = 100
 ROW_COLUMNS = [

@@ -19,14 +19,10 @@ from integrations.offices.services import keys as key_services
 from integrations.offices.services import offices as office_services
 from integrations.offices.services.polling import execute as polling
 from integrations.offices.services.polling import runs as run_services
+from integrations.offices.views._rows import office_rows_prepare
 from odportal.lib.forms import posted, service_errors_to_form
-from odportal.lib.htmx import (
-    DeferredJoinPaginator,
-    office_rows_prepare,
-    render_page,
-    sort_headers,
-    wants_partial,
-)
+from odportal.lib.htmx import render_page, wants_partial
+from odportal.lib.tables import DeferredJoinPaginator, sort_headers
 
 PAGE_SIZE = 50
 LIST_COLUMNS = [
