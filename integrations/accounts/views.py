@@ -6,11 +6,6 @@ decides who may change things (403), services write, ``selectors_accounts`` read
 
 from __future__ import annotations
 
-import csv
-import json
-from collections.abc import Iterator
-from itertools import chain
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -35,6 +30,7 @@ from integrations.accounts.models import (
     Role,
 )
 from integrations.accounts.services import accounts as account_services
+from odportal.lib.csv import csv_download
 from odportal.lib.forms import posted, service_errors_to_form
 from odportal.lib.htmx import render_page
 
@@ -184,44 +180,17 @@ def account_audit(request: HttpRequest, public_id) -> HttpResponse:
     return render_page(request, T + "audit.html", ctx, "audit_table")
 
 
-class _Echo:
-    """A file-like object whose write returns the line, for streaming csv.writer output."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-AUDIT_CSV_HEADER = ["time_utc", "actor", "action", "object_type", "object_id", "object", "detail"]
-
-
-def _csv_safe(value: str) -> str:
-    """Neutralise spreadsheet formulas (CSV injection) in free text."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-def _audit_csv_rows(events) -> Iterator[list[str]]:
-    for event in events.iterator(chunk_size=500):
-        yield [
-            event.created_at.isoformat(),
-            event.actor.get_username() if event.actor else "system",
-            event.action,
-            event.object_type,
-            event.object_id,
-            _csv_safe(event.object_repr),
-            _csv_safe(json.dumps(event.detail, ensure_ascii=False, sort_keys=True)),
-        ]
-
-
 @require_GET
 def account_audit_csv(request: HttpRequest, public_id) -> StreamingHttpResponse:
     """The filtered audit log as a streamed CSV download."""
     account = reads.get_account_for_user(request.user, public_id)
     events = reads.audit_events(account, _audit_filter_form(request, account).filters())
-    writer = csv.writer(_Echo())
-    lines = (writer.writerow(row) for row in chain([AUDIT_CSV_HEADER], _audit_csv_rows(events)))
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="audit-{account.public_id}.csv"'
-    return response
+    return csv_download(
+        f"audit-{account.public_id}.csv",
+        reads.AUDIT_CSV_COLUMNS,
+        reads.audit_csv_rows(events),
+        text_columns=reads.AUDIT_CSV_TEXT_COLUMNS,
+    )
 
 
 def _members_page(request, account, add_form=None, error: str = "", status: int = 200):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 
@@ -20,6 +18,7 @@ from integrations.offices.forms import AgingAsOfForm
 from integrations.offices.models import PollKind, SnapshotSource
 from integrations.offices.selectors import offices as selectors
 from integrations.offices.services.polling import runs as run_services
+from odportal.lib.csv import csv_download
 from odportal.lib.htmx import render_page
 from odportal.lib.tables import sort_headers
 
@@ -182,29 +181,6 @@ def trend_chart(snapshots: list, width: int = 560, height: int = 120) -> dict:
     return {"snapshots": snapshots, "points": pts, "peak": peak}
 
 
-class _Line:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _safe_cell(value: str) -> str:
-    """Neutralise spreadsheet formulas in free text (CSV injection)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-def _csv_lines(rows: Iterator[tuple], header: tuple[str, ...]) -> Iterator[str]:
-    writer = csv.writer(_Line())
-    yield writer.writerow(header)
-    batch: list[tuple] = []
-    for row in rows:
-        batch.append((row[0], _safe_cell(row[1]), *row[2:]))
-        if len(batch) == 2000:
-            yield "".join(map(writer.writerow, batch))
-            batch = []
-    if batch:
-        yield "".join(map(writer.writerow, batch))
-
-
 @require_GET
 def aging_csv(request: HttpRequest, public_id) -> StreamingHttpResponse:
     """The whole report (every guarantor row) as a streamed CSV."""
@@ -212,15 +188,14 @@ def aging_csv(request: HttpRequest, public_id) -> StreamingHttpResponse:
     snapshot = selectors.aging_snapshot_for(office, request.GET.get("snapshot") or None)
     clinic = _clinic_param(request)
     rows = selectors.aging_csv_rows(snapshot, clinic=clinic) if snapshot else iter(())
-    response = StreamingHttpResponse(
-        _csv_lines(rows, selectors.AGING_CSV_COLUMNS), content_type="text/csv; charset=utf-8"
-    )
     as_of = snapshot.as_of.isoformat() if snapshot else "none"
     suffix = f"-clinic{clinic}" if clinic is not None else ""
-    response["Content-Disposition"] = (
-        f'attachment; filename="aging-{office.public_id}-{as_of}{suffix}.csv"'
+    return csv_download(
+        f"aging-{office.public_id}-{as_of}{suffix}.csv",
+        selectors.AGING_CSV_COLUMNS,
+        rows,
+        text_columns=("name",),  # the guarantor's name is the one free-text cell
     )
-    return response
 
 
 @require_POST
