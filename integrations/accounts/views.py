@@ -172,11 +172,7 @@ def account_audit(request: HttpRequest, public_id) -> HttpResponse:
     form = _audit_filter_form(request, account)
     events = reads.audit_events(account, form.filters())
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    ctx = account_page_context(
-        request, account, "audit", form=form, page=page, query=query.urlencode()
-    )
+    ctx = account_page_context(request, account, "audit", form=form, page=page)
     return render_page(request, T + "audit.html", ctx, "audit_table")
 
 
