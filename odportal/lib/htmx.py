@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
+from django_htmx.http import HttpResponseClientRedirect
 
 
 def wants_partial(request: HttpRequest) -> bool:
@@ -23,3 +24,10 @@ def render_page(
     response = render(request, name, context, status=status)
     patch_vary_headers(response, ("HX-Request",))
     return response
+
+
+def redirect_page(request: HttpRequest, url: str) -> HttpResponse:
+    """Go to ``url`` after a form succeeds: htmx is told to load it (HX-Redirect), others 302."""
+    if wants_partial(request):
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
