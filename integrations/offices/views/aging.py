@@ -13,11 +13,11 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.views.decorators.http import require_GET, require_POST
 
-from integrations.accounts import access
 from integrations.offices.forms import AgingAsOfForm
 from integrations.offices.models import PollKind, SnapshotSource
 from integrations.offices.selectors import offices as selectors
 from integrations.offices.services.polling import runs as run_services
+from integrations.offices.views._access import office_for_user
 from odportal.lib.csv import csv_download
 from odportal.lib.htmx import render_page
 from odportal.lib.tables import sort_headers
@@ -51,7 +51,7 @@ def _clinic_param(request: HttpRequest) -> int | None:
 @require_GET
 def aging_report(request: HttpRequest, public_id) -> HttpResponse:
     """The office's aging (current or a chosen snapshot), filtered by clinic, sortable, paged."""
-    office = selectors.get_office_for_user(request.user, public_id)
+    office, can_act = office_for_user(request, public_id)
     snapshot = selectors.aging_snapshot_for(office, request.GET.get("snapshot") or None)
     clinic = _clinic_param(request)
     sort = request.GET.get("sort", "bal_total")
@@ -63,7 +63,7 @@ def aging_report(request: HttpRequest, public_id) -> HttpResponse:
         "snapshot": snapshot,
         "clinic": clinic,
         "clinics": clinics,
-        "can_act": access.can_act(request, office.account),
+        "can_act": can_act,
         "as_of_form": AgingAsOfForm(clinics=clinics),
         "as_of_snapshots": selectors.aging_as_of_snapshots(office),
         "headers": sort_headers(request, ROW_COLUMNS, sort, desc),
@@ -201,8 +201,7 @@ def aging_csv(request: HttpRequest, public_id) -> StreamingHttpResponse:
 @require_POST
 def aging_as_of(request: HttpRequest, public_id) -> HttpResponse:
     """Request the aging as of another date (optionally one clinic)."""
-    office = selectors.get_office_for_user(request.user, public_id)
-    access.require_actor(request, office.account)
+    office, _ = office_for_user(request, public_id, write=True)
     form = AgingAsOfForm(request.POST, clinics=selectors.office_clinics(office))
     if not form.is_valid():
         errors = "; ".join(e for errs in form.errors.values() for e in errs)

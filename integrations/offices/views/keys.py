@@ -9,10 +9,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from integrations.accounts import access
 from integrations.offices import forms
 from integrations.offices.selectors import offices as selectors
 from integrations.offices.services import keys as key_services
+from integrations.offices.views._access import office_for_user
 from odportal.lib.forms import posted, service_errors_to_form
 from odportal.lib.htmx import redirect_page, render_page
 
@@ -20,8 +20,7 @@ from odportal.lib.htmx import redirect_page, render_page
 @require_http_methods(["GET", "POST"])
 def key_add(request: HttpRequest, public_id) -> HttpResponse:
     """Add a customer key; the page (or fragment) never shows the submitted key again."""
-    office = selectors.get_office_for_user(request.user, public_id)
-    access.require_actor(request, office.account)
+    office, _ = office_for_user(request, public_id, write=True)
     form = forms.CustomerKeyForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
@@ -48,8 +47,7 @@ KEY_ACTIONS = {
 @require_http_methods(["GET", "POST"])
 def key_action(request: HttpRequest, public_id, key_id, action: str) -> HttpResponse:
     """Confirm (GET) and perform (POST) one key action; the reason goes to the audit log."""
-    office = selectors.get_office_for_user(request.user, public_id)
-    access.require_actor(request, office.account)
+    office, _ = office_for_user(request, public_id, write=True)
     key = selectors.get_key_for_office(office, key_id)
     form_class, title, destructive = KEY_ACTIONS[action]
     extra = {"offices": selectors.other_offices_of_account(office)} if action == "move" else {}
@@ -79,8 +77,7 @@ def key_action(request: HttpRequest, public_id, key_id, action: str) -> HttpResp
 @require_GET
 def key_move_choices(request: HttpRequest, public_id, key_id) -> HttpResponse:
     """The move form's office list for a search (htmx, as the user types)."""
-    office = selectors.get_office_for_user(request.user, public_id)
-    access.require_actor(request, office.account)
+    office, _ = office_for_user(request, public_id, write=True)
     selectors.get_key_for_office(office, key_id)
     context = _move_choices_context(request, office, None)
     return render(request, "offices/_move_choices.html", context)

@@ -15,6 +15,7 @@ from integrations.offices import forms
 from integrations.offices.selectors import offices as selectors
 from integrations.offices.services import offices as office_services
 from integrations.offices.services.polling import execute as polling
+from integrations.offices.views._access import office_for_user
 from integrations.offices.views._rows import office_rows_prepare
 from integrations.offices.views.polls import poll_context
 from odportal.lib.forms import posted, service_errors_to_form
@@ -84,13 +85,13 @@ def office_new(request: HttpRequest) -> HttpResponse:
 @require_GET
 def office_detail(request: HttpRequest, public_id) -> HttpResponse:
     """One office: health and its cause, runs, keys (last-4), permissions, clinics, actions."""
-    office = selectors.get_office_for_user(request.user, public_id)
+    office, can_act = office_for_user(request, public_id)
     runs = selectors.office_recent_runs(office)
     keys = selectors.office_keys(office)
     next_check_at, next_check_note = polling.next_health_check(office, keys)
     context = {
         "office": office,
-        "can_act": access.can_act(request, office.account),
+        "can_act": can_act,
         "keys": keys,
         "next_check_at": next_check_at,
         "next_check_note": next_check_note,
@@ -108,8 +109,7 @@ def office_detail(request: HttpRequest, public_id) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def office_edit(request: HttpRequest, public_id) -> HttpResponse:
     """Edit an office's settings through the office_update service."""
-    office = selectors.get_office_for_user(request.user, public_id)
-    access.require_actor(request, office.account)
+    office, _ = office_for_user(request, public_id, write=True)
     form = forms.OfficeForm(posted(request), instance=office)
     if request.method == "POST" and form.is_valid():
         try:

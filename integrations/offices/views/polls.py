@@ -7,19 +7,18 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from integrations.accounts import access
 from integrations.offices import forms
 from integrations.offices.models import PollKind
 from integrations.offices.selectors import offices as selectors
 from integrations.offices.services.polling import runs as run_services
+from integrations.offices.views._access import office_for_user
 from odportal.lib.htmx import wants_partial
 
 
 @require_POST
 def poll_now(request: HttpRequest, public_id) -> HttpResponse:
     """Queue a health poll or an aging refresh now; say so clearly when workers are down."""
-    office = selectors.get_office_for_user(request.user, public_id)
-    access.require_actor(request, office.account)
+    office, _ = office_for_user(request, public_id, write=True)
     form = forms.PollForm(request.POST)
     kind = form.cleaned_data["kind"] if form.is_valid() else PollKind.HEALTH
     error = ""
