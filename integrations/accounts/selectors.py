@@ -7,6 +7,8 @@ Everything is scoped to the user: views first get the account with ``get_account
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -252,6 +254,24 @@ def audit_events(account: DeveloperAccount, filters: AuditFilters) -> QuerySet[A
             | Q(detail_text__icontains=filters.q)
         )
     return qs.order_by("-created_at", "-id")
+
+
+AUDIT_CSV_COLUMNS = ("time_utc", "actor", "action", "object_type", "object_id", "object", "detail")
+AUDIT_CSV_TEXT_COLUMNS = ("object", "detail")  # free text, neutralised against formulas
+
+
+def audit_csv_rows(events: QuerySet[AuditEvent]) -> Iterator[list[str]]:
+    """The events as rows of AUDIT_CSV_COLUMNS, streamed in chunks."""
+    for event in events.iterator(chunk_size=500):
+        yield [
+            event.created_at.isoformat(),
+            event.actor.get_username() if event.actor else "system",
+            event.action,
+            event.object_type,
+            event.object_id,
+            event.object_repr,
+            json.dumps(event.detail, ensure_ascii=False, sort_keys=True),
+        ]
 
 
 def audit_filter_choices(account: DeveloperAccount) -> dict[str, list[str]]:

@@ -6,18 +6,12 @@ decides who may change things (403), services write, ``selectors_accounts`` read
 
 from __future__ import annotations
 
-import csv
-import json
-from collections.abc import Iterator
-from itertools import chain
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django.views.decorators.vary import vary_on_headers
 
 from integrations.accounts import access
 from integrations.accounts import selectors as reads
@@ -36,7 +30,9 @@ from integrations.accounts.models import (
     Role,
 )
 from integrations.accounts.services import accounts as account_services
+from odportal.lib.csv import csv_download
 from odportal.lib.forms import posted, service_errors_to_form
+from odportal.lib.htmx import render_page
 
 AUDIT_PAGE_SIZE = 50
 T = "accounts/"
@@ -170,48 +166,14 @@ def _audit_filter_form(request: HttpRequest, account: DeveloperAccount) -> Audit
 
 
 @require_GET
-@vary_on_headers("HX-Request")
 def account_audit(request: HttpRequest, public_id) -> HttpResponse:
     """The account's audit log, filterable and paginated; htmx gets just the table."""
     account = reads.get_account_for_user(request.user, public_id)
     form = _audit_filter_form(request, account)
     events = reads.audit_events(account, form.filters())
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    ctx = account_page_context(
-        request, account, "audit", form=form, page=page, query=query.urlencode()
-    )
-    template = T + "audit.html" + ("#audit_table" if request.htmx else "")
-    return render(request, template, ctx)
-
-
-class _Echo:
-    """A file-like object whose write returns the line, for streaming csv.writer output."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-AUDIT_CSV_HEADER = ["time_utc", "actor", "action", "object_type", "object_id", "object", "detail"]
-
-
-def _csv_safe(value: str) -> str:
-    """Neutralise spreadsheet formulas (CSV injection) in free text."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-def _audit_csv_rows(events) -> Iterator[list[str]]:
-    for event in events.iterator(chunk_size=500):
-        yield [
-            event.created_at.isoformat(),
-            event.actor.get_username() if event.actor else "system",
-            event.action,
-            event.object_type,
-            event.object_id,
-            _csv_safe(event.object_repr),
-            _csv_safe(json.dumps(event.detail, ensure_ascii=False, sort_keys=True)),
-        ]
+    ctx = account_page_context(request, account, "audit", form=form, page=page)
+    return render_page(request, T + "audit.html", ctx, "audit_table")
 
 
 @require_GET
@@ -219,11 +181,12 @@ def account_audit_csv(request: HttpRequest, public_id) -> StreamingHttpResponse:
     """The filtered audit log as a streamed CSV download."""
     account = reads.get_account_for_user(request.user, public_id)
     events = reads.audit_events(account, _audit_filter_form(request, account).filters())
-    writer = csv.writer(_Echo())
-    lines = (writer.writerow(row) for row in chain([AUDIT_CSV_HEADER], _audit_csv_rows(events)))
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="audit-{account.public_id}.csv"'
-    return response
+    return csv_download(
+        f"audit-{account.public_id}.csv",
+        reads.AUDIT_CSV_COLUMNS,
+        reads.audit_csv_rows(events),
+        text_columns=reads.AUDIT_CSV_TEXT_COLUMNS,
+    )
 
 
 def _members_page(request, account, add_form=None, error: str = "", status: int = 200):

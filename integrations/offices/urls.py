@@ -1,35 +1,37 @@
-"""Overview, offices, keys, poll runs and aging report URLs."""
+"""Overview, offices, keys, poll runs and aging report URLs.
 
-from django.urls import path
+The routes of one office are a list included once under its prefix (as healthchecks does).
+"""
 
-from integrations.offices.views import aging, imports, offices, overview
+from django.urls import include, path
+
+from integrations.offices.views import aging, imports, keys, offices, overview, polls
+
+key_urls = [
+    *[
+        path(f"{action}/", keys.key_action, {"action": action}, name=f"office_key_{action}")
+        for action in keys.KEY_ACTIONS
+    ],
+    path("move/offices/", keys.key_move_choices, name="office_key_move_choices"),
+]
+
+office_urls = [
+    path("", offices.office_detail, name="office_detail"),
+    path("edit/", offices.office_edit, name="office_edit"),
+    path("poll/", polls.poll_now, name="office_poll"),
+    path("keys/new/", keys.key_add, name="office_key_add"),
+    path("keys/<uuid:key_id>/", include(key_urls)),
+    path("aging/", aging.aging_report, name="office_aging"),
+    path("aging.csv", aging.aging_csv, name="office_aging_csv"),
+    path("aging/as-of/", aging.aging_as_of, name="office_aging_as_of"),
+]
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
     path("offices/", offices.office_list, name="office_list"),
     path("offices/new/", offices.office_new, name="office_new"),
-    path("offices/<uuid:public_id>/", offices.office_detail, name="office_detail"),
-    path("offices/<uuid:public_id>/edit/", offices.office_edit, name="office_edit"),
-    path("offices/<uuid:public_id>/poll/", offices.poll_now, name="office_poll"),
-    path("offices/<uuid:public_id>/keys/new/", offices.key_add, name="office_key_add"),
-    *[
-        path(
-            f"offices/<uuid:public_id>/keys/<uuid:key_id>/{action}/",
-            offices.key_action,
-            {"action": action},
-            name=f"office_key_{action}",
-        )
-        for action in offices.KEY_ACTIONS
-    ],
-    path(
-        "offices/<uuid:public_id>/keys/<uuid:key_id>/move/offices/",
-        offices.key_move_choices,
-        name="office_key_move_choices",
-    ),
-    path("offices/<uuid:public_id>/aging/", aging.aging_report, name="office_aging"),
-    path("offices/<uuid:public_id>/aging.csv", aging.aging_csv, name="office_aging_csv"),
-    path("offices/<uuid:public_id>/aging/as-of/", aging.aging_as_of, name="office_aging_as_of"),
-    path("runs/<uuid:public_id>/badge/", offices.run_badge, name="run_badge"),
+    path("offices/<uuid:public_id>/", include(office_urls)),
+    path("runs/<uuid:public_id>/badge/", polls.run_badge, name="run_badge"),
     path(
         "developer-accounts/<uuid:public_id>/import/",
         imports.account_import,

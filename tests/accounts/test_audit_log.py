@@ -99,6 +99,18 @@ def test_audit_is_paginated_and_htmx_gets_the_table_only(client, account, owner)
     assert "HX-Request" in partial["Vary"]
 
 
+def test_htmx_history_restore_gets_the_whole_audit_page(client, account, owner):
+    AuditEventFactory(account=account, object_repr="North Clinic")
+    client.force_login(owner)
+    url = reverse("account_audit", args=[account.public_id])
+    restore = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    response = client.get(f"{url}?q=North", headers=restore)
+    body = response.content.decode()
+    assert "<html" in body and 'class="topbar"' in body and 'id="id_q"' in body
+    assert 'id="audit-table"' in body and "North Clinic" in body
+    assert "HX-Request" in response["Vary"]
+
+
 def test_audit_query_count_is_fixed(client, account, owner, django_assert_num_queries):
     _events(account, owner)
     AuditEventFactory.create_batch(30, account=account, actor=owner)

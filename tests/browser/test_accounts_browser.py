@@ -1,7 +1,9 @@
 """Developer accounts in a real browser: create, tick permissions, read the portal request."""
 
 import pytest
+from playwright.sync_api import expect
 
+from tests.accounts.factories import AuditEventFactory
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -70,3 +72,30 @@ def test_create_account_tick_permissions_and_open_portal_request(
     screenshot("accounts-audit")
     page.get_by_role("link", name="Members").click()
     screenshot("accounts-members")
+
+
+def test_back_after_filtering_the_audit_log_restores_the_whole_page(
+    page, live_server, login, screenshot, account, owner
+):
+    for name in ("North Clinic", "South Clinic"):
+        AuditEventFactory(account=account, object_repr=name)
+    login("owner")
+    page.goto(f"{live_server.url}/developer-accounts/{account.public_id}/audit/")
+    # htmx keeps 10 pages in sessionStorage; without the cache, Back must ask the server (an
+    # HX-History-Restore-Request), as it does once an entry has fallen out of the cache.
+    page.evaluate("htmx.config.historyCacheSize = 0")
+    table = page.locator("#audit-table")
+    page.fill("#id_q", "North")
+    page.wait_for_url("**q=North**")
+    expect(table).to_contain_text("1 event")
+    page.fill("#id_q", "South")  # away from the North filter: a new history entry
+    page.wait_for_url("**q=South**")
+    with page.expect_request(lambda r: r.headers.get("hx-history-restore-request") == "true"):
+        page.go_back()
+    page.wait_for_url("**q=North**")
+    expect(table).to_contain_text("North Clinic")
+    expect(page.locator("header.topbar nav")).to_be_visible()
+    expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
+    expect(page.locator("form.filters #id_q")).to_be_visible()
+    expect(page.locator("#audit-table")).to_have_count(1)
+    screenshot("accounts-audit-back")

@@ -146,7 +146,7 @@ def test_row_ages_read_like_timesince_in_the_largest_unit():
 
     from django.utils import timezone
 
-    from odportal.lib.htmx import _ago
+    from integrations.offices.views._rows import _ago
 
     now = timezone.now()
     assert _ago(now, now) == "0 minutes"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 
@@ -15,13 +13,15 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.views.decorators.http import require_GET, require_POST
 
-from integrations.accounts import access
 from integrations.offices.forms import AgingAsOfForm
 from integrations.offices.models import PollKind, SnapshotSource
 from integrations.offices.selectors import aging as aging_selectors
 from integrations.offices.selectors import offices as selectors
 from integrations.offices.services.polling import dispatch
-from odportal.lib.htmx import render_page, sort_headers
+from integrations.offices.views._access import office_for_user
+from odportal.lib.csv import csv_download
+from odportal.lib.htmx import render_page
+from odportal.lib.tables import sort_headers
 
 PAGE_SIZE = 100
 ROW_COLUMNS = [
@@ -52,7 +52,7 @@ def _clinic_param(request: HttpRequest) -> int | None:
 @require_GET
 def aging_report(request: HttpRequest, public_id) -> HttpResponse:
     """The office's aging (current or a chosen snapshot), filtered by clinic, sortable, paged."""
-    office = selectors.get_office_for_user(request.user, public_id)
+    office, can_act = office_for_user(request, public_id)
     snapshot = aging_selectors.aging_snapshot_for(office, request.GET.get("snapshot") or None)
     clinic = _clinic_param(request)
     sort = request.GET.get("sort", "bal_total")
@@ -64,7 +64,7 @@ def aging_report(request: HttpRequest, public_id) -> HttpResponse:
         "snapshot": snapshot,
         "clinic": clinic,
         "clinics": clinics,
-        "can_act": access.can_act(request, office.account),
+        "can_act": can_act,
         "as_of_form": AgingAsOfForm(clinics=clinics),
         "as_of_snapshots": aging_selectors.aging_as_of_snapshots(office),
         "headers": sort_headers(request, ROW_COLUMNS, sort, desc),
@@ -182,29 +182,6 @@ def trend_chart(snapshots: list, width: int = 560, height: int = 120) -> dict:
     return {"snapshots": snapshots, "points": pts, "peak": peak}
 
 
-class _Line:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _safe_cell(value: str) -> str:
-    """Neutralise spreadsheet formulas in free text (CSV injection)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-def _csv_lines(rows: Iterator[tuple], header: tuple[str, ...]) -> Iterator[str]:
-    writer = csv.writer(_Line())
-    yield writer.writerow(header)
-    batch: list[tuple] = []
-    for row in rows:
-        batch.append((row[0], _safe_cell(row[1]), *row[2:]))
-        if len(batch) == 2000:
-            yield "".join(map(writer.writerow, batch))
-            batch = []
-    if batch:
-        yield "".join(map(writer.writerow, batch))
-
-
 @require_GET
 def aging_csv(request: HttpRequest, public_id) -> StreamingHttpResponse:
     """The whole report (every guarantor row) as a streamed CSV."""
@@ -212,22 +189,20 @@ def aging_csv(request: HttpRequest, public_id) -> StreamingHttpResponse:
     snapshot = aging_selectors.aging_snapshot_for(office, request.GET.get("snapshot") or None)
     clinic = _clinic_param(request)
     rows = aging_selectors.aging_csv_rows(snapshot, clinic=clinic) if snapshot else iter(())
-    response = StreamingHttpResponse(
-        _csv_lines(rows, aging_selectors.AGING_CSV_COLUMNS), content_type="text/csv; charset=utf-8"
-    )
     as_of = snapshot.as_of.isoformat() if snapshot else "none"
     suffix = f"-clinic{clinic}" if clinic is not None else ""
-    response["Content-Disposition"] = (
-        f'attachment; filename="aging-{office.public_id}-{as_of}{suffix}.csv"'
+    return csv_download(
+        f"aging-{office.public_id}-{as_of}{suffix}.csv",
+        aging_selectors.AGING_CSV_COLUMNS,
+        rows,
+        text_columns=("name",),  # the guarantor's name is the one free-text cell
     )
-    return response
 
 
 @require_POST
 def aging_as_of(request: HttpRequest, public_id) -> HttpResponse:
     """Request the aging as of another date (optionally one clinic)."""
-    office = selectors.get_office_for_user(request.user, public_id)
-    access.require_actor(request, office.account)
+    office, _ = office_for_user(request, public_id, write=True)
     form = AgingAsOfForm(request.POST, clinics=selectors.office_clinics(office))
     if not form.is_valid():
         errors = "; ".join(e for errs in form.errors.values() for e in errs)

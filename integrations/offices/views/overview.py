@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 
 from integrations.accounts import selectors as account_selectors
 from integrations.offices.selectors import offices as selectors
-from odportal.lib.htmx import office_rows_prepare
+from integrations.offices.views._rows import office_rows_prepare
 
 
 @require_GET

@@ -1,0 +1,107 @@
+"""Customer keys of an office: add, the confirmed actions (disable, enable, rotate, move)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from integrations.offices import forms
+from integrations.offices.selectors import offices as selectors
+from integrations.offices.services import keys as key_services
+from integrations.offices.views._access import office_for_user
+from odportal.lib.forms import posted, service_errors_to_form
+from odportal.lib.htmx import redirect_page, render_page
+
+
+@require_http_methods(["GET", "POST"])
+def key_add(request: HttpRequest, public_id) -> HttpResponse:
+    """Add a customer key; the page (or fragment) never shows the submitted key again."""
+    office, _ = office_for_user(request, public_id, write=True)
+    form = forms.CustomerKeyForm(posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            key = key_services.customer_key_add(
+                office=office, key=form.cleaned_data["customer_key"], actor=request.user
+            )
+        except ValidationError as exc:
+            service_errors_to_form(form, exc)
+        else:
+            messages.success(request, f"Key …{key.last4} added and is now the current key.")
+            return redirect_page(request, reverse("office_detail", args=[office.public_id]))
+    context = {"office": office, "key_form": form}
+    return render_page(request, "offices/key_add.html", context, "key_form")
+
+
+KEY_ACTIONS = {
+    "disable": (forms.ReasonForm, "Disable key", True),
+    "enable": (forms.KeyEnableForm, "Enable key", False),
+    "rotate": (forms.KeyRotateForm, "Rotate key", True),
+    "move": (forms.KeyMoveForm, "Move key", True),
+}
+
+
+@require_http_methods(["GET", "POST"])
+def key_action(request: HttpRequest, public_id, key_id, action: str) -> HttpResponse:
+    """Confirm (GET) and perform (POST) one key action; the reason goes to the audit log."""
+    office, _ = office_for_user(request, public_id, write=True)
+    key = selectors.get_key_for_office(office, key_id)
+    form_class, title, destructive = KEY_ACTIONS[action]
+    extra = {"offices": selectors.other_offices_of_account(office)} if action == "move" else {}
+    form = form_class(posted(request), **extra)
+    if request.method == "POST" and form.is_valid():
+        try:
+            done = _perform_key_action(action, key, form.cleaned_data, request.user)
+        except ValidationError as exc:
+            service_errors_to_form(form, exc)
+        else:
+            messages.success(request, done)
+            return redirect_page(request, reverse("office_detail", args=[office.public_id]))
+    context = {
+        "office": office,
+        "key": key,
+        "form": form,
+        "action": action,
+        "title": title,
+        "destructive": destructive,
+    }
+    if action == "move":
+        picked = form.cleaned_data.get("to_office") if form.is_bound else None
+        context |= _move_choices_context(request, office, picked)
+    return render_page(request, "offices/key_action.html", context, "form")
+
+
+@require_GET
+def key_move_choices(request: HttpRequest, public_id, key_id) -> HttpResponse:
+    """The move form's office list for a search (htmx, as the user types)."""
+    office, _ = office_for_user(request, public_id, write=True)
+    selectors.get_key_for_office(office, key_id)
+    context = _move_choices_context(request, office, None)
+    return render(request, "offices/_move_choices.html", context)
+
+
+def _move_choices_context(request: HttpRequest, office, picked) -> dict:
+    q = request.GET.get("q", "").strip()[:100]
+    choices, total = selectors.move_target_choices(office, q, picked)
+    selected = str(picked.public_id) if picked is not None else ""
+    return {"move_q": q, "move_choices": choices, "move_total": total, "move_selected": selected}
+
+
+def _perform_key_action(action: str, key, data: dict, actor) -> str:
+    reason = data.get("reason", "")
+    if action == "disable":
+        key_services.customer_key_disable(key=key, actor=actor, reason=reason)
+        return f"Key …{key.last4} disabled."
+    if action == "enable":
+        key_services.customer_key_enable(key=key, actor=actor, reason=reason)
+        return f"Key …{key.last4} enabled and is the current key again."
+    if action == "rotate":
+        new = key_services.customer_key_rotate(
+            key=key, new_key=data["customer_key"], actor=actor, reason=reason
+        )
+        return f"Key …{key.last4} replaced by …{new.last4}."
+    key_services.customer_key_move(key=key, to_office=data["to_office"], actor=actor, reason=reason)
+    return f"Key …{key.last4} moved to {data['to_office'].name} (works within 15 minutes)."
