@@ -21,9 +21,15 @@ import psycopg
 import pytest
 import redis
 
-from tests.faults.services import Beat, PostgresCluster, RedisServer, missing_binaries
-from tests.polling.conftest import THROTTLE_SCALE
-from tests.polling.worker import ROOT, Worker
+from tests.helpers import (
+    ROOT,
+    THROTTLE_SCALE,
+    Beat,
+    PostgresCluster,
+    RedisServer,
+    Worker,
+    missing_binaries,
+)
 
 pytestmark = pytest.mark.faults
 

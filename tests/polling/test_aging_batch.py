@@ -24,7 +24,7 @@ from integrations.offices.services.aging import snapshots as aging
 from integrations.offices.services.polling import batch as aging_batch
 from integrations.offices.services.polling import execute as polling
 from integrations.offices.services.polling import runs
-from tests.polling.test_polling import BUCKET_MAP, assert_matches_sandbox, run_to_end
+from tests.helpers import BUCKET_MAP, assert_matches_sandbox, run_to_end
 
 
 @contextmanager

@@ -27,39 +27,7 @@ from integrations.offices.services.aging import snapshots as aging
 from integrations.offices.services.polling import execute as polling
 from integrations.offices.services.polling import runs
 from tests.factories import random_key
-
-BUCKET_MAP = {
-    "bal_0_30": "Bal_0_30",
-    "bal_31_60": "Bal_31_60",
-    "bal_61_90": "Bal_61_90",
-    "bal_over_90": "BalOver90",
-    "ins_est": "InsEst",
-    "bal_total": "BalTotal",
-}
-
-
-def run_to_end(office, kind=PollKind.HEALTH, **kwargs) -> PollRun:
-    """Queue a run and execute it like the task would, including its self-re-queues."""
-    run, _ = runs.poll_enqueue(office=office, kind=kind, send=False, **kwargs)
-    for _ in range(200):
-        if polling.run_execute(run.pk) is None:
-            break
-    run.refresh_from_db()
-    assert not run.is_active
-    return run
-
-
-def assert_matches_sandbox(snapshot: AgingSnapshot, expected: dict, clinics: bool = True) -> None:
-    assert snapshot.guarantor_count == expected["all"]["guarantors"]
-    for ours, theirs in BUCKET_MAP.items():
-        assert getattr(snapshot, ours) == Decimal(str(expected["all"][theirs])), ours
-    if clinics:
-        assert set(snapshot.clinic_totals) == set(expected["clinics"])
-        for num, totals in expected["clinics"].items():
-            ours = snapshot.clinic_totals[num]
-            assert int(ours["guarantors"]) == totals["guarantors"]
-            for field, theirs in BUCKET_MAP.items():
-                assert Decimal(ours[field]) == Decimal(str(totals[theirs])), (num, field)
+from tests.helpers import BUCKET_MAP, assert_matches_sandbox, run_to_end
 
 
 def test_health_poll_of_a_good_office_stores_permissions_version_and_clinics(sandbox_account):
