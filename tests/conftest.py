@@ -185,11 +185,7 @@ def _use_test_broker(celery_broker):
 def pytest_collection_modifyitems(config, items):
     """Browser tests last: Playwright's sync API keeps an event loop running in this thread.
 
-    Tests that stop services (marked ``faults``) run after even those.
+    No other order is needed: the service-outage tests (marked ``faults``) stop and restart
+    only servers and processes they started themselves, on ports of their own.
     """
-    items.sort(
-        key=lambda item: (
-            item.get_closest_marker("faults") is not None,
-            "/tests/browser/" in str(item.path),
-        )
-    )
+    items.sort(key=lambda item: "/tests/browser/" in str(item.path))

@@ -3,7 +3,7 @@
 The servers are private (started by these tests on free ports), never the machine's shared
 ones. pytest-django's test database lives on the shared server, so the product runs here only in
 subprocesses (migrate, seed, pages, worker, beat) and results are read back with psycopg.
-This module runs last (see tests/conftest.py): it stops services.
+Nothing else uses these servers, so the module may run anywhere in the suite.
 """
 
 from __future__ import annotations
