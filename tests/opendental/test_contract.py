@@ -82,6 +82,11 @@ def count_rows(client, sql):
     return client.short_query(sql)[0]["n"]
 
 
+def _day(value: str) -> date:
+    """A ShortQuery date ("2000-12-03T00:00:00") as a date."""
+    return date.fromisoformat(value[:10])
+
+
 # --- every endpoint ---
 
 
@@ -125,7 +130,12 @@ def test_clinics_are_listed_or_empty_when_the_office_has_none(sandbox, paid):
 def test_providers_parse_with_booleans_and_filters(paid):
     providers = paid.providers()
     assert providers
-    assert any(p.is_hidden for p in providers) or all(p.is_hidden is False for p in providers)
+    # IsHidden arrives as "true"/"false" and must read as the provider table says (one is).
+    table = paid.short_query("SELECT ProvNum, IsHidden FROM provider")
+    assert {p.prov_num: p.is_hidden for p in providers} == {
+        r["ProvNum"]: r["IsHidden"] == 1 for r in table
+    }
+    assert all(type(p.is_hidden) is bool for p in providers)
     assert all(p.server_date_time is not None for p in providers)
     clinic_num = paid.clinics()[0].clinic_num
     assert {p.prov_num for p in paid.providers(clinic_num=clinic_num)} <= {
@@ -143,7 +153,13 @@ def test_patients_simple_pages_return_every_patient_exactly_once(paid):
     assert len(nums) == count_rows(paid, PATIENTS_LISTED_SQL)
     assert all(isinstance(p.est_balance, Decimal) for p in patients)
     assert all(p.server_date_time is not None for p in patients)
-    assert any(p.birthdate is None for p in patients) or all(p.birthdate for p in patients)
+    # Birthdates read as the patient table holds them ("0001-01-01", no date, as None).
+    sql = "SELECT PatNum, Birthdate FROM patient WHERE PatStatus <> 4 ORDER BY PatNum"
+    stored = [r for page in paid.short_query_pages(sql) for r in page]
+    assert [(p.pat_num, p.birthdate) for p in patients] == [
+        (r["PatNum"], None if r["Birthdate"].startswith("0001-01-01") else _day(r["Birthdate"]))
+        for r in stored
+    ]
 
 
 def test_patients_simple_pages_with_a_smaller_page_size_give_the_same_rows(paid):

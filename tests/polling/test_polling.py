@@ -155,7 +155,7 @@ def test_without_queries_permission_aging_falls_back_to_reports_aging(
 
 
 def test_a_failed_refresh_keeps_the_last_good_snapshot_current(
-    sandbox_account, sandbox_control, settings
+    sandbox_account, sandbox_control, settings, monkeypatch
 ):
     settings.RUN_MAX_ATTEMPTS = 2
     office = sandbox_account["Spare Office"]
@@ -164,14 +164,23 @@ def test_a_failed_refresh_keeps_the_last_good_snapshot_current(
     office.refresh_from_db()
     current = office.current_snapshot
     assert good.outcome == RunOutcome.OK
-    sandbox_control(office.manifest["customer_key"], status_500=True)
+    # The server fails from the second page on, so the refresh has opened a snapshot and
+    # stored its first page before it gives up (after both attempts).
+    fetch = polling._page
+
+    def fetch_then_fail(client, snapshot, offset):
+        page = fetch(client, snapshot, offset)
+        sandbox_control(office.manifest["customer_key"], status_500=True)
+        return page
+
+    monkeypatch.setattr(polling, "_page", fetch_then_fail)
     bad = run_to_end(office, PollKind.AGING)
     office.refresh_from_db()
     assert bad.outcome == RunOutcome.FAILED and "500" in bad.error
     assert office.current_snapshot == current
     assert AgingRow.objects.filter(snapshot=current).count() == current.guarantor_count
-    failed = AgingSnapshot.objects.filter(run=bad).first()
-    assert failed is None or (failed.state == SnapshotState.FAILED and not failed.rows.exists())
+    failed = AgingSnapshot.objects.get(run=bad)
+    assert failed.state == SnapshotState.FAILED and not failed.rows.exists()
     assert office.status == OfficeStatus.OD_ERROR
 
 
