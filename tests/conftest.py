@@ -1,14 +1,25 @@
-"""Shared fixtures: the three users every view is tried with, and their account."""
+"""Shared fixtures: the three users every view is tried with, their account, office and key, the
+Celery test broker, and the live polling sandbox with an account whose offices point at it."""
 
 from __future__ import annotations
 
 import os
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 import pytest
 
 from integrations.accounts.models import Role
-from tests.factories import DeveloperAccountFactory, MembershipFactory, OfficeFactory, UserFactory
+from integrations.accounts.services import accounts
+from integrations.offices.services import keys, offices
+from tests.factories import (
+    DeveloperAccountFactory,
+    MembershipFactory,
+    OfficeFactory,
+    UserFactory,
+    random_key,
+)
+from tests.helpers import THROTTLE_SCALE, polling_sandbox
 
 
 @pytest.fixture(autouse=True)
@@ -46,6 +57,90 @@ def outsider(db):
 @pytest.fixture
 def office(account):
     return OfficeFactory(account=account)
+
+
+@pytest.fixture
+def key(office, owner):
+    """The office's current customer key, added as the owner would."""
+    return keys.customer_key_add(office=office, key=random_key(), actor=owner)
+
+
+# --- the live polling sandbox (tests/polling, tests/security; tests/faults has its own) ---------
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory):
+    with polling_sandbox(tmp_path_factory.mktemp("sandbox")) as sb:
+        yield sb
+
+
+@pytest.fixture
+def sandbox_control(sandbox):
+    """POST faults to the sandbox; every office's faults are cleared after the test."""
+    http = httpx.Client(base_url=sandbox.control_url, timeout=10)
+
+    def fault(customer_key: str, **changes) -> dict:
+        response = http.post(f"/offices/{customer_key}/faults", json=changes)
+        response.raise_for_status()
+        return response.json()
+
+    yield fault
+    for office in sandbox.manifest["offices"]:
+        # Reset, then put back what the office was created with (its own faults and key status).
+        url = f"/offices/{office['customer_key']}/faults"
+        http.post(url, json={"reset": True})
+        http.post(
+            url,
+            json={"key_status": office["key_status"], "econnector_down": office["econnector_down"]},
+        )
+    http.close()
+
+
+@pytest.fixture
+def sandbox_totals(sandbox):
+    def totals(customer_key: str) -> dict:
+        url = f"{sandbox.control_url}/offices/{customer_key}/aging-totals"
+        return httpx.get(url, timeout=30).json()
+
+    return totals
+
+
+@pytest.fixture
+def od_settings(settings):
+    settings.OPENDENTAL_THROTTLE_SCALE = THROTTLE_SCALE
+    settings.MAX_INLINE_PACE_WAIT_S = 2.0
+    return settings
+
+
+@pytest.fixture
+def sandbox_account(db, owner, sandbox, od_settings):
+    """A developer account with every sandbox office and its key; offices keyed by name."""
+    manifest = sandbox.manifest
+    account = accounts.developer_account_create(
+        actor=owner,
+        developer_key=manifest["developer_key"],
+        company_name="Sandbox Vendor",
+        contact_phone="+1 555 0100",
+        billing_email="billing@sandbox.example",
+        billing_address="1 Test Way",
+        app_description="Tests",
+        dev_name=manifest["dev_name"],
+    )
+    accounts.requested_permissions_set(
+        account=account,
+        actor=owner,
+        matrix={"Patients": {"read": True}, "Queries": {"read": True}},
+    )
+    made = {}
+    for spec in manifest["offices"]:
+        office = offices.office_create(
+            account=account, actor=owner, name=spec["name"], base_url=manifest["base_url"],
+            time_zone="UTC",
+        )  # fmt: skip
+        keys.customer_key_add(office=office, key=spec["customer_key"], actor=owner)
+        office.manifest = spec
+        made[spec["name"]] = office
+    return made
 
 
 # --- Celery broker for tests: Redis DB 14 when REDIS_URL is set (CI), else a temp filesystem
@@ -90,11 +185,7 @@ def _use_test_broker(celery_broker):
 def pytest_collection_modifyitems(config, items):
     """Browser tests last: Playwright's sync API keeps an event loop running in this thread.
 
-    Tests that stop services (marked ``faults``) run after even those.
+    No other order is needed: the service-outage tests (marked ``faults``) stop and restart
+    only servers and processes they started themselves, on ports of their own.
     """
-    items.sort(
-        key=lambda item: (
-            item.get_closest_marker("faults") is not None,
-            "/tests/browser/" in str(item.path),
-        )
-    )
+    items.sort(key=lambda item: "/tests/browser/" in str(item.path))

@@ -9,8 +9,7 @@ import io
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.accounts.factories import AuditEventFactory
-from tests.factories import DeveloperAccountFactory
+from tests.factories import AuditEventFactory, DeveloperAccountFactory
 
 
 def _events(account, owner):

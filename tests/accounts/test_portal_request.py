@@ -17,7 +17,7 @@ from integrations.accounts.selectors import (
     permission_matrix,
     portal_request_email,
 )
-from tests.accounts.factories import RequestedPermissionFactory
+from tests.factories import RequestedPermissionFactory
 
 
 def test_permissions_matrix_saves_ticked_boxes(client, account, owner):

@@ -3,8 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.accounts.factories import AuditEventFactory
-from tests.factories import UserFactory
+from tests.factories import AuditEventFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.factories import CustomerKeyFactory, OfficeFactory, random_key
-from tests.offices.factories import AgingSnapshotFactory, ClinicFactory, make_current, make_rows
+from tests.factories import (
+    AgingSnapshotFactory,
+    ClinicFactory,
+    CustomerKeyFactory,
+    OfficeFactory,
+    make_current,
+    make_rows,
+    random_key,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -32,7 +32,7 @@ def run_bench(*args: str) -> tuple[list[str], dict]:
 @pytest.fixture
 def worker_env(celery_broker, monkeypatch, tmp_path):
     """The worker the benchmark starts uses the test database and the test broker."""
-    from tests.polling.worker import database_url
+    from tests.helpers import database_url
 
     url, options, queue = celery_broker
     monkeypatch.setenv("DATABASE_URL", database_url())

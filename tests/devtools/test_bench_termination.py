@@ -6,8 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.polling.worker import ROOT
-from tests.processes import embedded_env, sigterm_leaves_no_helpers
+from tests.helpers import ROOT, embedded_env, sigterm_leaves_no_helpers
 
 
 def test_sigterm_to_bench_fleet_stops_its_sandbox_and_worker(tmp_path):

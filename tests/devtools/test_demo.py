@@ -3,11 +3,8 @@
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
-from tests.processes import embedded_env, sigterm_leaves_no_helpers
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import ROOT, embedded_env, sigterm_leaves_no_helpers
 
 
 def test_demo_shows_an_office_ok_with_current_aging_and_every_kind_of_status(tmp_path):

@@ -1,15 +1,19 @@
-"""Fault tests: the sandbox fixtures of the integration tests, shared here.
+"""Fault tests: a polling sandbox of their own.
 
-Importing them registers separate instances for this folder (one more sandbox per session),
-which keeps the faults injected here from leaking into other folders' tests.
+The polling fixtures (sandbox_account, sandbox_control, sandbox_totals, od_settings) come from
+tests/conftest.py; overriding ``sandbox`` here makes them use this folder's instance, so the
+faults injected here (latency, 5xx, disabled keys, a worker killed mid-request) never reach the
+sandbox the other folders' tests share.
 """
 
 from __future__ import annotations
 
-from tests.polling.conftest import (  # noqa: F401 - fixtures
-    od_settings,
-    sandbox,
-    sandbox_account,
-    sandbox_control,
-    sandbox_totals,
-)
+import pytest
+
+from tests.helpers import polling_sandbox
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory):
+    with polling_sandbox(tmp_path_factory.mktemp("faults-sandbox")) as sb:
+        yield sb

@@ -18,8 +18,7 @@ from django.urls import reverse
 
 from integrations.offices.models import PollKind, PollRun
 from integrations.offices.services.polling import sweep
-from tests.polling.conftest import THROTTLE_SCALE
-from tests.polling.worker import Worker
+from tests.helpers import THROTTLE_SCALE, Worker
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

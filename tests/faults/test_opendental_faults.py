@@ -19,7 +19,7 @@ from integrations.offices.models import (
     SnapshotState,
 )
 from integrations.offices.services.aging import recipe
-from tests.polling.test_polling import assert_matches_sandbox, run_to_end
+from tests.helpers import assert_matches_sandbox, run_to_end
 
 
 @pytest.fixture

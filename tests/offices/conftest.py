@@ -1,22 +1,15 @@
-"""Fixtures of the office pages: a key, a snapshot with rows, logged-in clients."""
+"""Fixtures of the office pages: a current snapshot with rows, a client logged in as the owner."""
 
 from __future__ import annotations
 
 import pytest
 
-from integrations.offices.services import keys
-from tests.factories import random_key
-from tests.offices.factories import AgingSnapshotFactory, make_current, make_rows
+from tests.factories import AgingSnapshotFactory, make_current, make_rows
 
 
 @pytest.fixture(autouse=True)
 def _memory_broker(settings):
     settings.CELERY_BROKER_URL = "memory://"
-
-
-@pytest.fixture
-def key(office, owner):
-    return keys.customer_key_add(office=office, key=random_key(), actor=owner)
 
 
 @pytest.fixture

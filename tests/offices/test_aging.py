@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from integrations.offices.models import AgingRow, PollKind, PollRun, SnapshotSource
-from tests.offices.factories import AgingSnapshotFactory, ClinicFactory, make_current, make_rows
+from tests.factories import AgingSnapshotFactory, ClinicFactory, make_current, make_rows
 
 
 def _url(office, name="office_aging"):

@@ -14,8 +14,9 @@ from tests.factories import (
     DeveloperAccountFactory,
     MembershipFactory,
     OfficeFactory,
+    PollRunFactory,
+    bulk_offices,
 )
-from tests.offices.factories import PollRunFactory, bulk_offices
 
 URL = "/offices/"
 

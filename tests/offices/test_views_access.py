@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from integrations.offices.models import PollRun
-from tests.offices.factories import PollRunFactory
+from tests.factories import PollRunFactory
 
 
 def _get_urls(office, key, run):

@@ -23,21 +23,16 @@ from integrations.opendental import (
     guarantor_aging_sql,
 )
 from integrations.opendental.aio import AsyncOpenDentalClient, async_transport
-from tests.opendental import test_contract as contract
-from tests.opendental.test_contract import OFFICES, SCALE, office, set_faults, stats_for
-
-# The contract tests' sandbox (this module gets its own) and control client.
-sandbox = contract.sandbox
-http = contract.http
+from tests.helpers import CONTRACT_OFFICES, CONTRACT_SCALE, contract_office, set_faults, stats_for
 
 
 def client_kwargs(sandbox, name, **kwargs):
-    spec = office(sandbox, name)
-    kwargs.setdefault("throttle_scale", SCALE)
+    spec = contract_office(sandbox, name)
+    kwargs.setdefault("throttle_scale", CONTRACT_SCALE)
     kwargs.setdefault("backoff_base_s", 0.01)
     kwargs.setdefault("backoff_max_s", 0.1)
     kwargs.setdefault("permissions", frozenset(spec["permissions"]))
-    kwargs.setdefault("mode", next(o.mode for o in OFFICES if o.name == name))
+    kwargs.setdefault("mode", next(o.mode for o in CONTRACT_OFFICES if o.name == name))
     args = (sandbox.base_url, sandbox.manifest["developer_key"], spec["customer_key"])
     return args, kwargs
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import socket
 import threading
 import time
@@ -36,55 +35,27 @@ from integrations.opendental import (
     Unreachable,
     guarantor_aging_sql,
 )
+from tests.helpers import (
+    CONTRACT_OFFICES,
+    CONTRACT_SCALE,
+    PAID,
+    contract_office,
+    set_faults,
+    stats_for,
+)
 
-testing = pytest.importorskip("odsandbox.testing", reason="odsandbox.testing not available yet")
-from odsandbox.config import OfficeSpec, SandboxConfig  # noqa: E402
-
-SCALE = 0.02
-REDIS_URL = "redis://127.0.0.1:6379/15"
 # patients/Simple leaves out deleted patients (PatStatus 4 in the patient table).
 PATIENTS_LISTED_SQL = "SELECT COUNT(*) AS n FROM patient WHERE PatStatus <> 4"
-PAID = ("ApiReadAll", "ApiQueries")
-OFFICES = [
-    OfficeSpec(name="Paid Clinics", guarantors=120, permissions=PAID, clinics=2),
-    OfficeSpec(name="Read Only", guarantors=15, permissions=("ApiReadAll",), clinics=0),
-    OfficeSpec(name="Service Mode", guarantors=30, permissions=PAID, clinics=0, mode="Service"),
-    OfficeSpec(name="Faulty", guarantors=10, permissions=PAID, clinics=0),
-    OfficeSpec(name="Throttle", guarantors=10, permissions=("ApiReadAll",), clinics=0),
-    OfficeSpec(name="Enterprise", guarantors=10, permissions=(*PAID, "ApiEnterprise")),
-]
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    config = SandboxConfig(
-        office_specs=OFFICES,
-        throttle_scale=SCALE,
-        control=True,
-        data_dir=str(tmp_path_factory.mktemp("odsandbox")),
-        request_timeout_s=2.0,
-    )
-    with testing.running_sandbox(config) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def http():
-    with httpx.Client() as client:
-        yield client
-
-
-def office(sandbox, name):
-    return next(o for o in sandbox.manifest["offices"] if o["name"] == name)
+REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
 def make_client(sandbox, name, **kwargs):
-    kwargs.setdefault("throttle_scale", SCALE)
+    kwargs.setdefault("throttle_scale", CONTRACT_SCALE)
     kwargs.setdefault("backoff_base_s", 0.01)
     kwargs.setdefault("backoff_max_s", 0.1)
-    spec = office(sandbox, name)
+    spec = contract_office(sandbox, name)
     kwargs.setdefault("permissions", frozenset(spec["permissions"]))
-    kwargs.setdefault("mode", next(o.mode for o in OFFICES if o.name == name))
+    kwargs.setdefault("mode", next(o.mode for o in CONTRACT_OFFICES if o.name == name))
     return OpenDentalClient(
         sandbox.base_url, sandbox.manifest["developer_key"], spec["customer_key"], **kwargs
     )
@@ -95,12 +66,6 @@ def paid(sandbox):
     return make_client(sandbox, "Paid Clinics")
 
 
-def set_faults(sandbox, http, name, **faults):
-    key = office(sandbox, name)["customer_key"]
-    response = http.post(f"{sandbox.control_url}/offices/{key}/faults", json=faults)
-    assert response.status_code == 200, response.text
-
-
 @pytest.fixture
 def faulty(sandbox, http):
     set_faults(sandbox, http, "Faulty", reset=True)
@@ -108,19 +73,18 @@ def faulty(sandbox, http):
     set_faults(sandbox, http, "Faulty", reset=True)
 
 
-def stats_for(sandbox, http, name):
-    key = office(sandbox, name)["customer_key"]
-    stats = http.get(f"{sandbox.control_url}/stats").json()
-    return stats["per_key"].get(hashlib.sha256(key.encode()).hexdigest()[:12], {})
-
-
 def aging_totals(sandbox, http, name):
-    key = office(sandbox, name)["customer_key"]
+    key = contract_office(sandbox, name)["customer_key"]
     return http.get(f"{sandbox.control_url}/offices/{key}/aging-totals").json()
 
 
 def count_rows(client, sql):
     return client.short_query(sql)[0]["n"]
+
+
+def _day(value: str) -> date:
+    """A ShortQuery date ("2000-12-03T00:00:00") as a date."""
+    return date.fromisoformat(value[:10])
 
 
 # --- every endpoint ---
@@ -135,12 +99,12 @@ def test_security_perms_report_string_booleans_as_bools(paid):
 
 def test_granted_permissions_set_the_pacing_interval(sandbox):
     client = make_client(sandbox, "Read Only", permissions=None)
-    assert client.interval_s == 5.0 * SCALE
+    assert client.interval_s == 5.0 * CONTRACT_SCALE
     assert client.granted_permissions() == frozenset({"ApiReadAll"})
-    assert client.interval_s == 5.0 * SCALE
+    assert client.interval_s == 5.0 * CONTRACT_SCALE
     enterprise = make_client(sandbox, "Enterprise", permissions=None)
     assert "ApiEnterprise" in enterprise.granted_permissions()
-    assert enterprise.interval_s == 0.5 * SCALE
+    assert enterprise.interval_s == 0.5 * CONTRACT_SCALE
 
 
 def test_preferences_list_all_across_pages_and_look_up_one(paid):
@@ -157,7 +121,7 @@ def test_preferences_list_all_across_pages_and_look_up_one(paid):
 def test_clinics_are_listed_or_empty_when_the_office_has_none(sandbox, paid):
     clinics = paid.clinics()
     assert sorted(c.clinic_num for c in clinics) == sorted(
-        office(sandbox, "Paid Clinics")["clinic_nums"]
+        contract_office(sandbox, "Paid Clinics")["clinic_nums"]
     )
     assert all(not c.is_hidden and c.description for c in clinics)
     assert make_client(sandbox, "Read Only").clinics() == []
@@ -166,7 +130,12 @@ def test_clinics_are_listed_or_empty_when_the_office_has_none(sandbox, paid):
 def test_providers_parse_with_booleans_and_filters(paid):
     providers = paid.providers()
     assert providers
-    assert any(p.is_hidden for p in providers) or all(p.is_hidden is False for p in providers)
+    # IsHidden arrives as "true"/"false" and must read as the provider table says (one is).
+    table = paid.short_query("SELECT ProvNum, IsHidden FROM provider")
+    assert {p.prov_num: p.is_hidden for p in providers} == {
+        r["ProvNum"]: r["IsHidden"] == 1 for r in table
+    }
+    assert all(type(p.is_hidden) is bool for p in providers)
     assert all(p.server_date_time is not None for p in providers)
     clinic_num = paid.clinics()[0].clinic_num
     assert {p.prov_num for p in paid.providers(clinic_num=clinic_num)} <= {
@@ -184,7 +153,13 @@ def test_patients_simple_pages_return_every_patient_exactly_once(paid):
     assert len(nums) == count_rows(paid, PATIENTS_LISTED_SQL)
     assert all(isinstance(p.est_balance, Decimal) for p in patients)
     assert all(p.server_date_time is not None for p in patients)
-    assert any(p.birthdate is None for p in patients) or all(p.birthdate for p in patients)
+    # Birthdates read as the patient table holds them ("0001-01-01", no date, as None).
+    sql = "SELECT PatNum, Birthdate FROM patient WHERE PatStatus <> 4 ORDER BY PatNum"
+    stored = [r for page in paid.short_query_pages(sql) for r in page]
+    assert [(p.pat_num, p.birthdate) for p in patients] == [
+        (r["PatNum"], None if r["Birthdate"].startswith("0001-01-01") else _day(r["Birthdate"]))
+        for r in stored
+    ]
 
 
 def test_patients_simple_pages_with_a_smaller_page_size_give_the_same_rows(paid):
@@ -425,8 +400,8 @@ def test_an_unpaced_client_gets_throttled(sandbox, http):
     with pytest.raises(Throttled) as info:
         for _ in range(5):
             client.clinics()
-    assert 0 < info.value.retry_after <= 5.0 * SCALE
-    time.sleep(5.0 * SCALE)  # let the key's window pass for later tests
+    assert 0 < info.value.retry_after <= 5.0 * CONTRACT_SCALE
+    time.sleep(5.0 * CONTRACT_SCALE)  # let the key's window pass for later tests
     http.post(f"{sandbox.control_url}/stats/reset")
 
 
@@ -456,7 +431,7 @@ def test_service_mode_is_unthrottled_and_pages_by_a_thousand(sandbox):
 def test_the_public_test_key_pair_works(sandbox):
     client = OpenDentalClient(
         sandbox.base_url, "NFF6i0KrXrxDkZHt", "VzkmZEaUWOjnQX2z",
-        throttle_scale=SCALE, permissions=frozenset(PAID),
+        throttle_scale=CONTRACT_SCALE, permissions=frozenset(PAID),
     )  # fmt: skip
     assert len(client.clinics()) == 2
 
@@ -471,7 +446,7 @@ def test_the_developer_portal_lists_creates_and_toggles_keys(sandbox):
     created = portal.api_key_create()
     assert created.customer_key not in {k.customer_key for k in keys}
     assert created.date_disabled is None
-    target = office(sandbox, "Enterprise")["customer_key"]
+    target = contract_office(sandbox, "Enterprise")["customer_key"]
     portal.api_key_set_status(target, "DisabledByDeveloper")
     status = {k.customer_key: k.key_status for k in portal.api_keys()}
     assert status[target] == "DisabledByDeveloper"

@@ -22,7 +22,7 @@ from integrations.offices.models import (
 )
 from integrations.offices.services.aging import recipe, snapshots
 from integrations.offices.services.polling import batch, dispatch, execute, runs, sweep
-from tests.polling.test_polling import BUCKET_MAP, assert_matches_sandbox, run_to_end
+from tests.helpers import BUCKET_MAP, assert_matches_sandbox, run_to_end
 
 
 @contextmanager

@@ -21,9 +21,7 @@ from integrations.offices.models import (
     SnapshotState,
 )
 from integrations.offices.services.polling import dispatch, sweep
-from tests.polling.conftest import THROTTLE_SCALE
-from tests.polling.test_polling import assert_matches_sandbox
-from tests.polling.worker import Worker
+from tests.helpers import THROTTLE_SCALE, Worker, assert_matches_sandbox
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -26,32 +26,7 @@ from integrations.offices.services import keys
 from integrations.offices.services.aging import recipe, snapshots
 from integrations.offices.services.polling import dispatch, execute, runs, sweep
 from tests.factories import random_key
-
-BUCKET_MAP = recipe.OPEN_DENTAL_BUCKETS
-
-
-def run_to_end(office, kind=PollKind.HEALTH, **kwargs) -> PollRun:
-    """Queue a run and execute it like the task would, including its self-re-queues."""
-    run, _ = dispatch.poll_enqueue(office=office, kind=kind, send=False, **kwargs)
-    for _ in range(200):
-        if execute.run_execute(run.pk) is None:
-            break
-    run.refresh_from_db()
-    assert not run.is_active
-    return run
-
-
-def assert_matches_sandbox(snapshot: AgingSnapshot, expected: dict, clinics: bool = True) -> None:
-    assert snapshot.guarantor_count == expected["all"]["guarantors"]
-    for ours, theirs in BUCKET_MAP.items():
-        assert getattr(snapshot, ours) == Decimal(str(expected["all"][theirs])), ours
-    if clinics:
-        assert set(snapshot.clinic_totals) == set(expected["clinics"])
-        for num, totals in expected["clinics"].items():
-            ours = snapshot.clinic_totals[num]
-            assert int(ours["guarantors"]) == totals["guarantors"]
-            for field, theirs in BUCKET_MAP.items():
-                assert Decimal(ours[field]) == Decimal(str(totals[theirs])), (num, field)
+from tests.helpers import BUCKET_MAP, assert_matches_sandbox, run_to_end
 
 
 def test_health_poll_of_a_good_office_stores_permissions_version_and_clinics(sandbox_account):
@@ -179,7 +154,7 @@ def test_without_queries_permission_aging_falls_back_to_reports_aging(
 
 
 def test_a_failed_refresh_keeps_the_last_good_snapshot_current(
-    sandbox_account, sandbox_control, settings
+    sandbox_account, sandbox_control, settings, monkeypatch
 ):
     settings.RUN_MAX_ATTEMPTS = 2
     office = sandbox_account["Spare Office"]
@@ -188,14 +163,23 @@ def test_a_failed_refresh_keeps_the_last_good_snapshot_current(
     office.refresh_from_db()
     current = office.current_snapshot
     assert good.outcome == RunOutcome.OK
-    sandbox_control(office.manifest["customer_key"], status_500=True)
+    # The server fails from the second page on, so the refresh has opened a snapshot and
+    # stored its first page before it gives up (after both attempts).
+    fetch = recipe.AgingPage.fetch
+
+    def fetch_then_fail(page, client):
+        rows = fetch(page, client)
+        sandbox_control(office.manifest["customer_key"], status_500=True)
+        return rows
+
+    monkeypatch.setattr(recipe.AgingPage, "fetch", fetch_then_fail)
     bad = run_to_end(office, PollKind.AGING)
     office.refresh_from_db()
     assert bad.outcome == RunOutcome.FAILED and "500" in bad.error
     assert office.current_snapshot == current
     assert AgingRow.objects.filter(snapshot=current).count() == current.guarantor_count
-    failed = AgingSnapshot.objects.filter(run=bad).first()
-    assert failed is None or (failed.state == SnapshotState.FAILED and not failed.rows.exists())
+    failed = AgingSnapshot.objects.get(run=bad)
+    assert failed.state == SnapshotState.FAILED and not failed.rows.exists()
     assert office.status == OfficeStatus.OD_ERROR
 
 

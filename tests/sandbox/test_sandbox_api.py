@@ -8,11 +8,10 @@ import httpx
 import pytest
 
 from odsandbox.testing import RunningSandbox
+from tests.helpers import SandboxApi
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    from tests.sandbox.conftest import Api
 
 AGING = ("Bal_0_30", "Bal_31_60", "Bal_61_90", "BalOver90")
 RECIPE = (
@@ -22,7 +21,7 @@ RECIPE = (
 )
 
 
-def _all_pages(api: Api, path: str, limit: int = 100, **params: object) -> list[dict]:
+def _all_pages(api: SandboxApi, path: str, limit: int = 100, **params: object) -> list[dict]:
     """Follow Offset paging until a short page."""
     rows: list[dict] = []
     while True:
@@ -32,7 +31,7 @@ def _all_pages(api: Api, path: str, limit: int = 100, **params: object) -> list[
             return rows
 
 
-def _query_all(api: Api, sql: str) -> list[dict]:
+def _query_all(api: SandboxApi, sql: str) -> list[dict]:
     """Page through a ShortQuery with Offset (100-row pages)."""
     rows: list[dict] = []
     while True:
@@ -48,11 +47,9 @@ def test_missing_authorization_is_401(sandbox: RunningSandbox) -> None:
     assert "ODFHIR" in r.text
 
 
-def test_unknown_developer_and_customer_keys_are_401(
-    sandbox: RunningSandbox, cust: str, make_api: type[Api]
-) -> None:
-    bad_dev = make_api(sandbox.base_url, "A" * 16, cust).get("/securityperms")
-    bad_cust = make_api(sandbox.base_url, sandbox.manifest["developer_key"], "B" * 16).get(
+def test_unknown_developer_and_customer_keys_are_401(sandbox: RunningSandbox, cust: str) -> None:
+    bad_dev = SandboxApi(sandbox.base_url, "A" * 16, cust).get("/securityperms")
+    bad_cust = SandboxApi(sandbox.base_url, sandbox.manifest["developer_key"], "B" * 16).get(
         "/clinics"
     )
     assert (bad_dev.status_code, bad_dev.text) == (401, "Invalid developer key.")
@@ -61,7 +58,9 @@ def test_unknown_developer_and_customer_keys_are_401(
 
 
 @pytest.mark.parametrize("content_type", [None, "text/plain", "application/json; charset=utf-8"])
-def test_content_type_must_be_bare_application_json(api: Api, content_type: str | None) -> None:
+def test_content_type_must_be_bare_application_json(
+    api: SandboxApi, content_type: str | None
+) -> None:
     headers = dict(api.http.headers)
     headers.pop("content-type")
     if content_type:
@@ -71,16 +70,18 @@ def test_content_type_must_be_bare_application_json(api: Api, content_type: str 
     assert r.text == "Content-Type must be application/json."
 
 
-def test_unknown_query_parameter_is_400(api: Api) -> None:
+def test_unknown_query_parameter_is_400(api: SandboxApi) -> None:
     r = api.get("/patients/Simple", params={"page": 2})
     assert (r.status_code, r.text) == (400, "'page' is not a valid parameter.")
 
 
-def test_unknown_route_is_404(api: Api) -> None:
+def test_unknown_route_is_404(api: SandboxApi) -> None:
     assert api.get("/patientz").status_code == 404
 
 
-def test_securityperms_follow_the_key_permission_set(sandbox: RunningSandbox, api: Api) -> None:
+def test_securityperms_follow_the_key_permission_set(
+    sandbox: RunningSandbox, api: SandboxApi
+) -> None:
     cust = sandbox.manifest["offices"][0]["customer_key"]
     perms = {p["Permission"]: p["HasPermission"] for p in api.get("/securityperms").json()}
     assert perms["ApiReadAll"] == "true" and perms["ApiQueries"] == "true"
@@ -95,7 +96,9 @@ def test_securityperms_follow_the_key_permission_set(sandbox: RunningSandbox, ap
     assert denied.status_code == 401 and "permission" in denied.text
 
 
-def test_patients_simple_pages_cover_every_patient_once(sandbox: RunningSandbox, api: Api) -> None:
+def test_patients_simple_pages_cover_every_patient_once(
+    sandbox: RunningSandbox, api: SandboxApi
+) -> None:
     store = sandbox.state.offices[0].store
     expected = store.fetch("SELECT PatNum FROM patient WHERE PatStatus <> 4 ORDER BY PatNum")
     rows = _all_pages(api, "/patients/Simple", limit=37)
@@ -103,12 +106,12 @@ def test_patients_simple_pages_cover_every_patient_once(sandbox: RunningSandbox,
     assert all("serverDateTime" in r for r in rows)
 
 
-def test_limit_above_cap_is_capped_at_100(api: Api) -> None:
+def test_limit_above_cap_is_capped_at_100(api: SandboxApi) -> None:
     assert len(api.get("/patients/Simple", params={"Limit": 1000}).json()) == 100
     assert len(api.get("/patients/Simple").json()) == 100
 
 
-def test_booleans_are_strings_and_empty_dates_are_0001_01_01(api: Api) -> None:
+def test_booleans_are_strings_and_empty_dates_are_0001_01_01(api: SandboxApi) -> None:
     patient = api.get("/patients/1").json()
     clinic = api.get("/clinics").json()[0]
     provider = api.get("/providers").json()[0]
@@ -121,13 +124,13 @@ def test_booleans_are_strings_and_empty_dates_are_0001_01_01(api: Api) -> None:
 
 
 def test_clinics_are_empty_for_an_office_without_clinics(
-    sandbox: RunningSandbox, office_api: Callable[[int], Api]
+    sandbox: RunningSandbox, office_api: Callable[[int], SandboxApi]
 ) -> None:
     assert office_api(1).get("/clinics").json() == []
     assert sandbox.manifest["offices"][1]["clinic_nums"] == []
 
 
-def test_missing_patient_is_404(api: Api) -> None:
+def test_missing_patient_is_404(api: SandboxApi) -> None:
     assert (api.get("/patients/999999").status_code, api.get("/patients/999999").text) == (
         404,
         "Patient not found.",
@@ -135,7 +138,7 @@ def test_missing_patient_is_404(api: Api) -> None:
     assert api.get("/accountmodules/999999/Aging").status_code == 404
 
 
-def test_preferences_expose_the_aging_recipe_values(api: Api) -> None:
+def test_preferences_expose_the_aging_recipe_values(api: SandboxApi) -> None:
     last = api.get("/preferences", params={"PrefName": "DateLastAging"}).json()
     due = api.get("/preferences", params={"PrefName": "AgingServiceTimeDue"}).json()
     assert len(last) == 1 and len(last[0]["ValueString"]) == 10
@@ -154,19 +157,19 @@ def test_preferences_expose_the_aging_recipe_values(api: Api) -> None:
         "PRAGMA writable_schema = 1",
     ],
 )
-def test_short_query_refuses_anything_not_read_only(api: Api, sql: str) -> None:
+def test_short_query_refuses_anything_not_read_only(api: SandboxApi, sql: str) -> None:
     r = api.query(sql)
     assert (r.status_code, r.text) == (401, "Query is not read-only.")
 
 
-def test_short_query_syntax_error_is_400(api: Api) -> None:
+def test_short_query_syntax_error_is_400(api: SandboxApi) -> None:
     r = api.query("SELEC * FROM patient")
     assert r.status_code == 400
     assert r.text.startswith("Error in SQL: ")
 
 
 def test_short_query_pages_by_100_and_keys_columns_as_written(
-    sandbox: RunningSandbox, api: Api
+    sandbox: RunningSandbox, api: SandboxApi
 ) -> None:
     total = sandbox.state.offices[0].store.fetch("SELECT COUNT(*) AS n FROM patient")[0]["n"]
     rows = _query_all(api, "SELECT patnum, p.LName, DateTStamp AS stamp FROM patient p")
@@ -176,12 +179,14 @@ def test_short_query_pages_by_100_and_keys_columns_as_written(
     assert "T" in rows[0]["stamp"] and len(rows[0]["stamp"]) == 19
 
 
-def test_short_query_dates_come_back_with_a_t(api: Api) -> None:
+def test_short_query_dates_come_back_with_a_t(api: SandboxApi) -> None:
     row = api.query("SELECT Birthdate FROM patient WHERE PatNum = 1").json()[0]
     assert row["Birthdate"].endswith("T00:00:00")
 
 
-def test_date_t_stamp_returns_only_rows_changed_since(sandbox: RunningSandbox, api: Api) -> None:
+def test_date_t_stamp_returns_only_rows_changed_since(
+    sandbox: RunningSandbox, api: SandboxApi
+) -> None:
     before = api.get("/patients/Simple", params={"Limit": 1}).json()[0]["serverDateTime"]
     control = httpx.post(
         f"{sandbox.control_url}/offices/{_cust(sandbox)}/touch", json={"PatNums": [3, 5, 8]}
@@ -196,7 +201,7 @@ def _cust(sandbox: RunningSandbox, index: int = 0) -> str:
 
 
 def test_aging_agrees_across_query_account_module_report_and_totals(
-    sandbox: RunningSandbox, api: Api
+    sandbox: RunningSandbox, api: SandboxApi
 ) -> None:
     recipe = _query_all(api, RECIPE)
     report = _all_pages(api, "/reports/Aging")
@@ -213,7 +218,7 @@ def test_aging_agrees_across_query_account_module_report_and_totals(
 
 
 def test_aging_totals_per_clinic_match_clinic_filtered_report(
-    sandbox: RunningSandbox, api: Api
+    sandbox: RunningSandbox, api: SandboxApi
 ) -> None:
     totals = httpx.get(f"{sandbox.control_url}/offices/{_cust(sandbox)}/aging-totals").json()
     for clinic, expected in totals["clinics"].items():
@@ -223,13 +228,15 @@ def test_aging_totals_per_clinic_match_clinic_filtered_report(
     assert sum(c["guarantors"] for c in totals["clinics"].values()) == 40
 
 
-def test_guarantor_balances_are_internally_consistent(api: Api) -> None:
+def test_guarantor_balances_are_internally_consistent(api: SandboxApi) -> None:
     for row in _query_all(api, RECIPE):
         assert round(sum(row[c.lower()] for c in AGING), 2) == row["baltotal"]
         assert 0 <= row["insest"] <= max(row["baltotal"], 0)
 
 
-def test_report_aging_as_of_an_earlier_date_shifts_buckets_deterministically(api: Api) -> None:
+def test_report_aging_as_of_an_earlier_date_shifts_buckets_deterministically(
+    api: SandboxApi,
+) -> None:
     params = {"DateAsOf": "2000-01-01"}
     first = _all_pages(api, "/reports/Aging", **params)
     second = _all_pages(api, "/reports/Aging", **params)
@@ -240,9 +247,7 @@ def test_report_aging_as_of_an_earlier_date_shifts_buckets_deterministically(api
         assert row["PatientPortion"] == round(row["BalTotal"] - row["InsPayEst"], 2)
 
 
-def test_public_test_pair_reaches_the_open_dental_test_office(
-    sandbox: RunningSandbox, make_api: type[Api]
-) -> None:
-    test_api = make_api(sandbox.base_url, "NFF6i0KrXrxDkZHt", "VzkmZEaUWOjnQX2z")
+def test_public_test_pair_reaches_the_open_dental_test_office(sandbox: RunningSandbox) -> None:
+    test_api = SandboxApi(sandbox.base_url, "NFF6i0KrXrxDkZHt", "VzkmZEaUWOjnQX2z")
     r = test_api.get("/preferences", params={"PrefName": "PracticeTitle"})
     assert r.json()[0]["ValueString"] == "Open Dental Test Office"

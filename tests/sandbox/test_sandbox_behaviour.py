@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -16,9 +15,7 @@ import pytest
 from odsandbox.config import OfficeSpec, SandboxConfig
 from odsandbox.state import SandboxState
 from odsandbox.testing import RunningSandbox, running_sandbox
-
-if TYPE_CHECKING:
-    from tests.sandbox.conftest import Api
+from tests.helpers import SandboxApi
 
 JSON = {"Content-Type": "application/json"}
 
@@ -102,20 +99,22 @@ def test_service_mode_offices_are_not_throttled() -> None:
 
 
 def test_econnector_down_is_400_with_explanation(
-    sandbox: RunningSandbox, api: Api, cust: str
+    sandbox: RunningSandbox, api: SandboxApi, cust: str
 ) -> None:
     _faults(sandbox, cust, econnector_down=True)
     r = api.get("/patients/Simple")
     assert r.status_code == 400 and "eConnector" in r.text
 
 
-def test_key_disabled_by_customer_is_401(sandbox: RunningSandbox, api: Api, cust: str) -> None:
+def test_key_disabled_by_customer_is_401(
+    sandbox: RunningSandbox, api: SandboxApi, cust: str
+) -> None:
     _faults(sandbox, cust, key_status="DisabledByCustomer")
     r = api.get("/clinics")
     assert (r.status_code, r.text) == (401, "Customer key is disabled (DisabledByCustomer).")
 
 
-def test_extra_latency_slows_responses(sandbox: RunningSandbox, api: Api, cust: str) -> None:
+def test_extra_latency_slows_responses(sandbox: RunningSandbox, api: SandboxApi, cust: str) -> None:
     _faults(sandbox, cust, latency_ms=300)
     started = time.monotonic()
     assert api.get("/clinics").status_code == 200
@@ -123,7 +122,7 @@ def test_extra_latency_slows_responses(sandbox: RunningSandbox, api: Api, cust: 
 
 
 def test_timeout_answers_504_after_the_request_time_limit(
-    sandbox: RunningSandbox, api: Api, cust: str
+    sandbox: RunningSandbox, api: SandboxApi, cust: str
 ) -> None:
     _faults(sandbox, cust, timeout=True)
     started = time.monotonic()
@@ -137,7 +136,7 @@ def test_timeout_answers_504_after_the_request_time_limit(
     [("timeout_immediate", 504), ("status_500", 500), ("html_error", 502), ("status_429", 429)],
 )
 def test_status_faults(
-    sandbox: RunningSandbox, api: Api, cust: str, fault: str, status: int
+    sandbox: RunningSandbox, api: SandboxApi, cust: str, fault: str, status: int
 ) -> None:
     extra = {"timeout": True} if fault == "timeout_immediate" else {}
     _faults(sandbox, cust, **{fault: True, **extra})
@@ -148,7 +147,9 @@ def test_status_faults(
 
 
 @pytest.mark.parametrize("fault", ["malformed_json", "truncated_json"])
-def test_corrupt_json_faults(sandbox: RunningSandbox, api: Api, cust: str, fault: str) -> None:
+def test_corrupt_json_faults(
+    sandbox: RunningSandbox, api: SandboxApi, cust: str, fault: str
+) -> None:
     _faults(sandbox, cust, **{fault: True})
     r = api.get("/patients/Simple")
     assert r.status_code == 200
@@ -157,14 +158,16 @@ def test_corrupt_json_faults(sandbox: RunningSandbox, api: Api, cust: str, fault
 
 
 def test_faults_with_times_clear_after_n_requests(
-    sandbox: RunningSandbox, api: Api, cust: str
+    sandbox: RunningSandbox, api: SandboxApi, cust: str
 ) -> None:
     _faults(sandbox, cust, status_500=True, times=1)
     assert api.get("/clinics").status_code == 500
     assert api.get("/clinics").status_code == 200
 
 
-def test_faults_are_also_python_methods(sandbox: RunningSandbox, api: Api, cust: str) -> None:
+def test_faults_are_also_python_methods(
+    sandbox: RunningSandbox, api: SandboxApi, cust: str
+) -> None:
     sandbox.state.set_faults(cust, econnector_down=True)
     assert api.get("/clinics").status_code == 400
     sandbox.state.reset_faults(cust)
@@ -181,7 +184,7 @@ def test_control_routes_do_not_exist_without_control() -> None:
         assert httpx.get(f"{sb.control_url}/stats").status_code == 404
 
 
-def test_developer_portal_key_flow(sandbox: RunningSandbox, make_api: type[Api]) -> None:
+def test_developer_portal_key_flow(sandbox: RunningSandbox) -> None:
     m = sandbox.manifest
     portal = httpx.Client(
         base_url=sandbox.base_url, headers=_headers(m["developer_key"], m["developer_portal_key"])
@@ -189,12 +192,12 @@ def test_developer_portal_key_flow(sandbox: RunningSandbox, make_api: type[Api])
     listed = portal.get("/apikeys").json()
     created = portal.post("/apikeys")
     new_key = created.json()["CustomerKey"]
-    unassigned = make_api(sandbox.base_url, m["developer_key"], new_key).get("/clinics")
+    unassigned = SandboxApi(sandbox.base_url, m["developer_key"], new_key).get("/clinics")
     httpx.post(
         f"{sandbox.control_url}/keys/{new_key}/assign",
         json={"office_key": m["offices"][2]["customer_key"]},
     )
-    new_api = make_api(sandbox.base_url, m["developer_key"], new_key)
+    new_api = SandboxApi(sandbox.base_url, m["developer_key"], new_key)
     assigned = new_api.get("/clinics")
     disabled = portal.put(
         "/apikeys", json={"CustomerKey": new_key, "KeyStatus": "DisabledByDeveloper"}

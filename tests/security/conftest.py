@@ -12,15 +12,7 @@ from integrations.offices.models import (
     RunOutcome,
     SnapshotSource,
 )
-from integrations.offices.services import keys
-from tests.factories import random_key
-from tests.polling.conftest import od_settings, sandbox, sandbox_account  # noqa: F401
-from tests.security.endpoints import endpoints
-
-
-@pytest.fixture
-def key(office, owner):
-    return keys.customer_key_add(office=office, key=random_key(), actor=owner)
+from tests.helpers import endpoints
 
 
 @pytest.fixture
@@ -44,7 +36,7 @@ def snapshot(office):
 
 @pytest.fixture
 def objects(account, office, key, run, snapshot):
-    """Every object a URL parameter can name, by the names endpoints.py uses."""
+    """Every object a URL parameter can name, by the names tests.helpers.endpoints uses."""
     return {"account": account, "office": office, "key": key, "run": run, "snapshot": snapshot}
 
 

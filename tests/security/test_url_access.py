@@ -1,7 +1,7 @@
 """Every URL pattern, walked from the root resolver, tried anonymously, by an outsider, a viewer.
 
 New URLs are covered automatically: a pattern that cannot be built from the fixtures fails the
-suite by name (see endpoints.py), and the allow-lists below are the only exceptions.
+suite by name (see tests.helpers.endpoints), and the allow-lists below are the only exceptions.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The servers are private (started by these tests on free ports), never the machine's shared
 ones. pytest-django's test database lives on the shared server, so the product runs here only in
 subprocesses (migrate, seed, pages, worker, beat) and results are read back with psycopg.
-This module runs last (see tests/conftest.py): it stops services.
+Nothing else uses these servers, so the module may run anywhere in the suite.
 """
 
 from __future__ import annotations
@@ -21,9 +21,15 @@ import psycopg
 import pytest
 import redis
 
-from tests.faults.services import Beat, PostgresCluster, RedisServer, missing_binaries
-from tests.polling.conftest import THROTTLE_SCALE
-from tests.polling.worker import ROOT, Worker
+from tests.helpers import (
+    ROOT,
+    THROTTLE_SCALE,
+    Beat,
+    PostgresCluster,
+    RedisServer,
+    Worker,
+    missing_binaries,
+)
 
 pytestmark = pytest.mark.faults
 
