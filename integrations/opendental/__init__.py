@@ -5,7 +5,7 @@ Usage::
     client = OpenDentalClient(base_url, developer_key, customer_key,
                               http_client=shared_http_client(), pacer=pacer_from_url(url))
     perms = client.granted_permissions()     # also sets the pacing interval for this key
-    for row in client.guarantor_aging():      # ShortQuery over the patient table, paged
+    for page in client.short_query_pages(sql):  # read-only SQL, 100 rows a page
         ...
 """
 
@@ -17,7 +17,6 @@ from .client import (
     REMOTE_BASE_URL,
     DeveloperPortalClient,
     OpenDentalClient,
-    guarantor_aging_sql,
     shared_http_client,
 )
 from .errors import (
@@ -45,7 +44,6 @@ from .models import (
     ApiKey,
     Clinic,
     FamilyAging,
-    GuarantorAgingRow,
     Patient,
     Preference,
     Provider,
@@ -77,7 +75,6 @@ __all__ = [
     "EConnectorDown",
     "FamilyAging",
     "Gone",
-    "GuarantorAgingRow",
     "KeyRejected",
     "LocalPacer",
     "NotFound",
@@ -102,7 +99,6 @@ __all__ = [
     "classify",
     "looks_like_html",
     "default_pacer",
-    "guarantor_aging_sql",
     "pacer_from_url",
     "pacer_key_id",
     "shared_http_client",

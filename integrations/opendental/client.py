@@ -37,12 +37,10 @@ from .errors import (
     safe_text,
 )
 from .models import (
-    GUARANTOR_AGING_COLUMNS,
     AgingReportRow,
     ApiKey,
     Clinic,
     FamilyAging,
-    GuarantorAgingRow,
     Patient,
     Preference,
     Provider,
@@ -544,23 +542,6 @@ class OpenDentalClient(_ApiClient):
                 return
             offset += len(page)
 
-    def guarantor_aging(self, clinic_num: int | None = None) -> Iterator[GuarantorAgingRow]:
-        """apisetup.html "Retrieving Aging Data": guarantors with a non-zero balance, via SQL."""
-        for page in self.short_query_pages(guarantor_aging_sql(clinic_num)):
-            yield from (GuarantorAgingRow.from_query_row(row) for row in page)
-
-
-def guarantor_aging_sql(clinic_num: int | None = None) -> str:
-    """The read-only SQL for stored guarantor aging, ordered by PatNum so paging is stable."""
-    nonzero = " OR ".join(
-        f"{col} <> 0"
-        for col in ("estbalance", "bal_0_30", "bal_31_60", "bal_61_90", "balover90", "insest")
-    )
-    where = f"patnum = guarantor AND (baltotal <> 0 OR {nonzero})"
-    if clinic_num is not None:
-        where += f" AND clinicnum = {int(clinic_num)}"
-    return f"SELECT {GUARANTOR_AGING_COLUMNS} FROM patient WHERE {where} ORDER BY patnum"  # noqa: S608
-
 
 class DeveloperPortalClient(_ApiClient):
     """Client for the Developer Portal API (apideveloperportal.html), keyed by the portal key."""
@@ -613,6 +594,5 @@ __all__ = [
     "REMOTE_BASE_URL",
     "DeveloperPortalClient",
     "OpenDentalClient",
-    "guarantor_aging_sql",
     "shared_http_client",
 ]

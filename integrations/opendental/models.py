@@ -210,43 +210,6 @@ class AgingReportRow:
         )
 
 
-# Columns for the documented aging recipe (apisetup.html, "Retrieving Aging Data").
-GUARANTOR_AGING_COLUMNS = (
-    "patnum, clinicnum, estbalance, bal_0_30, bal_31_60, bal_61_90, balover90, insest, baltotal"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class GuarantorAgingRow:
-    """One guarantor's stored aging from a ShortQuery over the patient table."""
-
-    pat_num: int
-    clinic_num: int
-    est_balance: Decimal
-    bal_0_30: Decimal
-    bal_31_60: Decimal
-    bal_61_90: Decimal
-    bal_over_90: Decimal
-    ins_est: Decimal
-    bal_total: Decimal
-
-    @classmethod
-    def from_query_row(cls, row: Any) -> GuarantorAgingRow:
-        """Build from a ShortQuery row; column names match case-insensitively."""
-        f = Fields(row, "GuarantorAgingRow", case_insensitive=True)
-        return cls(
-            pat_num=f.integer("PatNum"),
-            clinic_num=f.integer("ClinicNum", 0),
-            est_balance=f.money("EstBalance"),
-            bal_0_30=f.money("Bal_0_30"),
-            bal_31_60=f.money("Bal_31_60"),
-            bal_61_90=f.money("Bal_61_90"),
-            bal_over_90=f.money("BalOver90"),
-            ins_est=f.money("InsEst"),
-            bal_total=f.money("BalTotal"),
-        )
-
-
 @dataclass(frozen=True, slots=True)
 class ApiKey:
     """One customer key as the Developer Portal lists it (the key itself is kept out of repr)."""

@@ -13,6 +13,7 @@ import time
 import httpx
 import pytest
 
+from integrations.offices.services.aging import recipe
 from integrations.opendental import (
     LocalPacer,
     OpenDentalClient,
@@ -20,7 +21,6 @@ from integrations.opendental import (
     Throttled,
     Timeout,
     Unreachable,
-    guarantor_aging_sql,
 )
 from integrations.opendental.aio import AsyncOpenDentalClient, async_transport
 from tests.helpers import CONTRACT_OFFICES, CONTRACT_SCALE, contract_office, set_faults, stats_for
@@ -53,7 +53,7 @@ def run(work):
 
 
 def test_pages_equal_the_sync_clients(sandbox):
-    sql = guarantor_aging_sql()
+    sql = recipe.AGING_SQL
     args, kwargs = client_kwargs(sandbox, "Paid Clinics")
     sync = OpenDentalClient(*args, **kwargs)
     expected = [sync.short_query(sql, 0), sync.short_query(sql, 100)]

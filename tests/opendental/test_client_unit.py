@@ -22,7 +22,6 @@ from integrations.opendental import (
     Throttled,
     Timeout,
     Unreachable,
-    guarantor_aging_sql,
     shared_http_client,
 )
 
@@ -376,10 +375,3 @@ def test_keys_with_slashes_are_refused():
 
 def test_shared_http_client_is_one_pooled_client_per_process():
     assert shared_http_client() is shared_http_client()
-
-
-def test_guarantor_aging_sql_filters_guarantors_and_clinic():
-    sql = guarantor_aging_sql(3)
-    assert "patnum = guarantor" in sql
-    assert "clinicnum = 3" in sql
-    assert sql.endswith("ORDER BY patnum")

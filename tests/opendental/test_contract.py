@@ -13,12 +13,12 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from integrations.offices.services.aging import recipe
 from integrations.opendental import (
     BadRequest,
     BadResponse,
     DeveloperPortalClient,
     EConnectorDown,
-    GuarantorAgingRow,
     KeyRejected,
     LocalPacer,
     NotFound,
@@ -33,7 +33,6 @@ from integrations.opendental import (
     Throttled,
     Timeout,
     Unreachable,
-    guarantor_aging_sql,
 )
 from tests.helpers import (
     CONTRACT_OFFICES,
@@ -185,8 +184,17 @@ def test_patient_by_pat_num_and_not_found(paid):
     assert info.value.permanent
 
 
+def _recipe_rows(client):
+    """The aging recipe's ShortQuery pages, parsed as the product parses them."""
+    return [
+        recipe.row_from_query(r)
+        for page in client.short_query_pages(recipe.AGING_SQL)
+        for r in page
+    ]
+
+
 def test_family_aging_matches_the_stored_guarantor_aging(paid):
-    row = next(paid.guarantor_aging())
+    row = _recipe_rows(paid)[0]
     aging = paid.family_aging(row.pat_num)
     assert aging.bal_0_30 == row.bal_0_30
     assert aging.bal_over_90 == row.bal_over_90
@@ -204,11 +212,7 @@ def test_aging_report_pages_cover_every_guarantor_once(paid):
 
 
 def test_short_query_pages_total_the_sandbox_aging_totals(sandbox, http, paid):
-    rows = [
-        GuarantorAgingRow.from_query_row(r)
-        for page in paid.short_query_pages(guarantor_aging_sql())
-        for r in page
-    ]
+    rows = _recipe_rows(paid)
     expected = aging_totals(sandbox, http, "Paid Clinics")["all"]
     assert len(rows) == len({r.pat_num for r in rows}) == expected["guarantors"]
     assert len(rows) > 100
@@ -219,8 +223,9 @@ def test_short_query_pages_total_the_sandbox_aging_totals(sandbox, http, paid):
 
 def test_guarantor_aging_per_clinic_matches_the_clinic_totals(sandbox, http, paid):
     totals = aging_totals(sandbox, http, "Paid Clinics")["clinics"]
+    every = _recipe_rows(paid)
     for clinic_num, expected in totals.items():
-        rows = list(paid.guarantor_aging(int(clinic_num)))
+        rows = [r for r in every if r.clinic_num == int(clinic_num)]
         assert len(rows) == expected["guarantors"]
         assert sum(r.ins_est for r in rows) == Decimal(str(expected["InsEst"]))
 

@@ -8,7 +8,6 @@ from integrations.opendental import (
     ApiKey,
     BadResponse,
     FamilyAging,
-    GuarantorAgingRow,
     Patient,
     SecurityPerm,
 )
@@ -142,29 +141,6 @@ def test_family_aging_and_aging_report_rows_parse_money_fields():
         }
     )  # fmt: skip
     assert row.patient_portion == Decimal(1)
-
-
-def test_guarantor_aging_row_accepts_lower_case_query_columns():
-    row = GuarantorAgingRow.from_query_row(
-        {
-            "patnum": 7, "clinicnum": 2, "estbalance": Decimal("5.00"), "bal_0_30": 5,
-            "bal_31_60": 0, "bal_61_90": 0, "balover90": Decimal("1.10"), "insest": 0,
-            "baltotal": Decimal("6.10"),
-        }
-    )  # fmt: skip
-    assert row.pat_num == 7
-    assert row.clinic_num == 2
-    assert row.bal_over_90 == Decimal("1.10")
-    assert row.bal_total == Decimal("6.10")
-
-
-def test_guarantor_aging_row_missing_a_column_is_a_bad_response():
-    row = {
-        "patnum": 7, "estbalance": 0, "bal_0_30": 0, "bal_31_60": 0, "bal_61_90": 0,
-        "balover90": 0, "insest": 0,
-    }  # fmt: skip
-    with pytest.raises(BadResponse, match="BalTotal"):
-        GuarantorAgingRow.from_query_row(row)
 
 
 def test_api_key_keeps_the_customer_key_out_of_its_repr():
