@@ -229,7 +229,11 @@ HEALTH_INTERVAL_S = env_int("ODPORTAL_HEALTH_INTERVAL_S", 300)
 # A key Open Dental reports disabled (by the office or by HQ) is re-checked this often, so the
 # dashboard notices on its own when the office enables it again.
 KEY_DISABLED_RECHECK_S = env_int("ODPORTAL_KEY_DISABLED_RECHECK_S", 3600)
-CLAIM_STALE_AFTER_S = env_int("ODPORTAL_CLAIM_STALE_AFTER_S", 2400)
+# A running run whose worker has not heartbeaten (every HEARTBEAT_EVERY_S, from a thread) for
+# this long is taken over by the next sweep or "Refresh now"; a queued run not started this
+# long after it was due lost its message (broker restarted) and is sent again.
+CLAIM_STALE_AFTER_S = env_int("ODPORTAL_CLAIM_STALE_AFTER_S", 60)
+QUEUED_STALE_AFTER_S = env_int("ODPORTAL_QUEUED_STALE_AFTER_S", 600)
 SNAPSHOT_RETENTION_DAYS = env_int("ODPORTAL_SNAPSHOT_RETENTION_DAYS", 90)
 KEY_MOVE_PENDING_MINUTES = 15  # Open Dental: a moved key can take up to 15 minutes to work.
 

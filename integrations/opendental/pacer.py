@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import math
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 INTERVAL_READ_ALL_ONLY_S = 5.0
 INTERVAL_PAID_S = 1.0
@@ -160,11 +163,16 @@ class RedisPacer(Pacer):
     """Pacer shared by every process using one Redis; one Lua script call per booking (or
     per ``reserve_many``)."""
 
+    OUTAGE_WAIT_S = 60.0
+
     def __init__(self, redis_client: Any, prefix: str = "odportal:pace:", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.redis = redis_client
         self.prefix = prefix
         self._script = redis_client.register_script(_BOOK_LUA)
+        import redis  # the client's own package: only deployments with Redis have it
+
+        self._redis_errors = (redis.ConnectionError, redis.TimeoutError)
 
     def _book(self, key_id: str, interval_s: float, max_wait_s: float | None) -> tuple[bool, float]:
         return self._book_many([(key_id, interval_s, max_wait_s)])[0]
@@ -179,8 +187,23 @@ class RedisPacer(Pacer):
             max_wait_us = -1 if max_wait_s is None else math.floor(max_wait_s * 1_000_000)
             args += [math.ceil(interval_s * 1_000_000), max_wait_us]
         keys = [self.prefix + key_id for key_id, _, _ in bookings]
-        out = self._script(keys=keys, args=args)
+        out = self._call(keys, args)
         return [(bool(out[i]), max(0, int(out[i + 1])) / 1_000_000) for i in range(0, len(out), 3)]
+
+    def _call(self, keys: list[str], args: list[int]) -> Any:
+        """The booking script; while Redis is unreachable, retried for up to
+        ``OUTAGE_WAIT_S`` (no slot can be booked anywhere meanwhile), then the error."""
+        deadline = time.monotonic() + self.OUTAGE_WAIT_S
+        delay = 0.2
+        while True:
+            try:
+                return self._script(keys=keys, args=args)
+            except self._redis_errors as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                logger.warning("pacer: Redis unavailable (%s), retrying", type(exc).__name__)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def __repr__(self) -> str:
         return f"RedisPacer(prefix={self.prefix!r})"

@@ -291,3 +291,27 @@ def test_worker_killed_mid_refresh_and_beat_restarted_twice_lose_and_duplicate_n
         r for r in stack.runs() if r["office"] == "Queries Office" and r["kind"] == "aging"
     )
     assert killed["outcome"] == "ok" and killed["attempts"] >= 2  # resumed, not replaced
+
+
+def test_redis_stopped_with_refreshes_in_flight_the_worker_stays_up_and_they_finish(
+    make_stack, sandbox_control, sandbox, totals
+):
+    stack = make_stack(ODPORTAL_CLAIM_STALE_AFTER_S="20")
+    for office in sandbox.manifest["offices"]:  # slow pages: the outage lands mid-refresh
+        sandbox_control(office["customer_key"], latency_ms=300)
+    stack.worker.start()
+    stack.beat.start()
+
+    def refreshing() -> bool:
+        return any(r["kind"] == "aging" and r["outcome"] == "running" for r in stack.runs())
+
+    stack.wait(refreshing, "an aging refresh under way", timeout=60)
+    stack.redis.stop()
+    time.sleep(8)  # the worker's tasks go on and finish while the broker is gone
+    stack.redis.start()
+    for office in sandbox.manifest["offices"]:
+        sandbox_control(office["customer_key"], latency_ms=0)
+    stack.wait(lambda: stack.finished("aging", AGING_OFFICES), "every refresh", timeout=120)
+    assert stack.worker.proc.poll() is None, stack.worker.log_path.read_text()[-3000:]
+    assert "Unrecoverable error" not in stack.worker.log_path.read_text()
+    assert_every_office_polled_once_and_consistent(stack, totals)

@@ -162,3 +162,39 @@ def test_the_poll_command_queues_waits_and_reports_each_office(sandbox_account, 
     assert PollRun.objects.filter(kind=PollKind.AGING, outcome=RunOutcome.OK).count() == 3
     with pytest.raises(CommandError, match="No office"):
         call_command("poll", "--office", "No Such Office")
+
+
+def test_a_live_slow_run_is_never_taken_over_and_a_dead_workers_run_is(
+    sandbox_account, sandbox_control, celery_broker, tmp_path, settings
+):
+    """Staleness follows the worker's heartbeat, not how long a request takes."""
+    office = sandbox_account["Spare Office"]
+    key = office.manifest["customer_key"]
+    w = Worker(
+        celery_broker, tmp_path / "worker.log", OPENDENTAL_THROTTLE_SCALE=str(THROTTLE_SCALE),
+        ODPORTAL_CLAIM_STALE_AFTER_S="3", ODPORTAL_HEARTBEAT_EVERY_S="0.5",
+    )  # fmt: skip
+    settings.CLAIM_STALE_AFTER_S = 3
+    sandbox_control(key, latency_ms=4000)  # every request outlasts the stale window
+    try:
+        w.start()
+        run, _ = dispatch.poll_enqueue(office=office, kind=PollKind.HEALTH)
+        deadline = time.monotonic() + 30
+        while run.outcome != RunOutcome.RUNNING and time.monotonic() < deadline:
+            time.sleep(0.1)
+            run.refresh_from_db()
+        time.sleep(5)  # longer than the stale window, inside one slow request
+        again, created = dispatch.poll_enqueue(office=office, kind=PollKind.HEALTH)
+        assert (again.pk, created) == (run.pk, False)  # alive: "already runs"
+        w.kill()
+        time.sleep(4)  # no heartbeat for longer than the stale window
+        sandbox_control(key, reset=True)
+        w.start()
+        taken, created = dispatch.poll_enqueue(office=office, kind=PollKind.HEALTH)
+        assert created and taken.pk != run.pk
+        run.refresh_from_db()
+        assert run.outcome == RunOutcome.FAILED and run.error == "stale claim expired"
+        (done,) = [r for r in wait_for_runs(kind=PollKind.HEALTH) if r.pk == taken.pk]
+        assert done.outcome == RunOutcome.OK
+    finally:
+        w.stop()

@@ -292,5 +292,5 @@ class _Batch:
                 self.resume[job.run.pk] = retry_in
             return
         logger.error("aging refresh of office %s failed unexpectedly", job.office.pk, exc_info=exc)
-        runs.run_release(job.run, error=f"Internal error: {type(exc).__name__}")
+        runs.run_release(job.run, error=f"Internal error: {type(exc).__name__}", resume_in=60.0)
         self.resume[job.run.pk] = 60.0

@@ -38,22 +38,24 @@ def run_execute(run_id: int, *, claimer: str = "") -> float | None:
     key = office.keys.filter(is_current=True).first()
     if outcomes.run_skip_if_polling_off(run):
         return None
-    try:
-        client = office_client(
-            office=office, key=key, on_request=runs.RequestCounter(run),
-            max_pace_wait_s=settings.MAX_INLINE_PACE_WAIT_S,
-        )  # fmt: skip
-        if run.kind == PollKind.HEALTH:
-            _health(run, office, key, client)
-        else:
-            _aging(run, office, client)
-    except NoKey as exc:
-        runs.run_finish(run, outcome=RunOutcome.SKIPPED, error=str(exc))
-    except od.PaceDeferred as exc:
-        runs.run_release(run, error="")
-        return exc.retry_after or settings.MAX_INLINE_PACE_WAIT_S
-    except od.OpenDentalError as exc:
-        return outcomes.run_fault(run, office, key, exc)
+    with runs.run_heartbeating(run):
+        try:
+            client = office_client(
+                office=office, key=key, on_request=runs.RequestCounter(run),
+                max_pace_wait_s=settings.MAX_INLINE_PACE_WAIT_S,
+            )  # fmt: skip
+            if run.kind == PollKind.HEALTH:
+                _health(run, office, key, client)
+            else:
+                _aging(run, office, client)
+        except NoKey as exc:
+            runs.run_finish(run, outcome=RunOutcome.SKIPPED, error=str(exc))
+        except od.PaceDeferred as exc:
+            resume_in = exc.retry_after or settings.MAX_INLINE_PACE_WAIT_S
+            runs.run_release(run, error="", resume_in=resume_in)
+            return resume_in
+        except od.OpenDentalError as exc:
+            return outcomes.run_fault(run, office, key, exc)
     return None
 
 

@@ -69,8 +69,9 @@ def run_fault(
         and not exc.permanent
         and run.attempts < settings.RUN_MAX_ATTEMPTS
     ):
-        runs.run_release(run, error=error)
-        return min(600.0, 5.0 * 2**run.attempts) * random.uniform(0.5, 1.0)  # noqa: S311
+        resume_in = min(600.0, 5.0 * 2**run.attempts) * random.uniform(0.5, 1.0)  # noqa: S311
+        runs.run_release(run, error=error, resume_in=resume_in)
+        return resume_in
     building = run.agingsnapshot_set.filter(state=SnapshotState.BUILDING).first()
     if building is not None:
         snapshots.snapshot_fail(building)

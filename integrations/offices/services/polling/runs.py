@@ -8,17 +8,23 @@ therefore finds nothing to do.
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from integrations.offices.models import Office, PollRun, RunOutcome
 from odportal.lib import bulk
+
+logger = logging.getLogger(__name__)
 
 
 class RequestCounter:
@@ -36,10 +42,15 @@ def _stale_cutoff():
 
 
 def stale_q() -> Q:
-    """Runs whose worker stopped heartbeating (killed, lost) or whose message never came."""
-    cutoff = _stale_cutoff()
-    return Q(outcome=RunOutcome.RUNNING, heartbeat_at__lt=cutoff) | Q(
-        outcome=RunOutcome.QUEUED, queued_at__lt=cutoff
+    """Runs anyone may take over: running without a heartbeat for ``CLAIM_STALE_AFTER_S``
+    (the worker was killed or lost), or queued and not started ``QUEUED_STALE_AFTER_S`` after
+    it was due (its message was lost with the broker). A queued run's ``heartbeat_at``, when
+    set, is when its task is due (``run_release``); a backlog alone is not staleness."""
+    queued_cutoff = timezone.now() - timedelta(seconds=settings.QUEUED_STALE_AFTER_S)
+    return (
+        Q(outcome=RunOutcome.RUNNING, heartbeat_at__lt=_stale_cutoff())
+        | Q(outcome=RunOutcome.QUEUED, heartbeat_at__isnull=True, queued_at__lt=queued_cutoff)
+        | Q(outcome=RunOutcome.QUEUED, heartbeat_at__lt=queued_cutoff)
     )
 
 
@@ -133,11 +144,44 @@ def runs_heartbeat(active: list[PollRun]) -> None:
     bulk.rows_update(active, ["heartbeat_at", "requests", "rows"])
 
 
-def run_release(run: PollRun, *, error: str) -> None:
-    """Put a running run back to queued (a retry will claim it again)."""
+def run_release(run: PollRun, *, error: str, resume_in: float = 0.0) -> None:
+    """Put a running run back to queued, due in ``resume_in`` seconds (a retry claims it)."""
+    due = timezone.now() + timedelta(seconds=resume_in)
     PollRun.objects.filter(pk=run.pk, outcome=RunOutcome.RUNNING).update(
-        outcome=RunOutcome.QUEUED, error=error[:2000], requests=run.requests, rows=run.rows
-    )
+        outcome=RunOutcome.QUEUED, error=error[:2000], requests=run.requests, rows=run.rows,
+        heartbeat_at=due,
+    )  # fmt: skip
+
+
+@contextmanager
+def run_heartbeating(run: PollRun) -> Iterator[None]:
+    """Prove the worker alive for ``run`` every ``HEARTBEAT_EVERY_S`` while the block runs,
+    however long one Open Dental call takes: a thread with its own database connection. So a
+    run goes stale (taken over) soon after its worker dies, and never while it lives."""
+    if connection.in_atomic_block:  # a caller's transaction (tests): its row is not visible
+        yield
+        return
+    stop = threading.Event()
+    thread = threading.Thread(target=_beat, args=(run, stop), name=f"heartbeat-{run.pk}")
+    thread.daemon = True
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _beat(run: PollRun, stop: threading.Event) -> None:
+    try:
+        while not stop.wait(settings.HEARTBEAT_EVERY_S):
+            PollRun.objects.filter(
+                pk=run.pk, outcome=RunOutcome.RUNNING, claimed_by=run.claimed_by
+            ).update(heartbeat_at=timezone.now())
+    except DatabaseError:  # the run's own writes meet the same fault and say so
+        logger.warning("heartbeat of run %s stopped: database unavailable", run.pk)
+    finally:
+        connection.close()  # this thread's connection
 
 
 def run_finish(
