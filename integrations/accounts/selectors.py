@@ -257,7 +257,9 @@ def audit_events(account: DeveloperAccount, filters: AuditFilters) -> QuerySet[A
 
 
 AUDIT_CSV_COLUMNS = ("time_utc", "actor", "action", "object_type", "object_id", "object", "detail")
-AUDIT_CSV_TEXT_COLUMNS = ("object", "detail")  # free text, neutralised against formulas
+# Every column but the time is text someone typed (a username, an office name, details):
+# neutralised against spreadsheet formulas.
+AUDIT_CSV_TEXT_COLUMNS = AUDIT_CSV_COLUMNS[1:]
 
 
 def audit_csv_rows(events: QuerySet[AuditEvent]) -> Iterator[list[str]]:

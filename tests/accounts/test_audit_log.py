@@ -163,6 +163,16 @@ def test_csv_neutralises_formulas(client, account, owner):
     assert rows[1][5].startswith("'=")
 
 
+def test_csv_neutralises_a_username_that_looks_like_a_formula(client, account, owner):
+    from tests.factories import UserFactory
+
+    AuditEventFactory(account=account, actor=UserFactory(username="@SUM(1+1)"))
+    client.force_login(owner)
+    response = client.get(reverse("account_audit_csv", args=[account.public_id]))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[1][1] == "'@SUM(1+1)"
+
+
 def test_audit_page_links_csv_with_the_same_filters(client, account, owner):
     client.force_login(owner)
     url = reverse("account_audit", args=[account.public_id])

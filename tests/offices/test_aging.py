@@ -6,6 +6,7 @@ import csv
 import io
 from datetime import date, timedelta
 
+import pytest
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
@@ -159,3 +160,21 @@ def test_snapshot_of_another_office_is_404(owner_client, office, account):
 
 def test_office_without_aging_says_so(owner_client, office):
     assert "No aging has been fetched" in owner_client.get(_url(office)).content.decode()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?snapshot=garbage", "?snapshot=%00", "?clinic=%C2%B2", "?clinic=99999999999999999999999",
+        "?after=1:1e999999", "?before=1:-1e999999", "?after=1:NaN", "?after=%C2%B2:1",
+        "?after=99999999999999999999999:1", "?sort=name&after=1:a%00b", "?sort=pat_num&after=1:1e5",
+        "?page=99999999999999999999", "?sort=%00&dir=%00",
+    ],
+)  # fmt: skip
+def test_malformed_query_values_are_not_found_or_ignored_never_a_500(
+    owner_client, office, snapshot, query
+):
+    owner_client.raise_request_exception = False
+    for name in ("office_aging", "office_aging_csv"):
+        response = owner_client.get(reverse(name, args=[office.public_id]) + query)
+        assert response.status_code in (200, 400, 404), (name, query, response.status_code)

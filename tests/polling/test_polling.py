@@ -15,6 +15,7 @@ from integrations.offices.models import (
     AgingRow,
     AgingSnapshot,
     KeyStatus,
+    Office,
     OfficeStatus,
     PollKind,
     PollRun,
@@ -364,3 +365,29 @@ def test_waiting_for_a_throttle_slot_hands_the_pooled_connection_back(settings, 
     assert closed == []  # too short to be worth it
     od._sleep_without_db(0.06)
     assert closed == [True]
+
+
+def test_a_successful_refresh_clears_a_stale_transient_fault(sandbox_account):
+    office = sandbox_account["Queries Office"]
+    run_to_end(office)  # health: OK, permissions known
+    Office.objects.filter(pk=office.pk).update(
+        status=OfficeStatus.TIMED_OUT, last_error="Timeout: an earlier poll", consecutive_failures=2
+    )
+    assert run_to_end(office, PollKind.AGING).outcome == RunOutcome.OK
+    office.refresh_from_db()
+    assert (office.status, office.last_error, office.consecutive_failures) == (
+        OfficeStatus.OK,
+        "",
+        0,
+    )
+    change = office.status_changes.first()
+    assert (change.previous, change.status) == (OfficeStatus.TIMED_OUT, OfficeStatus.OK)
+
+
+def test_a_successful_refresh_leaves_a_key_problem_to_the_health_poll(sandbox_account):
+    office = sandbox_account["Queries Office"]
+    run_to_end(office)
+    Office.objects.filter(pk=office.pk).update(status=OfficeStatus.PERMISSION_MISSING)
+    assert run_to_end(office, PollKind.AGING).outcome == RunOutcome.OK
+    office.refresh_from_db()
+    assert office.status == OfficeStatus.PERMISSION_MISSING

@@ -4,6 +4,7 @@ totals, trend and CSV rows. The office is already scoped to the user (``get_offi
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -49,7 +50,11 @@ AGING_CSV_COLUMNS = (
 def aging_snapshot_for(office: Office, snapshot_id=None) -> AgingSnapshot | None:
     """The office's current snapshot, or one of its snapshots by public id (404 if foreign)."""
     if snapshot_id:
-        snapshot = office.snapshots.filter(public_id=snapshot_id).first()
+        try:
+            public_id = uuid.UUID(str(snapshot_id))
+        except ValueError:
+            raise Http404("No such snapshot.") from None  # a malformed id is just not found
+        snapshot = office.snapshots.filter(public_id=public_id).first()
         if snapshot is None:
             raise Http404("No such snapshot.")
         return snapshot
@@ -95,24 +100,39 @@ class AgingCursor:
         return f"{self.pat_num}:{self.value}"
 
 
+_INT64_MAX = 2**63 - 1
+_MONEY_LIMIT = Decimal(10**12)  # AgingRow's money columns are numeric(14, 2)
+
+
+def key_param(raw: str) -> int | None:
+    """A PatNum/ClinicNum from the query string: ASCII digits within 64 bits, else None."""
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > _INT64_MAX:
+        return None
+    return int(raw)
+
+
 def aging_cursor_parse(raw: str, sort: str, *, before: bool = False) -> AgingCursor | None:
-    """A cursor from the query string, or None when it is missing or malformed."""
+    """A cursor from the query string, or None when it is missing, malformed or out of the
+    columns' range (a value the database could not compare is a bad link, not a 500)."""
     pat, sep, value = raw.partition(":")
-    if not sep or not pat.isdigit():
+    pat_num = key_param(pat)
+    if not sep or pat_num is None:
         return None
     field = AGING_SORTS.get(sort, "bal_total")
-    try:
-        if field in ("pat_num", "clinic_num"):
-            parsed: Any = int(value)
-        elif field == "name":
-            parsed = value
-        else:
+    if field in ("pat_num", "clinic_num"):
+        parsed: Any = key_param(value)
+    elif field == "name":
+        parsed = value if "\x00" not in value else None
+    else:
+        try:
             parsed = Decimal(value)
-            if not parsed.is_finite():
-                return None
-    except (ValueError, ArithmeticError):
+        except ArithmeticError:
+            return None
+        if not (parsed.is_finite() and abs(parsed) < _MONEY_LIMIT):
+            return None
+    if parsed is None:
         return None
-    return AgingCursor(value=parsed, pat_num=int(pat), before=before)
+    return AgingCursor(value=parsed, pat_num=pat_num, before=before)
 
 
 # Sort columns with a (snapshot, column, pat_num) index (pat_num: the unique constraint), and

@@ -184,6 +184,28 @@ def office_health_record_error(*, office: Office, key: CustomerKey | None, exc: 
     return status
 
 
+# Faults a later successful call disproves (the office answered); key and permission problems
+# are the health poll's to judge.
+TRANSIENT_FAULT_STATUSES = (
+    OfficeStatus.ECONNECTOR_DOWN, OfficeStatus.THROTTLED, OfficeStatus.TIMED_OUT,
+    OfficeStatus.OD_ERROR, OfficeStatus.UNREACHABLE,
+)  # fmt: skip
+
+
+def offices_record_answered(*, office_ids: list[int]) -> None:
+    """A completed aging refresh proves these offices answer: a transient fault status they
+    still show (from an earlier poll) is cleared, so the page does not keep a stale alarm."""
+    now = timezone.now()
+    faulty = Office.objects.select_for_update().filter(
+        pk__in=office_ids, status__in=TRANSIENT_FAULT_STATUSES
+    )
+    for office in faulty:
+        office_status_set(office=office, status=OfficeStatus.OK, now=now)
+        office.last_success_at, office.last_error, office.consecutive_failures = now, "", 0
+        office.save(update_fields=["status", "status_since", "last_success_at", "last_error",
+                                   "consecutive_failures"])  # fmt: skip
+
+
 def error_text(exc: Exception) -> str:
     status = getattr(exc, "status", None)
     body = (getattr(exc, "body", "") or "").strip()

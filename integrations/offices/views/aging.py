@@ -45,8 +45,7 @@ BUCKET_LABELS = [
 
 
 def _clinic_param(request: HttpRequest) -> int | None:
-    value = request.GET.get("clinic", "")
-    return int(value) if value.isdigit() else None
+    return aging_selectors.key_param(request.GET.get("clinic", ""))
 
 
 @require_GET

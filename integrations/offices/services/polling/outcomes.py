@@ -55,6 +55,8 @@ def aging_runs_complete(
     snapshots.snapshots_complete(daily)
     snapshots.snapshots_complete(as_of, make_current=False)
     runs.runs_finish_ok([run for run, _, _ in done])
+    if done:
+        health.offices_record_answered(office_ids=[office.pk for _, _, office in done])
 
 
 def run_fault(
