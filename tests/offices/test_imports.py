@@ -249,3 +249,10 @@ def test_upload_page_shows_file_error(client, account, owner):
     upload = SimpleUploadedFile("x.csv", b"a,b\n1,2\n", content_type="text/csv")
     response = client.post(reverse("account_import", args=[account.public_id]), {"file": upload})
     assert response.context["form"].errors["file"]
+
+
+def test_a_manifest_nested_200000_deep_is_refused_with_a_message(account, owner):
+    source = '{"offices": ' + "[" * 200_000 + "]" * 200_000 + "}"
+    with pytest.raises(ValidationError, match="nested too deeply"):
+        offices_import(account=account, actor=owner, source=source, filename="sandbox.json")
+    assert not Office.objects.filter(account=account).exists()

@@ -169,6 +169,8 @@ def _manifest_records(text: str) -> list[tuple[int, dict[str, Any]]]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValidationError(f"The JSON file is not valid (line {exc.lineno}).") from None
+    except RecursionError:  # e.g. 200,000 nested brackets: not a manifest, not a 500
+        raise ValidationError("The JSON file is nested too deeply to be a manifest.") from None
     if not isinstance(data, dict) or not isinstance(data.get("offices"), list):
         raise ValidationError('The JSON file is not a sandbox manifest (no "offices" list).')
     records = []
