@@ -3,7 +3,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UV_PROJECT_ENVIRONMENT=/opt/ven
 RUN pip install --no-cache-dir uv
 WORKDIR /app
 COPY pyproject.toml uv.lock ./
-RUN uv sync --frozen --no-dev
+# Only the product's own dependencies: no dev tools, no sandbox web server (pyproject groups).
+RUN uv sync --frozen --no-default-groups
 COPY . .
 RUN useradd --create-home odportal && chown -R odportal /app
 USER odportal

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -96,3 +97,29 @@ def test_devtools_are_not_installed_in_production_unless_asked_for():
     assert {"poll", "import_offices"} <= production  # the product's own commands stay
     assert {"demo", "bench"} <= _commands({"DEBUG": "false", "ODPORTAL_DEVTOOLS": "1"})
     assert {"demo", "bench"} <= _commands({"DEBUG": "true"})
+
+
+def _locked_closure(lock: dict, roots: list[dict]) -> set[str]:
+    """Every package name reachable from ``roots`` (uv.lock dependency entries)."""
+    packages = {p["name"]: p for p in lock["package"]}
+    seen: set[str] = set()
+    todo = [d["name"] for d in roots]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo += [d["name"] for d in packages[name].get("dependencies", [])]
+    return seen
+
+
+def test_the_production_image_installs_no_sandbox_web_server():
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    project = next(p for p in lock["package"] if p["name"] == "odportal")
+    production = _locked_closure(lock, project["dependencies"])
+    sandbox = _locked_closure(lock, project["dev-dependencies"]["sandbox"])
+    assert {"django", "gunicorn", "celery", "httpx"} <= production
+    assert {"starlette", "uvicorn"} <= sandbox
+    assert not {"starlette", "uvicorn", "uvloop", "httptools", "watchfiles"} & production
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert {"dev", "sandbox"} <= set(pyproject["tool"]["uv"]["default-groups"])  # uv run has it
+    assert "uv sync --frozen --no-default-groups" in (ROOT / "Dockerfile").read_text()
