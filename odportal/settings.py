@@ -1,8 +1,8 @@
 """Django settings for odportal, read from the environment.
 
-Development runs on embedded defaults (SQLite and a filesystem Celery broker under ``var/``);
-production (``DEBUG=false``) refuses to start with a missing or default ``SECRET_KEY`` or
-encryption key. See ``.env.example`` for every variable.
+Development runs on embedded defaults (SQLite and a filesystem Celery broker under ``var/``)
+with ``DEBUG=true``. ``DEBUG`` is off unless set, and then start-up refuses a missing or default
+``SECRET_KEY`` or encryption key. See ``.env.example`` for every variable.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from odportal.env import env_bool, env_int, env_list, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("ODPORTAL_VAR_DIR", str(BASE_DIR / "var")))
 
-DEBUG = env_bool("DEBUG", default=True)
+# Off unless asked for: with it on, the development keys below are accepted. `manage.py demo`
+# (manage.py) and the test suite (tests/env_defaults.py) turn it on for themselves.
+DEBUG = env_bool("DEBUG", default=False)
 
 # Development-only fallbacks: published here, so production must never run with them.
 DEV_SECRET_KEY = "django-insecure-odportal-development-only-do-not-use-in-production"  # noqa: S105

@@ -11,9 +11,17 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _run_check(env_overrides: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+def _run_check(
+    env_overrides: dict[str, str], *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     dropped = {"SECRET_KEY", "ODPORTAL_ENCRYPTION_KEYS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env = {k: v for k, v in (os.environ if env is None else env).items() if k not in dropped}
     env.update(env_overrides)
     return subprocess.run(
         [sys.executable, "manage.py", "check", *args],
@@ -30,6 +38,20 @@ def test_production_refuses_default_secrets():
     assert result.returncode != 0
     assert "Refusing to start with DEBUG off" in result.stderr
     assert "SECRET_KEY" in result.stderr and "ODPORTAL_ENCRYPTION_KEYS" in result.stderr
+
+
+def test_debug_is_off_when_the_variable_is_unset():
+    unset = {k: v for k, v in os.environ.items() if k != "DEBUG"}
+    refused = _run_check({}, env=unset)
+    assert refused.returncode != 0 and "Refusing to start with DEBUG off" in refused.stderr
+    env = {**unset, "ALLOWED_HOSTS": "x.example", "SECRET_KEY": "s" * 60,
+           "ODPORTAL_ENCRYPTION_KEYS": _fernet_key()}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", "from django.conf import settings as s; "
+         "print(s.DEBUG, s.DEVTOOLS)"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.stdout.split()[-2:] == ["False", "False"], result.stderr
 
 
 def test_production_with_real_secrets_passes_check_deploy():
