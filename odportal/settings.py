@@ -75,6 +75,9 @@ if DEVTOOLS:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves STATIC_ROOT under gunicorn (nothing else does in production), before the session
+    # and auth work a stylesheet does not need.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -153,6 +156,21 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
+# Production serves hashed, compressed copies that `collectstatic` writes with a manifest (the
+# image runs it), so they can be cached forever. With DEBUG on (the demo, runserver, the test
+# suite, which renders pages without ever running collectstatic) the plain storage serves
+# the source files by their own names.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+# Read once here: pytest-django turns settings.DEBUG off for each test, and WhiteNoise would
+# then look for a STATIC_ROOT the suite never builds.
+WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = DEBUG
 
 # Security: strict by default, relaxed only where plain-HTTP development needs it.
 SECURE_CSP = {

@@ -1,14 +1,17 @@
-"""Settings refuse unsafe production starts; compose file parses with the expected services."""
+"""Settings refuse unsafe production starts; compose file parses with the expected services;
+the production web server serves the static files."""
 
 import os
+import re
 import subprocess
 import sys
 import tomllib
-from pathlib import Path
 
+import httpx
+import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT, embedded_env, free_port, wait_for_port
 
 
 def _fernet_key() -> str:
@@ -145,3 +148,45 @@ def test_the_production_image_installs_no_sandbox_web_server():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert {"dev", "sandbox"} <= set(pyproject["tool"]["uv"]["default-groups"])  # uv run has it
     assert "uv sync --frozen --no-default-groups" in (ROOT / "Dockerfile").read_text()
+
+
+@pytest.mark.server
+def test_gunicorn_with_debug_off_serves_the_hashed_compressed_static_files(tmp_path):
+    env = embedded_env(tmp_path / "var")
+    env.update(
+        DEBUG="false",
+        SECRET_KEY="s" * 60,
+        ODPORTAL_ENCRYPTION_KEYS=_fernet_key(),
+        ALLOWED_HOSTS="127.0.0.1",
+        BEHIND_TLS_PROXY="true",  # X-Forwarded-Proto: https below, as the TLS proxy sends it
+        STATIC_ROOT=str(tmp_path / "static"),
+    )
+    collect = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert collect.returncode == 0, collect.stderr
+    port = free_port()
+    argv = [sys.executable, "-m", "gunicorn", "odportal.wsgi", "--bind", f"127.0.0.1:{port}"]
+    with (tmp_path / "gunicorn.log").open("w") as log:
+        server = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, timeout=60)
+        http = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"X-Forwarded-Proto": "https"}
+        )
+        page = http.get("/accounts/login/")
+        assert page.status_code == 200, (tmp_path / "gunicorn.log").read_text()[-3000:]
+        css = re.search(r'href="(/static/css/app\.[0-9a-f]{12}\.css)"', page.text)
+        htmx = re.search(r'src="(/static/django_htmx/htmx[^"]*\.[0-9a-f]{12}\.js)"', page.text)
+        assert css and htmx, page.text[:2000]
+        for url, kind in ((css[1], "text/css"), (htmx[1], "javascript")):
+            response = http.get(url, headers={"Accept-Encoding": "gzip"})
+            assert response.status_code == 200, url
+            assert kind in response.headers["Content-Type"]
+            assert response.headers["Content-Encoding"] == "gzip"  # the compressed copy
+            assert "immutable" in response.headers["Cache-Control"]  # hashed: cached forever
+            assert len(response.content) > 1000
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
