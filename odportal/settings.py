@@ -253,6 +253,10 @@ CLAIM_STALE_AFTER_S = env_int("ODPORTAL_CLAIM_STALE_AFTER_S", 2400)
 SNAPSHOT_RETENTION_DAYS = env_int("ODPORTAL_SNAPSHOT_RETENTION_DAYS", 90)
 KEY_MOVE_PENDING_MINUTES = 15  # Open Dental: a moved key can take up to 15 minutes to work.
 
+# Error pages and reports hide marked POST fields and locals even with DEBUG on, and the
+# passwords inside DATABASE_URL / REDIS_URL.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "odportal.lib.error_reports.MaskingExceptionReporterFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.views.decorators.debug import sensitive_variables
 
 from integrations.accounts.models import (
     ApiResource,
@@ -32,6 +33,7 @@ ACCOUNT_FIELDS = (
 )
 
 
+@sensitive_variables("value")
 def _set_secret(account: DeveloperAccount, field: str, value: str | None, label: str) -> bool:
     """Encrypt a key into ``<field>_encrypted``; None leaves it, '' clears it. True if changed."""
     if value is None:
@@ -45,6 +47,7 @@ def _set_secret(account: DeveloperAccount, field: str, value: str | None, label:
 
 
 @transaction.atomic
+@sensitive_variables("developer_key", "portal_key")
 def developer_account_create(
     *,
     actor: AbstractBaseUser,
@@ -64,6 +67,7 @@ def developer_account_create(
 
 
 @transaction.atomic
+@sensitive_variables("developer_key", "portal_key")
 def developer_account_update(
     *,
     account: DeveloperAccount,
