@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from odportal.env import env_bool, env_int, env_list, env_str
+from odportal.lib.files import private_dir, private_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("ODPORTAL_VAR_DIR", str(BASE_DIR / "var")))
@@ -125,6 +126,13 @@ if DB_POOL_MAX and DATABASES["default"]["ENGINE"] == "django.db.backends.postgre
         "timeout": 30,
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    if DATABASES["default"]["NAME"] not in ("", ":memory:"):
+        _SQLITE_FILE = Path(DATABASES["default"]["NAME"])
+        if VAR_DIR in _SQLITE_FILE.parents:
+            private_dir(VAR_DIR)
+        _SQLITE_FILE.parent.mkdir(parents=True, exist_ok=True)
+        # Created 0600 before SQLite opens it; its -wal and -shm files take the same mode.
+        private_file(_SQLITE_FILE)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # WAL + IMMEDIATE lets the embedded demo run web, worker and beat on one file without
     # "database is locked" errors.
@@ -201,9 +209,10 @@ REDIS_URL = env_str("REDIS_URL")
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
 BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # The embedded broker is a folder; create it so a fresh clone needs no setup step.
-    for _sub in ("queue", "control"):
-        (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
+    # The embedded broker is a folder (owner only: it holds task messages); create it so a
+    # fresh clone needs no setup step.
+    for _folder in (VAR_DIR, BROKER_DIR, BROKER_DIR / "queue", BROKER_DIR / "control"):
+        private_dir(_folder)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),

@@ -190,3 +190,18 @@ def test_gunicorn_with_debug_off_serves_the_hashed_compressed_static_files(tmp_p
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.parametrize("before", ["missing", "world-readable"])
+def test_var_holds_the_database_and_broker_readable_by_the_owner_only(tmp_path, before):
+    var = tmp_path / "var"
+    if before == "world-readable":  # made by an older version, or under a lax umask
+        (var / "broker" / "queue").mkdir(parents=True, mode=0o755)
+        (var / "odportal.sqlite3").touch(mode=0o644)
+        for path in (var, var / "broker", var / "broker" / "queue"):
+            path.chmod(0o755)
+    result = _run_check({}, env={**embedded_env(var), "DEBUG": "true"})
+    assert result.returncode == 0, result.stderr
+    for folder in (var, var / "broker", var / "broker" / "queue", var / "broker" / "control"):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
+    assert (var / "odportal.sqlite3").stat().st_mode & 0o777 == 0o600
