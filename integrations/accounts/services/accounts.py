@@ -142,6 +142,7 @@ def membership_set(
     """Add a member or change their role; an account always keeps at least one owner."""
     if role not in Role.values:
         raise ValidationError({"role": f"Unknown role {role!r}."})
+    _lock_members(account)
     membership, created = Membership.objects.get_or_create(
         account=account, user=user, defaults={"role": role}
     )
@@ -164,7 +165,8 @@ def membership_remove(
     *, account: DeveloperAccount, actor: AbstractBaseUser, user: AbstractBaseUser
 ) -> None:
     """Remove a member; the last owner cannot be removed."""
-    membership = Membership.objects.select_for_update().get(account=account, user=user)
+    _lock_members(account)
+    membership = Membership.objects.get(account=account, user=user)
     _ensure_owner_remains(account, membership, None)
     membership.delete()
     audit_record(
@@ -174,6 +176,13 @@ def membership_remove(
         obj=account,
         detail={"user": user.get_username()},
     )
+
+
+def _lock_members(account: DeveloperAccount) -> None:
+    """Hold the account's row until the transaction ends, so its member changes run one at a
+    time: two owners demoting or removing each other at once must not both count the other as
+    the owner who remains. (SQLite's IMMEDIATE transactions serialise writers anyway.)"""
+    list(DeveloperAccount.objects.select_for_update().filter(pk=account.pk).values_list("pk"))
 
 
 def _ensure_owner_remains(account: DeveloperAccount, membership: Membership, role: str | None):
