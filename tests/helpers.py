@@ -116,7 +116,7 @@ def sigterm_leaves_no_helpers(
 # For races: each call runs in a thread of its own, so on a database connection of its own (use
 # django_db(transaction=True), so that each commits and the others see it).
 
-POSTGRES_ONLY = "needs PostgreSQL's row locks; CI runs it on PostgreSQL (set DATABASE_URL)"
+POSTGRES_ONLY = "needs PostgreSQL (concurrent writers and their locks); CI runs it there"
 
 
 def at_once(calls: list[Callable[[], Any]], timeout: float = 60) -> list[BaseException | None]:

@@ -6,6 +6,11 @@ further attempts are refused without the password being checked until the oldest
 the window. The admin login shares the counters. Refused attempts are recorded
 too but do not extend the lock. A ``LoginAttempt`` row holds username, address and time, never the
 password.
+
+Counting is atomic: an attempt counts the recent failures and records itself as one in a
+single locked step *before* its password is checked (and removes that record when the password
+is right), so concurrent guesses cannot all pass the count: at most the limit of them are
+checked.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -53,6 +59,34 @@ def login_throttled(*, username: str, ip: str | None) -> bool:
     )
 
 
+# pg_advisory_xact_lock(class, key) namespaces: a username's lock, an address's lock.
+_LOCK_USERNAME, _LOCK_ADDRESS = 70_410, 70_411
+
+
+def login_attempt_reserve(*, username: str, ip: str | None) -> LoginAttempt | None:
+    """Atomically: None when the username or address is over its limit, else a failed attempt
+    recorded before the password is checked (delete it when the password is right)."""
+    with transaction.atomic():
+        _lock_counters(username, ip)
+        if login_throttled(username=username, ip=ip):
+            return None
+        return login_attempt_record(username=username, ip=ip)
+
+
+def _lock_counters(username: str, ip: str | None) -> None:
+    """Lock the username's and the address's counters until the transaction ends: PostgreSQL
+    advisory locks, always in that order, so no two logins deadlock. (SQLite's IMMEDIATE
+    transactions serialise writers already.)"""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        # upper(), as username__iexact compares: "Dana" and "DANA" share one counter and lock.
+        sql = "SELECT pg_advisory_xact_lock(%s, hashtext(upper(%s)))"
+        cursor.execute(sql, [_LOCK_USERNAME, _normalise(username)])
+        if ip is not None:
+            cursor.execute(sql, [_LOCK_ADDRESS, ip])
+
+
 def login_attempt_record(*, username: str, ip: str | None, refused: bool = False) -> LoginAttempt:
     """Record a failed or refused login (username, address, time; never the password)."""
     return LoginAttempt.objects.create(
@@ -74,18 +108,17 @@ class _ThrottleMixin:
         if username is None or self.cleaned_data.get("password") is None:
             return super().clean()  # field errors already explain what is missing
         ip = client_ip(self.request)
-        if login_throttled(username=username, ip=ip):
+        attempt = login_attempt_reserve(username=username, ip=ip)
+        if attempt is None:
             login_attempt_record(username=username, ip=ip, refused=True)
             raise ValidationError(
                 THROTTLED_MESSAGE,
                 code="throttled",
                 params={"minutes": max(1, settings.LOGIN_THROTTLE_WINDOW_S // 60)},
             )
-        try:
-            return super().clean()
-        except ValidationError:
-            login_attempt_record(username=username, ip=ip)
-            raise
+        cleaned = super().clean()  # a wrong password raises: the reserved failure stays
+        attempt.delete()
+        return cleaned
 
     @property
     def throttled(self) -> bool:

@@ -6,11 +6,15 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import authenticate
+from django.db import connection
+from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
 from integrations.accounts.models import LoginAttempt
+from integrations.accounts.throttle import ThrottledAuthenticationForm
 from tests.factories import UserFactory
+from tests.helpers import POSTGRES_ONLY, at_once
 
 PASSWORD = "pw-for-tests-1"  # tests.factories.UserFactory
 WRONG = "Wrong-Password-§42"
@@ -150,3 +154,32 @@ def test_old_failed_login_records_are_pruned_and_recent_ones_kept(db, settings):
     assert list(LoginAttempt.objects.values_list("username", flat=True)) == ["new"]
     prune_snapshots_task()  # the beat entry runs it too
     assert LoginAttempt.objects.count() == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason=POSTGRES_ONLY)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("spread", ["one username, 40 addresses", "40 usernames, one address"])
+def test_forty_concurrent_wrong_passwords_check_at_most_five(monkeypatch, spread):
+    UserFactory(username="dana")
+    checked = []
+    real = authenticate
+
+    def counting_authenticate(*args, **kwargs):
+        checked.append(1)  # list.append is atomic across threads
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("django.contrib.auth.forms.authenticate", counting_authenticate)
+
+    def attempt(i: int):
+        username, ip = (
+            ("dana", f"198.51.100.{i}") if spread.startswith("one") else (f"u{i}", "203.0.113.9")
+        )
+        request = RequestFactory().post(reverse("login"), REMOTE_ADDR=ip)
+        form = ThrottledAuthenticationForm(request, data={"username": username, "password": WRONG})
+        return lambda: form.is_valid()
+
+    raised = at_once([attempt(i) for i in range(40)])
+    assert raised == [None] * 40
+    assert len(checked) <= 5
+    assert LoginAttempt.objects.filter(refused=False).count() == len(checked)
+    assert LoginAttempt.objects.filter(refused=True).count() == 40 - len(checked)
