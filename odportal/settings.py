@@ -314,8 +314,19 @@ AGING_BATCH_FLUSH_S = float(env_str("ODPORTAL_AGING_BATCH_FLUSH_S", "1.0"))
 LOGIN_THROTTLE_MAX_FAILURES = env_int("ODPORTAL_LOGIN_MAX_FAILURES", 5)
 LOGIN_THROTTLE_MAX_FAILURES_PER_IP = env_int("ODPORTAL_LOGIN_MAX_FAILURES_PER_IP", 5)
 LOGIN_THROTTLE_WINDOW_S = env_int("ODPORTAL_LOGIN_WINDOW_S", 15 * 60)
-# Behind a reverse proxy REMOTE_ADDR is the proxy; trust only the entry the proxy appends.
-LOGIN_TRUST_X_FORWARDED_FOR = env_bool("ODPORTAL_TRUST_X_FORWARDED_FOR", default=False)
+# Reverse proxies in front of gunicorn (docker-compose.yml expects one, on the host). Each
+# appends to X-Forwarded-For the address it received the request from, so the client is the
+# entry this many from the right; entries further left are whatever the client sent. Read only
+# when the request comes from a private or loopback address (a proxy), never when it reaches
+# gunicorn straight from the internet. 0: REMOTE_ADDR is the client (no proxy).
+TRUSTED_PROXIES = env_int("ODPORTAL_TRUSTED_PROXIES", 0)
+if TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured("ODPORTAL_TRUSTED_PROXIES must be 0 or more.")
+if env_bool("ODPORTAL_TRUST_X_FORWARDED_FOR", default=False):
+    raise ImproperlyConfigured(
+        "ODPORTAL_TRUST_X_FORWARDED_FOR was replaced: set ODPORTAL_TRUSTED_PROXIES to the number "
+        "of proxies in front of gunicorn (1 for one) and remove it."
+    )
 # Seconds to wait for an Open Dental response (its own limit is 60 s; 504 after that).
 OPENDENTAL_READ_TIMEOUT_S = float(env_str("OPENDENTAL_READ_TIMEOUT_S", "65"))
 # Failed-login records are kept this long for review, then pruned with the snapshots.

@@ -205,3 +205,19 @@ def test_var_holds_the_database_and_broker_readable_by_the_owner_only(tmp_path, 
     for folder in (var, var / "broker", var / "broker" / "queue", var / "broker" / "control"):
         assert folder.stat().st_mode & 0o777 == 0o700, folder
     assert (var / "odportal.sqlite3").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_replaced_trust_x_forwarded_for_setting_stops_start_up_naming_its_successor():
+    result = _run_check({"DEBUG": "true", "ODPORTAL_TRUST_X_FORWARDED_FOR": "true"})
+    assert result.returncode != 0 and "ODPORTAL_TRUSTED_PROXIES" in result.stderr
+
+
+def test_compose_publishes_gunicorn_on_the_loopback_only_behind_the_one_trusted_proxy():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    published = [str(p) for s in compose["services"].values() for p in s.get("ports", [])]
+    assert published == ["127.0.0.1:8000:8000"]  # the proxy on the host reaches it; no one else
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    example = dict(line.split("=", 1) for line in lines if "=" in line and line[0] != "#")
+    assert example["ODPORTAL_TRUSTED_PROXIES"] == "1" and example["BEHIND_TLS_PROXY"] == "true"
+    readme = (ROOT / "README.md").read_text()
+    assert "`ODPORTAL_TRUSTED_PROXIES=1`" in readme and "`127.0.0.1:8000`" in readme

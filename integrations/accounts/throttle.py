@@ -15,6 +15,7 @@ checked.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 
 from django.conf import settings
@@ -29,18 +30,44 @@ from django.utils import timezone
 from integrations.accounts.models import LoginAttempt
 
 USERNAME_MAX = 150
+# Where a proxy in front of gunicorn connects from: loopback, private networks (RFC 1918,
+# Docker's and most container networks), shared address space (RFC 6598) and IPv6 unique-local.
+# A request from any other address reached gunicorn directly, and its X-Forwarded-For is the
+# client's own claim. (Not ipaddress's is_private: that includes the documentation ranges.)
+PROXY_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+              "::1/128", "fc00::/7")
+)  # fmt: skip
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
-    """The client's address: REMOTE_ADDR, or the proxy-appended X-Forwarded-For entry if trusted."""
+    """The client's address: REMOTE_ADDR or, from behind ``TRUSTED_PROXIES`` proxies, the one
+    the outermost of them saw (that many X-Forwarded-For entries from the right). A request
+    that does not come from a ``PROXY_NETWORKS`` address, or a value that is not an IP
+    address, leaves X-Forwarded-For unread; never an error."""
     if request is None:
         return None
-    address = request.META.get("REMOTE_ADDR") or None
-    if settings.LOGIN_TRUST_X_FORWARDED_FOR:
-        # Only the last entry was written by our proxy; earlier ones are client-supplied.
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
-        address = forwarded or address
-    return address
+    remote = _ip_address(request.META.get("REMOTE_ADDR") or "")
+    proxies = settings.TRUSTED_PROXIES
+    if not proxies or remote is None or not any(remote in net for net in PROXY_NETWORKS):
+        return str(remote) if remote is not None else None
+    forwarded = [e.strip() for e in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [e for e in forwarded if e]
+    if not forwarded:
+        return str(remote)
+    # Fewer entries than proxies: the request entered at an inner proxy, which wrote them all.
+    client = _ip_address(forwarded[-min(proxies, len(forwarded))])
+    return str(client if client is not None else remote)
+
+
+def _ip_address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:10.0.0.1 is 10.0.0.1
+    return mapped or address
 
 
 def _normalise(username: str) -> str:
