@@ -1,8 +1,8 @@
 """Django settings for odportal, read from the environment.
 
-Development runs on embedded defaults (SQLite and a filesystem Celery broker under ``var/``);
-production (``DEBUG=false``) refuses to start with a missing or default ``SECRET_KEY`` or
-encryption key. See ``.env.example`` for every variable.
+Development runs on embedded defaults (SQLite and a filesystem Celery broker under ``var/``)
+with ``DEBUG=true``. ``DEBUG`` is off unless set, and then start-up refuses a missing or default
+``SECRET_KEY`` or encryption key. See ``.env.example`` for every variable.
 """
 
 from __future__ import annotations
@@ -15,11 +15,14 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from odportal.env import env_bool, env_int, env_list, env_str
+from odportal.lib.files import private_dir, private_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("ODPORTAL_VAR_DIR", str(BASE_DIR / "var")))
 
-DEBUG = env_bool("DEBUG", default=True)
+# Off unless asked for: with it on, the development keys below are accepted. `manage.py demo`
+# (manage.py) and the test suite (tests/env_defaults.py) turn it on for themselves.
+DEBUG = env_bool("DEBUG", default=False)
 
 # Development-only fallbacks: published here, so production must never run with them.
 DEV_SECRET_KEY = "django-insecure-odportal-development-only-do-not-use-in-production"  # noqa: S105
@@ -73,6 +76,9 @@ if DEVTOOLS:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves STATIC_ROOT under gunicorn (nothing else does in production), before the session
+    # and auth work a stylesheet does not need.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -120,6 +126,13 @@ if DB_POOL_MAX and DATABASES["default"]["ENGINE"] == "django.db.backends.postgre
         "timeout": 30,
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    if DATABASES["default"]["NAME"] not in ("", ":memory:"):
+        _SQLITE_FILE = Path(DATABASES["default"]["NAME"])
+        if VAR_DIR in _SQLITE_FILE.parents:
+            private_dir(VAR_DIR)
+        _SQLITE_FILE.parent.mkdir(parents=True, exist_ok=True)
+        # Created 0600 before SQLite opens it; its -wal and -shm files take the same mode.
+        private_file(_SQLITE_FILE)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # WAL + IMMEDIATE lets the embedded demo run web, worker and beat on one file without
     # "database is locked" errors.
@@ -151,6 +164,21 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
+# Production serves hashed, compressed copies that `collectstatic` writes with a manifest (the
+# image runs it), so they can be cached forever. With DEBUG on (the demo, runserver, the test
+# suite, which renders pages without ever running collectstatic) the plain storage serves
+# the source files by their own names.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+# Read once here: pytest-django turns settings.DEBUG off for each test, and WhiteNoise would
+# then look for a STATIC_ROOT the suite never builds.
+WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = DEBUG
 
 # Security: strict by default, relaxed only where plain-HTTP development needs it.
 SECURE_CSP = {
@@ -181,9 +209,10 @@ REDIS_URL = env_str("REDIS_URL")
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
 BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # The embedded broker is a folder; create it so a fresh clone needs no setup step.
-    for _sub in ("queue", "control"):
-        (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
+    # The embedded broker is a folder (owner only: it holds task messages); create it so a
+    # fresh clone needs no setup step.
+    for _folder in (VAR_DIR, BROKER_DIR, BROKER_DIR / "queue", BROKER_DIR / "control"):
+        private_dir(_folder)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
@@ -237,6 +266,10 @@ QUEUED_STALE_AFTER_S = env_int("ODPORTAL_QUEUED_STALE_AFTER_S", 600)
 SNAPSHOT_RETENTION_DAYS = env_int("ODPORTAL_SNAPSHOT_RETENTION_DAYS", 90)
 KEY_MOVE_PENDING_MINUTES = 15  # Open Dental: a moved key can take up to 15 minutes to work.
 
+# Error pages and reports hide marked POST fields and locals even with DEBUG on, and the
+# passwords inside DATABASE_URL / REDIS_URL.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "odportal.lib.error_reports.MaskingExceptionReporterFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -285,8 +318,19 @@ AGING_BATCH_FLUSH_S = float(env_str("ODPORTAL_AGING_BATCH_FLUSH_S", "1.0"))
 LOGIN_THROTTLE_MAX_FAILURES = env_int("ODPORTAL_LOGIN_MAX_FAILURES", 5)
 LOGIN_THROTTLE_MAX_FAILURES_PER_IP = env_int("ODPORTAL_LOGIN_MAX_FAILURES_PER_IP", 5)
 LOGIN_THROTTLE_WINDOW_S = env_int("ODPORTAL_LOGIN_WINDOW_S", 15 * 60)
-# Behind a reverse proxy REMOTE_ADDR is the proxy; trust only the entry the proxy appends.
-LOGIN_TRUST_X_FORWARDED_FOR = env_bool("ODPORTAL_TRUST_X_FORWARDED_FOR", default=False)
+# Reverse proxies in front of gunicorn (docker-compose.yml expects one, on the host). Each
+# appends to X-Forwarded-For the address it received the request from, so the client is the
+# entry this many from the right; entries further left are whatever the client sent. Read only
+# when the request comes from a private or loopback address (a proxy), never when it reaches
+# gunicorn straight from the internet. 0: REMOTE_ADDR is the client (no proxy).
+TRUSTED_PROXIES = env_int("ODPORTAL_TRUSTED_PROXIES", 0)
+if TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured("ODPORTAL_TRUSTED_PROXIES must be 0 or more.")
+if env_bool("ODPORTAL_TRUST_X_FORWARDED_FOR", default=False):
+    raise ImproperlyConfigured(
+        "ODPORTAL_TRUST_X_FORWARDED_FOR was replaced: set ODPORTAL_TRUSTED_PROXIES to the number "
+        "of proxies in front of gunicorn (1 for one) and remove it."
+    )
 # Seconds to wait for an Open Dental response (its own limit is 60 s; 504 after that).
 OPENDENTAL_READ_TIMEOUT_S = float(env_str("OPENDENTAL_READ_TIMEOUT_S", "65"))
 # Failed-login records are kept this long for review, then pruned with the snapshots.

@@ -2,6 +2,7 @@
 tests/factories.py). Nothing here is a test; test modules never import from one another.
 
 - Subprocesses: the embedded environment, and checking a command leaves no helper running.
+- Threads released at once, each on its own database connection (the concurrency tests).
 - A real Celery worker process against the test database and broker.
 - The polling sandbox (its offices, throttle scale) and how to run and check a refresh.
 - The Open Dental client's contract sandbox (its offices and control API).
@@ -21,8 +22,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -108,6 +110,36 @@ def sigterm_leaves_no_helpers(
             if alive(pid):
                 own_group = os.getpgid(pid) == pid
                 (os.killpg if own_group else os.kill)(pid, signal.SIGKILL)
+
+
+# --- threads released at once ---------------------------------------------------------------
+# For races: each call runs in a thread of its own, so on a database connection of its own (use
+# django_db(transaction=True), so that each commits and the others see it).
+
+POSTGRES_ONLY = "needs PostgreSQL (concurrent writers and their locks); CI runs it there"
+
+
+def at_once(calls: list[Callable[[], Any]], timeout: float = 60) -> list[BaseException | None]:
+    """Start every call together; return what each one raised (None when it returned)."""
+    barrier = threading.Barrier(len(calls))
+    raised: list[BaseException | None] = [None] * len(calls)
+
+    def run(i: int, call: Callable[[], Any]) -> None:
+        try:
+            barrier.wait(timeout=timeout)
+            call()
+        except BaseException as exc:  # reported to the test
+            raised[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, c), daemon=True) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    assert not any(t.is_alive() for t in threads), "a call did not finish"
+    return raised
 
 
 # --- a real Celery worker ---------------------------------------------------------------------

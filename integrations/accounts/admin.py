@@ -1,8 +1,13 @@
-"""Admin: read-mostly views; secrets are never listed or editable here (use the services)."""
+"""Admin: read-mostly views; secrets are never listed or editable here (use the services).
+
+Members, audit events and login records are read-only: roles change through membership_set /
+membership_remove (which keep an owner and record the change), and the audit log is a record.
+"""
 
 from django.contrib import admin
 
 from integrations.accounts import models
+from odportal.lib.admin import ReadOnlyAdmin
 
 SECRET_FIELDS = ("developer_key_encrypted", "portal_key_encrypted")
 
@@ -16,7 +21,7 @@ class DeveloperAccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ReadOnlyAdmin):
     list_display = ("account", "user", "role")
     list_filter = ("role",)
 
@@ -27,17 +32,19 @@ class RequestedPermissionAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "actor", "action", "object_repr", "account")
     list_filter = ("action",)
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(models.LoginAttempt)
 class LoginAttemptAdmin(admin.ModelAdmin):
+    """Failed logins, as recorded; deleting them is how staff lift a lock-out early."""
+
     list_display = ("__str__",)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False

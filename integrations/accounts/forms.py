@@ -6,6 +6,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.forms.models import fields_for_model, model_to_dict
+from django.views.decorators.debug import sensitive_variables
 
 from integrations.accounts.models import ApiResource, DeveloperAccount, Role
 from integrations.accounts.selectors import PERMISSION_FLAGS, AuditFilters, PermissionRow
@@ -50,6 +51,7 @@ class DeveloperAccountForm(forms.Form):
         """The account-detail fields, in the order Open Dental lists them."""
         return [self[name] for name in ACCOUNT_FIELDS]
 
+    @sensitive_variables("data")
     def service_kwargs(self) -> dict:
         """Keyword arguments for developer_account_create/update: None keeps a key."""
         data = {k: self.cleaned_data[k] for k in ACCOUNT_FIELDS}

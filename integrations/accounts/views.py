@@ -11,11 +11,13 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from integrations.accounts import access
 from integrations.accounts import selectors as reads
 from integrations.accounts.forms import (
+    SECRET_FIELDS,
     AuditFilterForm,
     DeveloperAccountForm,
     MemberAddForm,
@@ -61,6 +63,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@sensitive_post_parameters(*SECRET_FIELDS)
 def account_create(request: HttpRequest) -> HttpResponse:
     """Create a developer account; the creator becomes its owner."""
     form = DeveloperAccountForm(posted(request))
@@ -92,6 +95,7 @@ def account_detail(request: HttpRequest, public_id) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@sensitive_post_parameters(*SECRET_FIELDS)
 def account_edit(request: HttpRequest, public_id) -> HttpResponse:
     """Edit account details; keys (write-only) only for owners."""
     account = reads.get_account_for_user(request.user, public_id)

@@ -1,8 +1,14 @@
-"""Admin: read-mostly views; secrets are never listed or editable here (use the services)."""
+"""Admin: read-mostly views; secrets are never listed or editable here (use the services).
+
+Keys are read-only, and so are an office's account, API mode and base URL: they decide where
+the office's requests go and with which key, so they change only through the services (which
+validate them and record the change). Offices are added there too.
+"""
 
 from django.contrib import admin
 
 from integrations.offices import models
+from odportal.lib.admin import ReadOnlyAdmin
 
 SECRET_FIELDS = ("key_encrypted", "key_hash")
 
@@ -13,21 +19,18 @@ class OfficeAdmin(admin.ModelAdmin):
     list_filter = ("status", "api_mode", "polling_enabled")
     search_fields = ("name", "reference")
     list_select_related = ("account",)
+    readonly_fields = ("account", "api_mode", "base_url")
+
+    def has_add_permission(self, request) -> bool:  # office_create validates and audits
+        return False
 
 
 @admin.register(models.CustomerKey)
-class CustomerKeyAdmin(admin.ModelAdmin):
+class CustomerKeyAdmin(ReadOnlyAdmin):
     list_display = ("__str__", "office", "status", "is_current", "created_at")
     list_filter = ("status", "is_current")
     exclude = SECRET_FIELDS
-    readonly_fields = ("last4",)
     list_select_related = ("office",)
-
-    def has_add_permission(self, request) -> bool:  # keys are added through the services
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:  # keys are never deleted
-        return False
 
 
 admin.site.register(models.Clinic)

@@ -14,9 +14,11 @@ from functools import cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 
 @cache
+@sensitive_variables()  # the encryption keys themselves
 def _fernet(keys: tuple[str, ...]) -> MultiFernet:
     return MultiFernet([Fernet(k.encode()) for k in keys])
 
@@ -26,6 +28,7 @@ def fernet() -> MultiFernet:
     return _fernet(tuple(settings.ENCRYPTION_KEYS))
 
 
+@sensitive_variables("plaintext")
 def encrypt(plaintext: str) -> str:
     """Encrypt with the first configured key."""
     return fernet().encrypt(plaintext.encode()).decode()
@@ -41,11 +44,13 @@ def rotate(token: str) -> str:
     return fernet().rotate(token.encode()).decode()
 
 
+@sensitive_variables("plaintext")
 def key_hash(plaintext: str) -> str:
     """Keyed hash of a secret (current hash secret), for uniqueness checks without decryption."""
     return _hmac(settings.KEY_HASH_SECRET, plaintext)
 
 
+@sensitive_variables("plaintext", "secrets")
 def key_hashes(plaintext: str) -> list[str]:
     """The secret's hash under the current and every previous hash secret (for lookups while
     ``rotate_encryption_keys`` has not yet re-hashed every stored key)."""
@@ -53,10 +58,12 @@ def key_hashes(plaintext: str) -> list[str]:
     return [_hmac(secret, plaintext) for secret in secrets]
 
 
+@sensitive_variables("secret", "plaintext")
 def _hmac(secret: str, plaintext: str) -> str:
     return hmac.new(secret.encode(), plaintext.encode(), hashlib.sha256).hexdigest()
 
 
+@sensitive_variables("plaintext")
 def last4(plaintext: str) -> str:
     """The only part of a key ever shown."""
     return plaintext[-4:]

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
 from django.urls import reverse
 
 from integrations.accounts.models import Membership, Role
-from tests.factories import UserFactory
+from integrations.accounts.services import accounts
+from tests.factories import MembershipFactory, UserFactory
+from tests.helpers import POSTGRES_ONLY, at_once
 
 
 def _url(name, account, *args):
@@ -78,3 +85,35 @@ def test_invalid_role_is_rejected(client, account, owner, teammate):
     response = client.post(_url("account_member_role", account, "teammate"), {"role": "admin"})
     assert response.status_code == 400
     assert Membership.objects.get(account=account, user=teammate).role == Role.VIEWER
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason=POSTGRES_ONLY)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("a_does", ["demote", "remove"])
+@pytest.mark.parametrize("b_does", ["demote", "remove"])
+def test_two_owners_demoting_or_removing_each_other_at_once_leave_an_owner(
+    monkeypatch, a_does, b_does
+):
+    check = accounts._ensure_owner_remains
+
+    def slow_check(*args):  # widen the gap between "another owner remains" and the write
+        check(*args)
+        time.sleep(0.05)
+
+    monkeypatch.setattr(accounts, "_ensure_owner_remains", slow_check)
+
+    def change(does: str, account, actor, user):
+        if does == "remove":
+            return lambda: accounts.membership_remove(account=account, actor=actor, user=user)
+        return lambda: accounts.membership_set(
+            account=account, actor=actor, user=user, role=Role.VIEWER
+        )
+
+    for _ in range(15):
+        a, b = UserFactory(), UserFactory()
+        account = MembershipFactory(user=a, role=Role.OWNER).account
+        MembershipFactory(account=account, user=b, role=Role.OWNER)
+        raised = at_once([change(a_does, account, a, b), change(b_does, account, b, a)])
+        assert Membership.objects.filter(account=account, role=Role.OWNER).exists()
+        refused = [e for e in raised if e is not None]
+        assert len(refused) == 1 and isinstance(refused[0], ValidationError), raised

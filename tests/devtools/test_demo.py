@@ -10,6 +10,7 @@ from tests.helpers import ROOT, embedded_env, sigterm_leaves_no_helpers
 def test_demo_shows_an_office_ok_with_current_aging_and_every_kind_of_status(tmp_path):
     # Its own var/ (SQLite, filesystem broker, sandbox files): exactly the embedded defaults.
     env = embedded_env(tmp_path / "var")
+    env.pop("DEBUG", None)  # as on a fresh clone: the demo turns DEBUG on for itself
     argv = [sys.executable, "manage.py", "demo", "--check", "--sandbox-port", "0"]
     for _ in range(2):  # idempotent: the second run reuses what the first made
         result = subprocess.run(  # noqa: S603 - fixed argv

@@ -6,11 +6,15 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import authenticate
+from django.db import connection
+from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
 from integrations.accounts.models import LoginAttempt
+from integrations.accounts.throttle import ThrottledAuthenticationForm, client_ip
 from tests.factories import UserFactory
+from tests.helpers import POSTGRES_ONLY, at_once
 
 PASSWORD = "pw-for-tests-1"  # tests.factories.UserFactory
 WRONG = "Wrong-Password-§42"
@@ -118,14 +122,61 @@ def test_the_admin_login_shares_the_throttle(client, user, login):
     assert "_auth_user_id" not in client.session
 
 
-def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(login, user, settings):
+PROXY = "172.18.0.1"  # the proxy as gunicorn sees it in docker-compose.yml (a private address)
+
+
+@pytest.mark.parametrize(
+    ("proxies", "remote", "forwarded", "client"),
+    [
+        (0, PROXY, "198.51.100.9", PROXY),  # no proxy configured: the header is not read
+        (1, PROXY, "198.51.100.9", "198.51.100.9"),
+        (1, "127.0.0.1", "198.51.100.9", "198.51.100.9"),  # a proxy on the same host
+        (1, PROXY, "6.6.6.6, 198.51.100.9", "198.51.100.9"),  # the forged entry is ignored
+        (2, PROXY, "6.6.6.6, 198.51.100.9, 10.0.0.5", "198.51.100.9"),  # two hops from the right
+        (2, PROXY, "198.51.100.9", "198.51.100.9"),  # entered at the inner proxy
+        (1, "203.0.113.7", "198.51.100.9", "203.0.113.7"),  # straight from the internet
+        (1, PROXY, "", PROXY),
+        (1, PROXY, "not-an-ip", PROXY),
+        (1, PROXY, "198.51.100.9:4711", PROXY),  # not a bare address
+        (1, PROXY, "::ffff:198.51.100.9", "198.51.100.9"),
+        (1, "not-an-ip", "198.51.100.9", None),
+        (0, "", "", None),
+    ],
+)
+def test_the_client_address_is_read_through_the_trusted_proxies_only(
+    settings, rf, proxies, remote, forwarded, client
+):
+    settings.TRUSTED_PROXIES = proxies
+    request = rf.post("/accounts/login/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_ip(request) == client
+
+
+def test_behind_the_proxy_one_clients_failures_do_not_lock_out_the_others(login, user, settings):
+    settings.TRUSTED_PROXIES = 1
+    for i in range(5):  # the per-address limit, reached by one client through the proxy
+        login(f"guess{i}", WRONG, ip=PROXY, HTTP_X_FORWARDED_FOR="198.51.100.66")
+    assert (
+        login("dana", PASSWORD, ip=PROXY, HTTP_X_FORWARDED_FOR="198.51.100.66").status_code == 429
+    )
+    assert login("dana", PASSWORD, ip=PROXY, HTTP_X_FORWARDED_FOR="198.51.100.7").status_code == 302
+
+
+def test_a_forged_forwarded_for_straight_to_gunicorn_does_not_escape_the_address_limit(
+    login, user, settings
+):
+    settings.TRUSTED_PROXIES = 1
     for i in range(5):
-        login("x", WRONG, ip="10.0.0.1", HTTP_X_FORWARDED_FOR=f"198.51.100.{i}")
-    assert set(LoginAttempt.objects.values_list("ip_address", flat=True)) == {"10.0.0.1"}
-    settings.LOGIN_TRUST_X_FORWARDED_FOR = True
-    LoginAttempt.objects.all().delete()
-    login("x", WRONG, ip="10.0.0.1", HTTP_X_FORWARDED_FOR="1.2.3.4, 198.51.100.9")
-    assert LoginAttempt.objects.get().ip_address == "198.51.100.9"
+        login(f"guess{i}", WRONG, ip="203.0.113.50", HTTP_X_FORWARDED_FOR=f"198.51.100.{i}")
+    forged = login("dana", PASSWORD, ip="203.0.113.50", HTTP_X_FORWARDED_FOR="198.51.100.99")
+    assert forged.status_code == 429
+
+
+def test_a_forwarded_for_that_is_not_an_address_is_a_normal_login(login, user, settings):
+    settings.TRUSTED_PROXIES = 1
+    response = login("dana", WRONG, ip=PROXY, HTTP_X_FORWARDED_FOR="not-an-ip")
+    assert response.status_code == 200
+    assert LoginAttempt.objects.get().ip_address == PROXY
+    assert login("dana", PASSWORD, ip=PROXY, HTTP_X_FORWARDED_FOR="not-an-ip").status_code == 302
 
 
 def test_authenticate_itself_stays_usable_for_other_code(user):
@@ -150,3 +201,32 @@ def test_old_failed_login_records_are_pruned_and_recent_ones_kept(db, settings):
     assert list(LoginAttempt.objects.values_list("username", flat=True)) == ["new"]
     prune_snapshots_task()  # the beat entry runs it too
     assert LoginAttempt.objects.count() == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason=POSTGRES_ONLY)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("spread", ["one username, 40 addresses", "40 usernames, one address"])
+def test_forty_concurrent_wrong_passwords_check_at_most_five(monkeypatch, spread):
+    UserFactory(username="dana")
+    checked = []
+    real = authenticate
+
+    def counting_authenticate(*args, **kwargs):
+        checked.append(1)  # list.append is atomic across threads
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("django.contrib.auth.forms.authenticate", counting_authenticate)
+
+    def attempt(i: int):
+        username, ip = (
+            ("dana", f"198.51.100.{i}") if spread.startswith("one") else (f"u{i}", "203.0.113.9")
+        )
+        request = RequestFactory().post(reverse("login"), REMOTE_ADDR=ip)
+        form = ThrottledAuthenticationForm(request, data={"username": username, "password": WRONG})
+        return lambda: form.is_valid()
+
+    raised = at_once([attempt(i) for i in range(40)])
+    assert raised == [None] * 40
+    assert len(checked) <= 5
+    assert LoginAttempt.objects.filter(refused=False).count() == len(checked)
+    assert LoginAttempt.objects.filter(refused=True).count() == 40 - len(checked)

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.views.decorators.debug import sensitive_variables
 
 from integrations.accounts.models import (
     ApiResource,
@@ -32,6 +33,7 @@ ACCOUNT_FIELDS = (
 )
 
 
+@sensitive_variables("value")
 def _set_secret(account: DeveloperAccount, field: str, value: str | None, label: str) -> bool:
     """Encrypt a key into ``<field>_encrypted``; None leaves it, '' clears it. True if changed."""
     if value is None:
@@ -45,6 +47,7 @@ def _set_secret(account: DeveloperAccount, field: str, value: str | None, label:
 
 
 @transaction.atomic
+@sensitive_variables("developer_key", "portal_key")
 def developer_account_create(
     *,
     actor: AbstractBaseUser,
@@ -64,6 +67,7 @@ def developer_account_create(
 
 
 @transaction.atomic
+@sensitive_variables("developer_key", "portal_key")
 def developer_account_update(
     *,
     account: DeveloperAccount,
@@ -138,6 +142,7 @@ def membership_set(
     """Add a member or change their role; an account always keeps at least one owner."""
     if role not in Role.values:
         raise ValidationError({"role": f"Unknown role {role!r}."})
+    _lock_members(account)
     membership, created = Membership.objects.get_or_create(
         account=account, user=user, defaults={"role": role}
     )
@@ -160,7 +165,8 @@ def membership_remove(
     *, account: DeveloperAccount, actor: AbstractBaseUser, user: AbstractBaseUser
 ) -> None:
     """Remove a member; the last owner cannot be removed."""
-    membership = Membership.objects.select_for_update().get(account=account, user=user)
+    _lock_members(account)
+    membership = Membership.objects.get(account=account, user=user)
     _ensure_owner_remains(account, membership, None)
     membership.delete()
     audit_record(
@@ -170,6 +176,13 @@ def membership_remove(
         obj=account,
         detail={"user": user.get_username()},
     )
+
+
+def _lock_members(account: DeveloperAccount) -> None:
+    """Hold the account's row until the transaction ends, so its member changes run one at a
+    time: two owners demoting or removing each other at once must not both count the other as
+    the owner who remains. (SQLite's IMMEDIATE transactions serialise writers anyway.)"""
+    list(DeveloperAccount.objects.select_for_update().filter(pk=account.pk).values_list("pk"))
 
 
 def _ensure_owner_remains(account: DeveloperAccount, membership: Membership, role: str | None):

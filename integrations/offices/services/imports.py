@@ -15,6 +15,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
+from django.views.decorators.debug import sensitive_variables
 
 from integrations.accounts.models import DeveloperAccount
 from integrations.accounts.services.audit import audit_record
@@ -89,6 +90,7 @@ class ImportResult:
         )
 
 
+@sensitive_variables()  # every frame below it too: the file holds keys
 def offices_import(
     *,
     account: DeveloperAccount,

@@ -6,6 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from integrations.accounts.services.audit import audit_record
 from integrations.offices.models import (
@@ -19,6 +20,7 @@ from integrations.opendental.keys import KEY_RULE, is_key
 from odportal.lib import crypto
 
 
+@sensitive_variables("raw", "key")
 def _clean_key(raw: str) -> str:
     key = (raw or "").strip()
     if not key:
@@ -37,6 +39,7 @@ def _retire_current(office: Office, *, except_key: CustomerKey | None = None) ->
     qs.update(is_current=False)
 
 
+@sensitive_variables("key")
 def _new_key(*, office: Office, key: str, actor: AbstractBaseUser | None) -> CustomerKey:
     now = timezone.now()
     user = actor if getattr(actor, "is_authenticated", False) else None
@@ -60,6 +63,7 @@ def _new_key(*, office: Office, key: str, actor: AbstractBaseUser | None) -> Cus
 
 
 @transaction.atomic
+@sensitive_variables("key")
 def customer_key_add(*, office: Office, key: str, actor: AbstractBaseUser | None) -> CustomerKey:
     """Add a key as the office's current key; an existing current key is retired (disabled)."""
     key = _clean_key(key)
@@ -147,6 +151,7 @@ def customer_key_enable(
 
 
 @transaction.atomic
+@sensitive_variables("new_key")
 def customer_key_rotate(
     *, key: CustomerKey, new_key: str, actor: AbstractBaseUser | None, reason: str = ""
 ) -> CustomerKey:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from integrations.accounts import access
@@ -16,6 +17,7 @@ from odportal.lib.forms import posted
 
 
 @require_http_methods(["GET", "POST"])
+@sensitive_post_parameters()
 def account_import(request: HttpRequest, public_id) -> HttpResponse:
     """Upload offices and keys (CSV or sandbox manifest) and show a per-row result."""
     account = get_account_for_user(request.user, public_id)

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods
 
 from integrations.offices import forms
@@ -18,6 +19,7 @@ from odportal.lib.htmx import redirect_page, render_page
 
 
 @require_http_methods(["GET", "POST"])
+@sensitive_post_parameters("customer_key")
 def key_add(request: HttpRequest, public_id) -> HttpResponse:
     """Add a customer key; the page (or fragment) never shows the submitted key again."""
     office, _ = office_for_user(request, public_id, write=True)
@@ -45,6 +47,7 @@ KEY_ACTIONS = {
 
 
 @require_http_methods(["GET", "POST"])
+@sensitive_post_parameters("customer_key")
 def key_action(request: HttpRequest, public_id, key_id, action: str) -> HttpResponse:
     """Confirm (GET) and perform (POST) one key action; the reason goes to the audit log."""
     office, _ = office_for_user(request, public_id, write=True)
@@ -90,6 +93,7 @@ def _move_choices_context(request: HttpRequest, office, picked) -> dict:
     return {"move_q": q, "move_choices": choices, "move_total": total, "move_selected": selected}
 
 
+@sensitive_variables("data")
 def _perform_key_action(action: str, key, data: dict, actor) -> str:
     reason = data.get("reason", "")
     if action == "disable":

@@ -21,6 +21,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from integrations.devtools import demo
 from integrations.devtools.termination import exit_through_cleanup_on_termination
+from odportal.lib.files import private_dir
 
 # The demo runs Open Dental's throttle 10x faster so statuses and aging show within a minute;
 # the sandbox and the client use the same scale, so pacing is still exercised for real.
@@ -45,7 +46,7 @@ class Command(BaseCommand):
                check: bool = False, **options) -> None:  # fmt: skip
         if not settings.DEBUG:
             raise CommandError("The demo creates a known login (demo/demo); it refuses DEBUG off.")
-        settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.VAR_DIR)
         exit_through_cleanup_on_termination()
         call_command("migrate", interactive=False, verbosity=0)
         os.environ["OPENDENTAL_THROTTLE_SCALE"] = DEMO_THROTTLE_SCALE
