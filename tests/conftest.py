@@ -19,7 +19,7 @@ from tests.factories import (
     UserFactory,
     random_key,
 )
-from tests.helpers import THROTTLE_SCALE, polling_sandbox
+from tests.helpers import THROTTLE_SCALE, Listener, polling_sandbox
 
 
 @pytest.fixture(autouse=True)
@@ -52,6 +52,14 @@ def outsider(db):
     """A user of another team."""
     other = MembershipFactory(user=UserFactory(username="outsider"), role=Role.OWNER)
     return other.user
+
+
+@pytest.fixture
+def listener():
+    """A loopback TCP listener that records what reaches it (tests.helpers.Listener)."""
+    server = Listener()
+    yield server
+    server.close()
 
 
 @pytest.fixture
