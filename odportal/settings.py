@@ -7,6 +7,7 @@ encryption key. See ``.env.example`` for every variable.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -275,6 +276,22 @@ AGING_RETRY_AFTER_FAILURE_S = env_int("ODPORTAL_AGING_RETRY_AFTER_FAILURE_S", 36
 # now" does.
 AGING_BATCH_SIZE = env_int("ODPORTAL_AGING_BATCH_SIZE", 250)
 AGING_BATCH_FLUSH_S = float(env_str("ODPORTAL_AGING_BATCH_FLUSH_S", "1.0"))
+
+# Where requests may go (integrations.opendental.network). Every request carries the developer
+# key and the office's customer key. Connections go to public addresses and to the networks
+# listed in ODPORTAL_ALLOWED_NETWORKS (CIDR, comma-separated), checked on every address
+# connected to: loopback, link-local, private ranges (RFC 1918, ULA, 100.64/10), unspecified
+# and multicast must be listed, e.g. a vendor's VPN "10.8.0.0/16". Cloud metadata addresses
+# (169.254.169.254, fd00:ec2::254) must be listed on their own (/32, /128). Development allows
+# loopback (the sandbox); production allows none by default.
+ODPORTAL_ALLOWED_NETWORKS = env_list(
+    "ODPORTAL_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"] if DEBUG else []
+)
+for _network in ODPORTAL_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"ODPORTAL_ALLOWED_NETWORKS: {_exc}") from None
 
 # Login throttling (integrations.accounts.throttle): failures per username / per client address
 # in a window.

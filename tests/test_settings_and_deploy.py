@@ -96,3 +96,9 @@ def test_devtools_are_not_installed_in_production_unless_asked_for():
     assert {"poll", "import_offices"} <= production  # the product's own commands stay
     assert {"demo", "bench"} <= _commands({"DEBUG": "false", "ODPORTAL_DEVTOOLS": "1"})
     assert {"demo", "bench"} <= _commands({"DEBUG": "true"})
+
+
+def test_a_malformed_allowed_network_stops_start_up():
+    result = _run_check({"ODPORTAL_ALLOWED_NETWORKS": "10.8.1.0/16"})
+    assert result.returncode != 0
+    assert "ODPORTAL_ALLOWED_NETWORKS: 10.8.1.0/16 has host bits set" in result.stderr
