@@ -177,6 +177,8 @@ class Worker:
 # The fixtures on it (sandbox, sandbox_account, sandbox_control ...) are in tests/conftest.py.
 
 THROTTLE_SCALE = 0.02  # 1 s -> 20 ms, 5 s -> 100 ms: the real rules, fast enough for tests
+# Where Remote offices go in tests without a sandbox: nothing listens on port 9 (discard).
+NOWHERE_URL = "http://127.0.0.1:9/api/v1"
 
 POLLING_OFFICES = [
     OfficeSpec(name="Queries Office", guarantors=230, clinics=3),

@@ -3,7 +3,8 @@
 The pacer is shared across worker processes through Redis when ``REDIS_URL`` is set, so every
 customer key stays under its Open Dental interval however many workers poll. Every client
 connects through the deployment's network guard (``network_guard``: public addresses plus
-``ODPORTAL_ALLOWED_NETWORKS``), checked on each address connected to.
+``ODPORTAL_ALLOWED_NETWORKS``), checked on each address connected to, and sends to the office's
+``api_base_url`` (Remote: ``OPENDENTAL_REMOTE_BASE_URL``).
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def _client_args(office: Office, key: CustomerKey | None) -> tuple[tuple, dict]:
     dev_key = developer_key_plaintext(office.account)
     if key is None or not dev_key:
         raise NoKey("The office has no current customer key or the account no developer key.")
-    args = (office.base_url, dev_key, customer_key_plaintext(key))
+    args = (office.api_base_url, dev_key, customer_key_plaintext(key))
     return args, {
         "mode": CLIENT_MODES[ApiMode(office.api_mode)],
         "timeout": _timeout(),
