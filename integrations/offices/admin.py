@@ -13,6 +13,8 @@ class OfficeAdmin(admin.ModelAdmin):
     list_filter = ("status", "api_mode", "polling_enabled")
     search_fields = ("name", "reference")
     list_select_related = ("account",)
+    # Where requests (and keys) go: owners set it on the office pages (confirmed, audited).
+    readonly_fields = ("api_mode", "base_url")
 
 
 @admin.register(models.CustomerKey)

@@ -385,3 +385,9 @@ def test_the_import_command_takes_confirmed_hosts(account, tmp_path):
     assert f"--confirm-host {HOST}" in out.getvalue() and not Office.objects.exists()
     call_command(*args, "--confirm-host", HOST, stdout=StringIO())
     assert Office.objects.get().base_url == URL
+
+
+def test_the_admin_shows_the_mode_and_server_read_only(admin_client, server_office):
+    url = reverse("admin:offices_office_change", args=[server_office.pk])
+    page = admin_client.get(url).content.decode()
+    assert URL in page and 'name="base_url"' not in page and 'name="api_mode"' not in page
