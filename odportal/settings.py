@@ -7,6 +7,7 @@ with ``DEBUG=true``. ``DEBUG`` is off unless set, and then start-up refuses a mi
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -312,6 +313,40 @@ AGING_RETRY_AFTER_FAILURE_S = env_int("ODPORTAL_AGING_RETRY_AFTER_FAILURE_S", 36
 # now" does.
 AGING_BATCH_SIZE = env_int("ODPORTAL_AGING_BATCH_SIZE", 250)
 AGING_BATCH_FLUSH_S = float(env_str("ODPORTAL_AGING_BATCH_FLUSH_S", "1.0"))
+
+# Where requests may go (integrations.opendental.network). Every request carries the developer
+# key and the office's customer key. Remote offices all go to OPENDENTAL_REMOTE_BASE_URL (the
+# sandbox's in tests, the demo and the benchmarks), never to a stored URL; a Service or Local
+# office goes to its own server, whose address only an owner sets. Connections go to public
+# addresses and to the networks listed in ODPORTAL_ALLOWED_NETWORKS (CIDR, comma-separated),
+# checked on every address connected to: loopback, link-local, private ranges (RFC 1918, ULA,
+# 100.64/10), unspecified and multicast must be listed, e.g. a vendor's VPN "10.8.0.0/16".
+# Cloud metadata addresses (169.254.169.254, fd00:ec2::254) must be listed on their own (/32,
+# /128). Development allows loopback (the sandbox); production allows none by default.
+OPENDENTAL_REMOTE_BASE_URL = env_str(
+    "OPENDENTAL_REMOTE_BASE_URL", "https://api.opendental.com/api/v1"
+).rstrip("/")
+ODPORTAL_ALLOWED_NETWORKS = env_list(
+    "ODPORTAL_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"] if DEBUG else []
+)
+for _network in ODPORTAL_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"ODPORTAL_ALLOWED_NETWORKS: {_exc}") from None
+# Email: the account's other owners are told when an office's keys are to go to a new server.
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "odportal@localhost")
 
 # Login throttling (integrations.accounts.throttle): failures per username / per client address
 # in a window.

@@ -19,12 +19,19 @@ from tests.factories import (
     UserFactory,
     random_key,
 )
-from tests.helpers import THROTTLE_SCALE, polling_sandbox
+from tests.helpers import NOWHERE_URL, THROTTLE_SCALE, Listener, polling_sandbox
 
 
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _no_real_open_dental(settings):
+    """Remote offices never reach the real Open Dental from a test: nothing listens on port 9
+    (the sandbox fixtures point them at the sandbox instead)."""
+    settings.OPENDENTAL_REMOTE_BASE_URL = NOWHERE_URL
 
 
 @pytest.fixture
@@ -52,6 +59,14 @@ def outsider(db):
     """A user of another team."""
     other = MembershipFactory(user=UserFactory(username="outsider"), role=Role.OWNER)
     return other.user
+
+
+@pytest.fixture
+def listener():
+    """A loopback TCP listener that records what reaches it (tests.helpers.Listener)."""
+    server = Listener()
+    yield server
+    server.close()
 
 
 @pytest.fixture
@@ -114,7 +129,12 @@ def od_settings(settings):
 
 @pytest.fixture
 def sandbox_account(db, owner, sandbox, od_settings):
-    """A developer account with every sandbox office and its key; offices keyed by name."""
+    """A developer account with every sandbox office and its key; offices keyed by name.
+
+    They are Remote offices, as in production: the deployment's Open Dental URL
+    (``OPENDENTAL_REMOTE_BASE_URL``) is the sandbox's for the test.
+    """
+    od_settings.OPENDENTAL_REMOTE_BASE_URL = sandbox.base_url
     manifest = sandbox.manifest
     account = accounts.developer_account_create(
         actor=owner,
@@ -134,9 +154,8 @@ def sandbox_account(db, owner, sandbox, od_settings):
     made = {}
     for spec in manifest["offices"]:
         office = offices.office_create(
-            account=account, actor=owner, name=spec["name"], base_url=manifest["base_url"],
-            time_zone="UTC",
-        )  # fmt: skip
+            account=account, actor=owner, name=spec["name"], time_zone="UTC"
+        )
         keys.customer_key_add(office=office, key=spec["customer_key"], actor=owner)
         office.manifest = spec
         made[spec["name"]] = office

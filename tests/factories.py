@@ -23,6 +23,7 @@ from integrations.offices.models import (
     OFFICE_AGING_FIELDS,
     AgingRow,
     AgingSnapshot,
+    ApiMode,
     Clinic,
     CustomerKey,
     Office,
@@ -107,7 +108,12 @@ class OfficeFactory(factory.django.DjangoModelFactory):
 
     account = factory.SubFactory(DeveloperAccountFactory)
     name = factory.Sequence(lambda n: f"Office {n}")
-    base_url = "http://127.0.0.1:9/api/v1"
+    api_mode = ApiMode.REMOTE
+    # Remote offices store no URL (they go to OPENDENTAL_REMOTE_BASE_URL); the others their
+    # server's, here one where nothing listens.
+    base_url = factory.LazyAttribute(
+        lambda o: "" if o.api_mode == ApiMode.REMOTE else "http://127.0.0.1:9/api/v1"
+    )
     time_zone = "America/Chicago"
 
 

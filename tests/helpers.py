@@ -8,6 +8,7 @@ tests/factories.py). Nothing here is a test; test modules never import from one 
 - The Open Dental client's contract sandbox (its offices and control API).
 - A minimal HTTP client for the sandbox's own tests.
 - Private Redis and PostgreSQL servers the service-outage tests stop and restart.
+- A bare TCP listener that records what reaches it (requests that must not leave).
 - Every URL pattern of the project as a concrete URL, for the security tests.
 """
 
@@ -207,6 +208,8 @@ class Worker:
 # The fixtures on it (sandbox, sandbox_account, sandbox_control ...) are in tests/conftest.py.
 
 THROTTLE_SCALE = 0.02  # 1 s -> 20 ms, 5 s -> 100 ms: the real rules, fast enough for tests
+# Where Remote offices go in tests without a sandbox: nothing listens on port 9 (discard).
+NOWHERE_URL = "http://127.0.0.1:9/api/v1"
 
 POLLING_OFFICES = [
     OfficeSpec(name="Queries Office", guarantors=230, clinics=3),
@@ -472,6 +475,46 @@ class Beat:
 
     def stop(self) -> None:
         process_group_stop(self.proc, timeout_s=15)
+
+
+# --- a bare TCP listener --------------------------------------------------------------------
+# Stands in for a host requests must not reach: it records every connection and what was sent.
+
+
+class Listener:
+    """A TCP listener on loopback that records whatever a client sends it (answering ``[]``)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.received: list[bytes] = []
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            with conn:
+                conn.settimeout(2)
+                try:
+                    self.received.append(conn.recv(65536))
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]")
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.sock.close()
 
 
 # --- every URL pattern as a concrete URL (security tests) -------------------------------------

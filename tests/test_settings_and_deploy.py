@@ -221,3 +221,42 @@ def test_compose_publishes_gunicorn_on_the_loopback_only_behind_the_one_trusted_
     assert example["ODPORTAL_TRUSTED_PROXIES"] == "1" and example["BEHIND_TLS_PROXY"] == "true"
     readme = (ROOT / "README.md").read_text()
     assert "`ODPORTAL_TRUSTED_PROXIES=1`" in readme and "`127.0.0.1:8000`" in readme
+
+
+def _production_settings(code: str, **env_overrides: str) -> subprocess.CompletedProcess:
+    from cryptography.fernet import Fernet
+
+    dropped = {
+        "OPENDENTAL_REMOTE_BASE_URL",
+        "ODPORTAL_ALLOWED_NETWORKS",
+        "DJANGO_ALLOW_ASYNC_UNSAFE",
+    }
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env.update(
+        DEBUG="false", ALLOWED_HOSTS="x.example",
+        SECRET_KEY="s" * 20 + "9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0",
+        ODPORTAL_ENCRYPTION_KEYS=Fernet.generate_key().decode(), **env_overrides,
+    )  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_production_sends_remote_offices_to_open_dental_and_allows_no_private_network():
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.OPENDENTAL_REMOTE_BASE_URL, s.ODPORTAL_ALLOWED_NETWORKS)"
+    )
+    result = _production_settings(code)
+    assert result.stdout.strip().splitlines()[-1] == "https://api.opendental.com/api/v1 []", (
+        result.stderr
+    )
+    listed = _production_settings(code, ODPORTAL_ALLOWED_NETWORKS="10.8.0.0/16, 127.0.0.1/32")
+    assert listed.stdout.strip().endswith("['10.8.0.0/16', '127.0.0.1/32']"), listed.stderr
+
+
+def test_a_malformed_allowed_network_stops_start_up():
+    result = _run_check({"ODPORTAL_ALLOWED_NETWORKS": "10.8.1.0/16"})
+    assert result.returncode != 0
+    assert "ODPORTAL_ALLOWED_NETWORKS: 10.8.1.0/16 has host bits set" in result.stderr

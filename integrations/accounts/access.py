@@ -35,3 +35,8 @@ def require_owner(request: HttpRequest, account: DeveloperAccount) -> None:
     """403 unless the user owns the account (members and roles, account keys)."""
     if role_in(request, account) != Role.OWNER:
         raise PermissionDenied("Only an owner can do this.")
+
+
+def is_owner(account: DeveloperAccount, user) -> bool:
+    """Whether ``user`` owns the account (for services, which have no request)."""
+    return Membership.objects.filter(account=account, user=user, role=Role.OWNER).exists()

@@ -25,6 +25,7 @@ from integrations.accounts.models import (
     DeveloperAccount,
     Membership,
     RequestedPermission,
+    Role,
 )
 
 
@@ -46,6 +47,14 @@ def get_account_for_user(user: AbstractBaseUser, public_id) -> DeveloperAccount:
     if account is None:
         raise Http404("No such developer account.")
     return account
+
+
+def owner_emails(account: DeveloperAccount, *, besides=None) -> list[str]:
+    """The email addresses of the account's owners (other than ``besides``), those that have one."""
+    owners = Membership.objects.filter(account=account, role=Role.OWNER).exclude(user__email="")
+    if besides is not None and getattr(besides, "pk", None) is not None:
+        owners = owners.exclude(user=besides)
+    return sorted(set(owners.values_list("user__email", flat=True)))
 
 
 VENDOR_RELATIONS_EMAIL = "vendor.relations@opendental.com"

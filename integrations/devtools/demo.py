@@ -84,8 +84,9 @@ def demo_user_ensure() -> AbstractBaseUser:
 
 
 @transaction.atomic
-def demo_account_ensure(*, user: AbstractBaseUser, base_url: str) -> DeveloperAccount:
-    """The demo account with the public test office; idempotent."""
+def demo_account_ensure(*, user: AbstractBaseUser) -> DeveloperAccount:
+    """The demo account with the public test office (a Remote office: it goes to
+    OPENDENTAL_REMOTE_BASE_URL, the sandbox's in the demo); idempotent."""
     account = DeveloperAccount.objects.filter(
         company_name=DEMO_COMPANY, membership__user=user
     ).first()
@@ -123,14 +124,10 @@ def demo_account_ensure(*, user: AbstractBaseUser, base_url: str) -> DeveloperAc
             account=account,
             actor=user,
             name=PUBLIC_TEST_OFFICE,
-            base_url=base_url,
             reference="od-test",
             time_zone="America/Los_Angeles",
         )
         customer_key_add(office=office, key=PUBLIC_CUSTOMER_KEY, actor=user)
-    elif office.base_url != base_url:
-        office.base_url = base_url
-        office.save(update_fields=["base_url"])
     return account
 
 
@@ -160,9 +157,9 @@ def demo_sandbox_account_ensure(*, user: AbstractBaseUser, manifest: dict) -> st
             account=account, actor=user, developer_key=manifest["developer_key"]
         )
     source = json.dumps(manifest)
+    # Its offices are Remote: they follow the sandbox (to another port, too) through
+    # OPENDENTAL_REMOTE_BASE_URL, which the demo command sets.
     result = offices_import(account=account, actor=user, source=source, filename="manifest.json")
-    # The sandbox may have moved to another port since the last run.
-    Office.objects.filter(account=account).update(base_url=manifest["base_url"])
     return result.summary
 
 

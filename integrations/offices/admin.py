@@ -19,6 +19,7 @@ class OfficeAdmin(admin.ModelAdmin):
     list_filter = ("status", "api_mode", "polling_enabled")
     search_fields = ("name", "reference")
     list_select_related = ("account",)
+    # Where requests (and keys) go: owners set it on the office pages (confirmed, audited).
     readonly_fields = ("account", "api_mode", "base_url")
 
     def has_add_permission(self, request) -> bool:  # office_create validates and audits

@@ -5,12 +5,15 @@ from __future__ import annotations
 from zoneinfo import available_timezones
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from integrations.accounts.models import DeveloperAccount
 from integrations.offices.models import ApiMode, Office, OfficeStatus
 from integrations.offices.selectors.offices import OfficeFilters
+from integrations.offices.services.offices import base_url_validate
+from integrations.opendental import network
 from integrations.opendental.keys import KEY_HELP, KEY_RULE, is_key
 from odportal.lib.forms import SecretInput
 
@@ -52,7 +55,16 @@ class OfficeFilterForm(forms.Form):
 
 
 class OfficeForm(forms.ModelForm):
-    """Office settings (name, reference, mode, base URL, time zone, polling)."""
+    """Office settings (name, reference, mode, server address, time zone, polling).
+
+    Where the office's requests go is for owners only (``can_direct``; for others the mode and
+    server address are read-only) and, for a new or changed server, takes a second step: the
+    form comes back asking to tick "Send this office's keys to <host>" (``confirm_send``, with
+    the host in ``confirm_host``), and only then passes the confirmed host to the service.
+    """
+
+    confirm_send = forms.BooleanField(required=False)
+    confirm_host = forms.CharField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = Office
@@ -67,11 +79,22 @@ class OfficeForm(forms.ModelForm):
             "notes",
         ]
         labels = {"health_interval_s": "Health check interval (seconds)"}
-        help_texts = {
-            "base_url": "Remote: https://api.opendental.com/api/v1 · must end with /api/v1",
-            "time_zone": "IANA name, e.g. America/Chicago",
-        }
+        help_texts = {"time_zone": "IANA name, e.g. America/Chicago"}
         widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, can_direct: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.confirm_asked = ""  # the host the form asks to confirm, if any
+        self.confirmed_host = ""  # the host confirmed, passed to the service
+        self.fields["base_url"].help_text = (
+            "Service and Local only: the office's server, ending with /api/v1 (every request "
+            "carries the developer and customer keys). Remote offices use "
+            f"{settings.OPENDENTAL_REMOTE_BASE_URL}."
+        )
+        if not can_direct:
+            for name in ("api_mode", "base_url"):
+                self.fields[name].disabled = True
+                self.fields[name].help_text = "Only an owner can change where requests go."
 
     def clean_time_zone(self) -> str:
         tz = self.cleaned_data["time_zone"].strip()
@@ -80,10 +103,45 @@ class OfficeForm(forms.ModelForm):
         return tz
 
     def clean_base_url(self) -> str:
-        url = (self.cleaned_data.get("base_url") or "").strip()
-        if url and not url.rstrip("/").endswith("/api/v1"):
-            raise ValidationError("The base URL must end with /api/v1.")
-        return url
+        url = (self.cleaned_data.get("base_url") or "").strip().rstrip("/")
+        if self.cleaned_data.get("api_mode", ApiMode.REMOTE) == ApiMode.REMOTE:
+            return ""  # Remote offices use the deployment's URL
+        if self.fields["base_url"].disabled or url == self._current_server():
+            return url
+        return base_url_validate(url)
+
+    def _current_server(self) -> str:
+        office = self.instance
+        return office.base_url if office.pk and office.api_mode != ApiMode.REMOTE else ""
+
+    def clean(self):
+        data = super().clean()
+        url = data.get("base_url")
+        if url and url != self._current_server():
+            host = network.base_url_host(url)
+            if data.get("confirm_send") and data.get("confirm_host") == host:
+                self.confirmed_host = host
+            else:
+                self._ask_confirmation(host)
+        return data
+
+    def _ask_confirmation(self, host: str) -> None:
+        self.confirm_asked = host
+        self.data = self.data.copy()
+        self.data["confirm_host"] = host
+        self.data.pop("confirm_send", None)
+        # The bound field (made while validating) holds its own copy of the label.
+        self["confirm_send"].label = f"Send this office's keys to {host}"
+        self.add_error(
+            "confirm_send",
+            f"Every request to {host} carries the account's developer key and this office's "
+            "customer key: tick to confirm, then save again.",
+        )
+
+    def office_fields(self) -> dict:
+        """The cleaned office settings for the service (without the confirmation)."""
+        skip = ("confirm_send", "confirm_host")
+        return {k: v for k, v in self.cleaned_data.items() if k not in skip}
 
     def _post_clean(self) -> None:
         # The service validates and saves; skip ModelForm's instance.full_clean().
@@ -103,9 +161,6 @@ class OfficeCreateForm(OfficeForm):
     def __init__(self, *args, accounts=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["account"].queryset = accounts
-        self.fields["base_url"].required = False
-        self.fields["base_url"].help_text = "Leave empty for the default of the API mode."
-        self.fields["base_url"].initial = ""
 
 
 class CustomerKeyForm(forms.Form):
@@ -183,22 +238,61 @@ class AgingAsOfForm(forms.Form):
 
 
 class ImportForm(forms.Form):
-    """Upload a CSV or a sandbox manifest JSON of offices and keys."""
+    """Upload a CSV or a sandbox manifest JSON of offices and keys.
+
+    A Service or Local row's server address (its own, or the override) takes the same second
+    step as the office form: the result lists the hosts to confirm, and the next upload of the
+    file with "Send these offices' keys to ..." ticked passes them (``confirmed_hosts``).
+    """
 
     file = forms.FileField(
         help_text="CSV with a header (name, customer_key, api_mode, base_url, time_zone; "
         "optional reference, notes) or the sandbox's manifest JSON."
     )
-    base_url = forms.URLField(
+    base_url = forms.CharField(
         required=False,
-        label="Base URL for every row",
-        help_text="Overrides the base URL of each row, e.g. a local sandbox.",
+        label="Server address for every Service and Local row",
+        help_text="Overrides each Service or Local row's base_url (owners only). Remote rows "
+        "always use this deployment's Open Dental URL.",
     )
+    confirm_send = forms.BooleanField(required=False)
+    confirm_hosts = forms.CharField(required=False, widget=forms.HiddenInput)
 
     MAX_BYTES = 5 * 1024 * 1024
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.confirm_asked: list[str] = []  # hosts the form asks to confirm, if any
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
         if upload.size > self.MAX_BYTES:
             raise ValidationError("The file is larger than 5 MB.")
         return upload
+
+    def clean_base_url(self) -> str:
+        url = self.cleaned_data["base_url"].strip()
+        problem = network.base_url_problem(url) if url else None
+        if problem:
+            raise ValidationError(f"The base URL {problem}.")
+        return url
+
+    def confirmed_hosts(self) -> frozenset[str]:
+        """The hosts the user confirmed (ticked, as listed on the form)."""
+        if not self.cleaned_data.get("confirm_send"):
+            return frozenset()
+        return frozenset(h for h in self.cleaned_data.get("confirm_hosts", "").split(",") if h)
+
+    def ask_confirmation(self, hosts: set[str]) -> None:
+        """After an import that refused rows for these hosts: ask to confirm them."""
+        listed = ",".join(sorted(hosts))
+        self.data = self.data.copy()
+        self.data["confirm_hosts"] = listed
+        self.data.pop("confirm_send", None)
+        self.confirm_asked = sorted(hosts)
+        # The bound field (made while validating) holds its own copy of label and help.
+        self["confirm_send"].label = f"Send these offices' keys to {', '.join(self.confirm_asked)}"
+        self["confirm_send"].help_text = (
+            "Every request carries the developer key and the office's customer key. Tick, "
+            "choose the file again and import: rows already added are skipped."
+        )

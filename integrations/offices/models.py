@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
-from integrations.opendental import REMOTE_BASE_URL
+from integrations.opendental import network
 
 # The aging buckets, in display order: AgingRow's and AgingSnapshot's money columns (the one
 # definition; Office keeps the current snapshot's as OFFICE_AGING_FIELDS).
@@ -95,7 +95,9 @@ class Office(models.Model):
     name = models.CharField(max_length=200)
     reference = models.CharField("reference label", max_length=100, blank=True)
     api_mode = models.CharField(max_length=10, choices=ApiMode.choices, default=ApiMode.REMOTE)
-    base_url = models.URLField(max_length=300, default=REMOTE_BASE_URL)
+    # Service and Local only: the office's own server. Remote offices go to the deployment's
+    # OPENDENTAL_REMOTE_BASE_URL (``api_base_url``) and store none.
+    base_url = models.URLField("server address", max_length=300, blank=True, default="")
     time_zone = models.CharField(max_length=64, default="America/New_York")
     notes = models.TextField(blank=True)
     polling_enabled = models.BooleanField(default=True)
@@ -141,6 +143,11 @@ class Office(models.Model):
                 name="office_unique_reference",
             ),
             models.CheckConstraint(condition=~Q(name=""), name="office_name_not_blank"),
+            models.CheckConstraint(
+                condition=Q(api_mode=ApiMode.REMOTE, base_url="")
+                | (~Q(api_mode=ApiMode.REMOTE) & ~Q(base_url="")),
+                name="office_base_url_only_own_server",
+            ),
         ]
         # Postgres also has trigram indexes on UPPER(name) and UPPER(reference) for the
         # list's search (migration 0006; not declared here because SQLite has no GIN).
@@ -154,6 +161,19 @@ class Office(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def api_base_url(self) -> str:
+        """Where this office's requests (and keys) go: the deployment's Open Dental URL for a
+        Remote office, its own server for a Service or Local one."""
+        if self.api_mode == ApiMode.REMOTE:
+            return settings.OPENDENTAL_REMOTE_BASE_URL
+        return self.base_url
+
+    @property
+    def api_host(self) -> str:
+        """The host (and port) of ``api_base_url``, as shown to people."""
+        return network.base_url_host(self.api_base_url)
 
     @property
     def over_90_share(self) -> Decimal | None:

@@ -12,6 +12,7 @@ Free of Django, like the rest of this package.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -19,9 +20,10 @@ from typing import Any
 
 import aiohttp
 import httpx
+from aiohttp.abc import AbstractResolver, ResolveResult
 from httpx_aiohttp import AiohttpTransport
 
-from . import parsing
+from . import network, parsing
 from .client import OpenDentalClient, Params
 from .errors import OpenDentalError
 from .pacer import Pacer
@@ -37,13 +39,21 @@ async def _headers_sent(session: Any, context: Any, params: Any) -> None:
         sent.append(time.monotonic())
 
 
-def async_transport(*, max_connections: int) -> httpx.AsyncBaseTransport:
-    """aiohttp's connection pool as an httpx transport (create and close it in one loop)."""
+def async_transport(
+    *, max_connections: int, guard: network.NetworkGuard | None = None
+) -> httpx.AsyncBaseTransport:
+    """aiohttp's connection pool as an httpx transport (create and close it in one loop); with
+    ``guard``, connecting only to the addresses it allows."""
 
     def session() -> aiohttp.ClientSession:
         # keepalive_timeout: Open Dental's throttle spaces one key's requests by 0.5-5 s; a
         # connection kept longer than that is reused by the office's next request.
-        connector = aiohttp.TCPConnector(limit=max_connections, keepalive_timeout=30)
+        options = {"limit": max_connections, "keepalive_timeout": 30}
+        connector = (
+            aiohttp.TCPConnector(**options)
+            if guard is None
+            else guarded_connector(guard, **options)
+        )
         # Pacing counts from when a request really left (``_ApiClient._spaced``); without
         # this, from when its response came back, a response time too late each request.
         trace = aiohttp.TraceConfig()
@@ -51,6 +61,40 @@ def async_transport(*, max_connections: int) -> httpx.AsyncBaseTransport:
         return aiohttp.ClientSession(connector=connector, trace_configs=[trace])
 
     return AiohttpTransport(client=session)
+
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp's resolver, keeping only the addresses the guard allows."""
+
+    def __init__(self, guard: network.NetworkGuard) -> None:
+        self.guard = guard
+        self._inner = aiohttp.DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = await self._inner.resolve(host, port, family)
+        allowed = [entry for entry in found if self.guard.allows(entry["host"])]
+        if not allowed:
+            raise network.AddressNotAllowed(found[0]["host"] if found else host)
+        return allowed
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def guarded_connector(guard: network.NetworkGuard, **kwargs: Any) -> aiohttp.TCPConnector:
+    """An aiohttp connector that resolves through the guard and checks every socket's address
+    (IP literals skip the resolver; the socket factory sees every address connected to)."""
+
+    def socket_factory(addr_info: Any) -> socket.socket:
+        family, type_, proto, _, sockaddr = addr_info
+        guard.check(str(sockaddr[0]))
+        return socket.socket(family=family, type=type_, proto=proto)
+
+    return aiohttp.TCPConnector(
+        resolver=GuardedResolver(guard), socket_factory=socket_factory, **kwargs
+    )
 
 
 class SlotBooker:

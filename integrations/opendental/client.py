@@ -25,7 +25,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from . import parsing
+from . import network, parsing
 from .errors import (
     BadResponse,
     OpenDentalError,
@@ -71,19 +71,27 @@ Params = Mapping[str, Any]
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
-_shared_client: httpx.Client | None = None
+_shared_clients: dict[network.NetworkGuard | None, httpx.Client] = {}
 _shared_pid: int | None = None
 _shared_lock = threading.Lock()
 
 
-def shared_http_client() -> httpx.Client:
-    """The process-wide pooled httpx.Client (recreated after a fork)."""
-    global _shared_client, _shared_pid
+def shared_http_client(guard: network.NetworkGuard | None = None) -> httpx.Client:
+    """The process-wide pooled httpx.Client (recreated after a fork); with ``guard``, the one
+    whose every connection goes only to addresses the guard allows (one per guard)."""
+    global _shared_pid
     with _shared_lock:
-        if _shared_client is None or _shared_pid != os.getpid():
-            _shared_client = httpx.Client(timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS)
+        if _shared_pid != os.getpid():
+            _shared_clients.clear()
             _shared_pid = os.getpid()
-        return _shared_client
+        if guard not in _shared_clients:
+            transport = (
+                None if guard is None else network.GuardedTransport(guard, limits=DEFAULT_LIMITS)
+            )
+            _shared_clients[guard] = httpx.Client(
+                timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS, transport=transport
+            )
+        return _shared_clients[guard]
 
 
 def _timeout_dict(timeout: httpx.Timeout | float | None) -> dict[str, float | None]:
@@ -319,6 +327,9 @@ class _ApiClient:
         try:
             yield exchange
         except _NOT_SENT as exc:
+            refused = network.refusal(exc)
+            if refused is not None:  # the guard's: permanent until the address is allowed
+                raise Unreachable(str(refused), permanent=True) from exc
             raise Unreachable(f"Could not connect: {type(exc).__name__}") from exc
         except httpx.TimeoutException as exc:
             raise Timeout(f"No response in time: {type(exc).__name__}") from exc

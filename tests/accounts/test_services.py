@@ -86,14 +86,16 @@ def test_members_can_be_added_and_their_roles_changed(account, owner):
     assert Membership.objects.get(account=account, user=user).role == Role.OPERATOR
 
 
-def test_office_create_defaults_base_url_from_mode_and_validates(account, owner):
-    office = offices.office_create(account=account, actor=owner, name="North", api_mode="service")
-    assert office.base_url == "http://127.0.0.1:30223/api/v1"
+def test_office_create_needs_a_server_for_service_mode_and_validates(account, owner):
+    with pytest.raises(ValidationError) as exc:
+        offices.office_create(account=account, actor=owner, name="North", api_mode="service")
+    assert "server's address" in exc.value.message_dict["base_url"][0]
     with pytest.raises(ValidationError) as exc:
         offices.office_create(
             account=account,
             actor=owner,
             name="Bad",
+            api_mode="local",
             base_url="https://example.com/x",
             time_zone="Mars/Base",
         )

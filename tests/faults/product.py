@@ -28,10 +28,10 @@ def seed(manifest: dict) -> dict[str, int]:
     )  # fmt: skip
     made = {}
     for spec in manifest["offices"]:
+        # Remote: the worker's OPENDENTAL_REMOTE_BASE_URL is the sandbox's.
         office = offices.office_create(
-            account=account, actor=owner, name=spec["name"], base_url=manifest["base_url"],
-            time_zone="UTC",
-        )  # fmt: skip
+            account=account, actor=owner, name=spec["name"], time_zone="UTC"
+        )
         keys.customer_key_add(office=office, key=spec["customer_key"], actor=owner)
         made[spec["name"]] = office.pk
     return made

@@ -32,8 +32,9 @@ def worker(celery_broker, tmp_path, sandbox):
 
     app.control.purge()
     w = Worker(
-        celery_broker, tmp_path / "worker.log", OPENDENTAL_THROTTLE_SCALE=str(THROTTLE_SCALE)
-    )
+        celery_broker, tmp_path / "worker.log", OPENDENTAL_THROTTLE_SCALE=str(THROTTLE_SCALE),
+        OPENDENTAL_REMOTE_BASE_URL=sandbox.base_url,
+    )  # fmt: skip
     yield w
     w.stop()
 

@@ -89,6 +89,7 @@ class Stack:
             "CELERY_TASK_DEFAULT_QUEUE": "faults",
             "ODPORTAL_VAR_DIR": str(tmp_path),
             "OPENDENTAL_THROTTLE_SCALE": str(THROTTLE_SCALE),
+            "OPENDENTAL_REMOTE_BASE_URL": sandbox.base_url,
             "ODPORTAL_SWEEP_INTERVAL_S": "2",
             **env,
         }

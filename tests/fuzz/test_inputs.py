@@ -20,6 +20,7 @@ from integrations.accounts.models import AuditEvent, DeveloperAccount
 from integrations.accounts.services import accounts
 from integrations.offices.models import CustomerKey, Office
 from integrations.offices.services import imports, keys, offices
+from integrations.opendental.network import base_url_host
 from odportal.lib.forms import service_errors_to_form
 from tests.factories import OfficeFactory
 
@@ -164,17 +165,26 @@ def _printable(value: str) -> str:
     reference=texts.map(_printable),
     notes=texts.map(_printable),
     time_zone=st.one_of(st.sampled_from(["UTC", "America/Chicago", "Mars/Base", ""]), texts),
+    api_mode=st.sampled_from(["remote", "service", "local"]),
     base_url=st.one_of(
         st.sampled_from(
-            ["", "https://api.opendental.com/api/v1", "javascript:alert(1)", "http://x/api/v1/"]
+            [
+                "",
+                "http://127.0.0.1:9/api/v1",
+                "javascript:alert(1)",
+                "http://127.0.0.1/api/v1/",
+                "http://127.0.0.1/?x=/api/v1",
+                "http://u:p@127.0.0.1/api/v1",
+            ]
         ),
         texts,
-    ),
+    ),  # fmt: skip
 )
 def test_office_create_gives_field_errors_or_one_office(
-    owner, account, name, reference, notes, time_zone, base_url
+    owner, account, name, reference, notes, time_zone, api_mode, base_url
 ):
     before = _counts()
+    base_url = _printable(base_url)
     try:
         office = offices.office_create(
             account=account,
@@ -183,13 +193,15 @@ def test_office_create_gives_field_errors_or_one_office(
             reference=reference,
             notes=notes,
             time_zone=_printable(time_zone),
-            base_url=_printable(base_url),
+            api_mode=api_mode,
+            base_url=base_url,
+            confirmed_host=base_url_host(base_url.strip()),
         )
     except ValidationError as exc:
         assert exc.message_dict and all(exc.message_dict.values())
         assert _counts() == before
     else:
-        assert office.name == name and office.base_url.endswith("/api/v1")
+        assert office.name == name and office.api_base_url.endswith("/api/v1")
         assert _counts()[1] == before[1] + 1
 
 
@@ -208,7 +220,9 @@ rows = st.lists(
             "name": texts,
             "customer_key": keyish,
             "api_mode": st.sampled_from(["remote", "Remote", "LOCAL", "svc", ""]),
-            "base_url": st.sampled_from(["", "http://127.0.0.1:9/api/v1", "ftp://x", "nope"]),
+            "base_url": st.sampled_from(
+                ["", "http://127.0.0.1:9/api/v1", "ftp://x", "nope", "http://x/#/api/v1"]
+            ),
             "time_zone": st.sampled_from(["", "UTC", "Europe/Paris", "Nowhere/Land"]),
             "reference": st.sampled_from(["", "R1", "R1", "R2", "<b>r</b>"]),
         }

@@ -25,17 +25,22 @@ def _csv(*rows: str, header: str = HEADER) -> str:
     return "\n".join([header, *rows]) + "\n"
 
 
-def test_csv_creates_offices_with_their_keys(account, owner):
+def test_csv_creates_offices_with_their_keys(account, owner, settings):
+    settings.ODPORTAL_ALLOWED_NETWORKS = ["10.0.0.0/8"]  # the vendor's VPN
     k1, k2 = random_key(), random_key()
     source = _csv(
-        f"North Clinic,{k1},remote,,America/Chicago,N-1,first",
+        f"North Clinic,{k1},remote,https://elsewhere.example/api/v1,America/Chicago,N-1,first",
         f"South Clinic,{k2},Local,http://10.0.0.5:30222/api/v1,America/Denver,,",
     )
-    result = offices_import(account=account, actor=owner, source=source, filename="o.csv")
+    result = offices_import(
+        account=account, actor=owner, source=source, filename="o.csv",
+        confirmed_hosts={"10.0.0.5:30222"},
+    )  # fmt: skip
     assert (result.created, result.skipped, result.rejected) == (2, 0, 0)
     north = Office.objects.get(account=account, name="North Clinic")
     assert north.reference == "N-1" and north.time_zone == "America/Chicago"
-    assert north.base_url == "https://api.opendental.com/api/v1"
+    # A Remote row goes to the deployment's Open Dental URL whatever its base_url says.
+    assert north.base_url == "" and north.api_base_url == settings.OPENDENTAL_REMOTE_BASE_URL
     south = Office.objects.get(name="South Clinic")
     assert south.api_mode == "local" and south.base_url == "http://10.0.0.5:30222/api/v1"
     assert crypto.decrypt(south.keys.get(is_current=True).key_encrypted) == k2
@@ -64,7 +69,7 @@ def test_invalid_rows_are_rejected_with_reasons_and_leave_nothing(account, owner
         "Bad key,short,remote,,,,",
         f"Bad zone,{random_key()},remote,,Mars/Olympus,,",
         f"Bad mode,{random_key()},cloud,,,,",
-        f"Bad url,{random_key()},remote,https://example.com/,,,",
+        f"Bad url,{random_key()},service,https://example.com/,,,",
         f"Fine,{random_key()},remote,,,,",
     )
     result = offices_import(account=account, actor=owner, source=source)
@@ -145,7 +150,7 @@ def _manifest(**extra) -> dict:
     }
 
 
-def test_manifest_offices_use_its_base_url_and_key_status(account, owner):
+def test_manifest_offices_are_remote_with_their_key_status(account, owner, settings):
     manifest = _manifest()
     result = offices_import(
         account=account, actor=owner, source=json.dumps(manifest), filename="sandbox.json"
@@ -153,21 +158,31 @@ def test_manifest_offices_use_its_base_url_and_key_status(account, owner):
     assert result.format == "manifest"
     assert [r.outcome for r in result.rows] == ["created", "created", "rejected"]
     offices = Office.objects.filter(account=account).order_by("name")
-    assert {o.base_url for o in offices} == {"http://127.0.0.1:8765/api/v1"}
+    # The manifest's base_url is not stored: Remote offices follow the deployment's setting.
+    assert {(o.api_mode, o.base_url) for o in offices} == {("remote", "")}
+    assert {o.api_base_url for o in offices} == {settings.OPENDENTAL_REMOTE_BASE_URL}
     key2 = CustomerKey.objects.get(office__name="Sandbox Office 2")
     assert key2.status == KeyStatus.DISABLED_BY_CUSTOMER
 
 
-def test_base_url_override_wins(account, owner):
-    result = offices_import(
-        account=account,
-        actor=owner,
-        source=json.dumps(_manifest()),
-        base_url_override="http://127.0.0.2:9000/api/v1",
+def test_base_url_override_is_for_service_rows_and_needs_their_host_confirmed(account, owner):
+    manifest = _manifest()
+    manifest["offices"][1]["mode"] = "Service"
+    override = "http://127.0.0.2:9000/api/v1"
+    first = offices_import(
+        account=account, actor=owner, source=json.dumps(manifest), base_url_override=override
     )
-    assert result.created == 2
-    assert set(Office.objects.values_list("base_url", flat=True)) == {
-        "http://127.0.0.2:9000/api/v1"
+    assert [r.outcome for r in first.rows] == ["created", "rejected", "rejected"]
+    assert "127.0.0.2:9000" in first.rows[1].messages[0]
+    assert first.hosts_to_confirm == {"127.0.0.2:9000"}
+    again = offices_import(
+        account=account, actor=owner, source=json.dumps(manifest), base_url_override=override,
+        confirmed_hosts=first.hosts_to_confirm,
+    )  # fmt: skip
+    assert [r.outcome for r in again.rows] == ["skipped", "created", "rejected"]
+    assert dict(Office.objects.values_list("name", "base_url")) == {
+        "Sandbox Office 1": "",  # Remote: the override does not apply
+        "Sandbox Office 2": override,
     }
 
 

@@ -35,6 +35,7 @@ def worker(celery_broker, tmp_path, sandbox):
         celery_broker,
         tmp_path / "worker.log",
         OPENDENTAL_THROTTLE_SCALE=str(THROTTLE_SCALE),
+        OPENDENTAL_REMOTE_BASE_URL=sandbox.base_url,
         ODPORTAL_CLAIM_STALE_AFTER_S="3",
         # Write (and heartbeat) every page, so a kill lands between stored pages.
         ODPORTAL_INGEST_BATCH_ROWS="100",

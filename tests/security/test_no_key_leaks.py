@@ -52,7 +52,9 @@ def polled(debug_logs, sandbox_account, owner, sandbox):
         account=sandbox_account["Queries Office"].account,
         actor=owner,
         name="Unreachable Office",
+        api_mode="service",
         base_url="http://127.0.0.1:9/api/v1",
+        confirmed_host="127.0.0.1:9",
         time_zone="UTC",
     )
     keys.customer_key_add(office=dead, key=random_key(), actor=owner)

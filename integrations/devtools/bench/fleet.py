@@ -9,6 +9,7 @@ measured: from the first enqueue to the last run's finish.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -30,6 +31,7 @@ from django.utils import timezone
 from integrations.accounts.models import DeveloperAccount
 from integrations.accounts.services import accounts
 from integrations.devtools.bench import common
+from integrations.devtools.sandbox import sandbox_settings
 from integrations.offices.models import AgingRow, CustomerKey, Office, PollKind, PollRun
 from integrations.offices.services import health, imports
 from integrations.offices.services.aging.recipe import OPEN_DENTAL_BUCKETS
@@ -64,10 +66,13 @@ def fleet_run(options: FleetOptions, say: common.Say) -> dict[str, Any]:
         throttle_scale=options.interval_s / 1.0, latency_ms=options.latency_ms, work_dir=work_dir,
     )  # fmt: skip
     workers: list[common.Child] = []
+    pointed = contextlib.ExitStack()
     try:
         # The sandbox stands in for Open Dental's servers, which do not share our CPU: at a
         # higher priority the worker's and Postgres's bursts do not delay its clock.
         manifest = common.read_manifest(sandbox.start(priority=-10), work_dir)
+        # Remote offices (all of the fleet's) go to it, here and in the workers started below.
+        pointed.enter_context(sandbox_settings(manifest["base_url"]))
         control = control_url(manifest["base_url"])
         say(f"sandbox: {manifest['base_url']} (log {sandbox.log_path})")
         expected = expected_totals(control, manifest, say)
@@ -82,6 +87,7 @@ def fleet_run(options: FleetOptions, say: common.Say) -> dict[str, Any]:
         for worker in workers:
             worker.stop()
         sandbox.stop()
+        pointed.close()
         if not options.keep:
             fleet_cleanup(say)
 
@@ -140,7 +146,8 @@ def _manifest_csv(manifest: dict) -> str:
     writer.writerow(["name", "customer_key", "api_mode", "base_url", "time_zone"])
     zone = common.local_time_zone()
     for i, office in enumerate(manifest["offices"]):
-        row = [_office_name(i, office), office["customer_key"], "remote", manifest["base_url"]]
+        # Remote: no base URL, they go to OPENDENTAL_REMOTE_BASE_URL (the sandbox's here).
+        row = [_office_name(i, office), office["customer_key"], "remote", ""]
         writer.writerow([*row, zone])
     return out.getvalue()
 
@@ -176,7 +183,8 @@ def _worker_start(
     options: FleetOptions, concurrency: int, work_dir: Path, say: common.Say, index: int
 ) -> common.Child:
     # Database and broker come from the environment, as for this process (DATABASE_URL,
-    # REDIS_URL, else the embedded defaults); only the throttle scale is the benchmark's.
+    # REDIS_URL, else the embedded defaults), and so does the sandbox's address
+    # (``sandbox_settings``); only the throttle scale is the benchmark's.
     env = {
         "OPENDENTAL_THROTTLE_SCALE": repr(options.interval_s / 1.0),
         "DJANGO_SETTINGS_MODULE": "odportal.settings",

@@ -37,6 +37,7 @@ import httpx
 from django.conf import settings
 
 from integrations.devtools.bench import common, fleet
+from integrations.devtools.sandbox import sandbox_settings
 from integrations.offices.models import PollKind, PollRun
 from integrations.offices.services.aging import recipe, snapshots
 from integrations.offices.services.polling import dispatch, execute, runs
@@ -128,7 +129,7 @@ def refresh_run(options: RefreshOptions, say: common.Say) -> dict[str, Any]:
         say(f"sandbox: {manifest['base_url']} (log {sandbox.log_path})")
         expected = fleet.expected_totals(fleet.control_url(manifest["base_url"]), manifest, say)
         offices = fleet.fleet_create(manifest, say)
-        with _throttle_scale(options.interval_s):
+        with _throttle_scale(options.interval_s), sandbox_settings(manifest["base_url"]):
             figures = _measure(offices, say)
         _say_phases(figures, say)
         verified, rows = fleet.verify(offices, expected, say)

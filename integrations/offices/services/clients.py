@@ -1,7 +1,10 @@
 """Building Open Dental clients for offices: keys decrypted just in time, one pool per process.
 
 The pacer is shared across worker processes through Redis when ``REDIS_URL`` is set, so every
-customer key stays under its Open Dental interval however many workers poll.
+customer key stays under its Open Dental interval however many workers poll. Every client
+connects through the deployment's network guard (``network_guard``: public addresses plus
+``ODPORTAL_ALLOWED_NETWORKS``), checked on each address connected to, and sends to the office's
+``api_base_url`` (Remote: ``OPENDENTAL_REMOTE_BASE_URL``).
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from integrations.accounts.services.accounts import developer_key_plaintext
 from integrations.offices.models import ApiMode, CustomerKey, Office
 from integrations.offices.services.keys import customer_key_plaintext
 from integrations.opendental import OpenDentalClient, Pacer, pacer_from_url, shared_http_client
-from integrations.opendental.aio import AsyncOpenDentalClient, SlotBooker
+from integrations.opendental.aio import AsyncOpenDentalClient, SlotBooker, async_transport
 from integrations.opendental.client import DEFAULT_TIMEOUT
+from integrations.opendental.network import NetworkGuard
 
 CLIENT_MODES = {ApiMode.REMOTE: "Remote", ApiMode.SERVICE: "Service", ApiMode.LOCAL: "Local"}
 
@@ -33,9 +37,19 @@ def _pacer(redis_url: str, margin_s: float) -> Pacer:
     return pacer_from_url(redis_url or None, margin_s=margin_s)
 
 
+def network_guard() -> NetworkGuard:
+    """Where this deployment's requests may go: public addresses and the listed networks."""
+    return _guard(tuple(settings.ODPORTAL_ALLOWED_NETWORKS))
+
+
 @cache
-def _http() -> httpx.Client:
-    return shared_http_client()
+def _guard(networks: tuple[str, ...]) -> NetworkGuard:
+    return NetworkGuard.from_strings(networks)
+
+
+def office_async_transport(*, max_connections: int) -> httpx.AsyncBaseTransport:
+    """The async transport for ``office_async_client``s, through the network guard."""
+    return async_transport(max_connections=max_connections, guard=network_guard())
 
 
 def _timeout() -> httpx.Timeout:
@@ -66,8 +80,8 @@ def office_client(
     """An API client for the office's current key, paced by its known permissions."""
     args, kwargs = _client_args(office, key)
     return OpenDentalClient(
-        *args, http_client=_http(), on_request=on_request, max_pace_wait_s=max_pace_wait_s,
-        sleep=_sleep_without_db, **kwargs,
+        *args, http_client=shared_http_client(network_guard()), on_request=on_request,
+        max_pace_wait_s=max_pace_wait_s, sleep=_sleep_without_db, **kwargs,
     )  # fmt: skip
 
 
@@ -93,7 +107,7 @@ def _client_args(office: Office, key: CustomerKey | None) -> tuple[tuple, dict]:
     dev_key = developer_key_plaintext(office.account)
     if key is None or not dev_key:
         raise NoKey("The office has no current customer key or the account no developer key.")
-    args = (office.base_url, dev_key, customer_key_plaintext(key))
+    args = (office.api_base_url, dev_key, customer_key_plaintext(key))
     return args, {
         "mode": CLIENT_MODES[ApiMode(office.api_mode)],
         "timeout": _timeout(),

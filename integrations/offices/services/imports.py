@@ -2,6 +2,11 @@
 
 Each row runs in its own savepoint: a rejected row leaves nothing behind (no office without its
 key), while the good rows of the same file stay. Keys never appear in results or errors.
+
+A row's base URL (or the override) is the server of a Service or Local row, under the rules of
+``offices.office_create``: an owner's import only, and only to a host in ``confirmed_hosts``
+(a row with another host is rejected, its host listed in ``hosts_to_confirm``); Remote rows
+use the deployment's Open Dental URL whatever they say.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,9 +25,10 @@ from django.views.decorators.debug import sensitive_variables
 
 from integrations.accounts.models import DeveloperAccount
 from integrations.accounts.services.audit import audit_record
-from integrations.offices.models import ApiMode, CustomerKey, KeyStatus
+from integrations.offices.models import ApiMode, CustomerKey, KeyStatus, Office
 from integrations.offices.services import keys as keys_service
 from integrations.offices.services import offices as offices_service
+from integrations.opendental import network
 from integrations.opendental.keys import KEY_RULE, is_key
 from odportal.lib import crypto
 
@@ -53,6 +60,7 @@ class ImportRow:
     outcome: str
     errors: dict[str, list[str]] = field(default_factory=dict)
     office_id: str = ""
+    host_to_confirm: str = ""
 
     @property
     def messages(self) -> list[str]:
@@ -66,6 +74,8 @@ class ImportResult:
 
     format: str
     rows: list[ImportRow] = field(default_factory=list)
+    # Hosts of rejected rows whose keys would go there once confirmed (import again with them).
+    hosts_to_confirm: set[str] = field(default_factory=set)
 
     def count(self, outcome: str) -> int:
         return sum(1 for r in self.rows if r.outcome == outcome)
@@ -98,8 +108,11 @@ def offices_import(
     source: bytes | str,
     filename: str = "",
     base_url_override: str | None = None,
+    confirmed_hosts: Collection[str] = (),
 ) -> ImportResult:
-    """Import offices and keys from CSV or manifest JSON; raise ValidationError if unreadable."""
+    """Import offices and keys from CSV or manifest JSON; raise ValidationError if unreadable.
+
+    Service and Local rows may send their keys only to ``confirmed_hosts`` (see the module)."""
     text = _decode(source)
     is_json = filename.lower().endswith(".json") or text.lstrip().startswith("{")
     fmt, records = ("manifest", _manifest_records(text)) if is_json else ("csv", _csv_records(text))
@@ -109,7 +122,13 @@ def offices_import(
     for number, record in records:
         if base_url_override:
             record["base_url"] = base_url_override
-        result.rows.append(_import_one(account=account, actor=actor, number=number, rec=record))
+        row = _import_one(
+            account=account, actor=actor, number=number, rec=record, confirmed=confirmed_hosts
+        )
+        result.rows.append(row)
+        if row.host_to_confirm:
+            result.hosts_to_confirm.add(row.host_to_confirm)
+    _notify_owners(account, actor, result)
     audit_record(
         account=account,
         actor=actor,
@@ -197,12 +216,18 @@ def _manifest_records(text: str) -> list[tuple[int, dict[str, Any]]]:
 
 
 class _Rejected(Exception):
-    def __init__(self, errors: dict[str, list[str]]) -> None:
+    def __init__(self, errors: dict[str, list[str]], host_to_confirm: str = "") -> None:
         self.errors = errors
+        self.host_to_confirm = host_to_confirm
 
 
 def _import_one(
-    *, account: DeveloperAccount, actor: Any, number: int, rec: dict[str, Any]
+    *,
+    account: DeveloperAccount,
+    actor: Any,
+    number: int,
+    rec: dict[str, Any],
+    confirmed: Collection[str],
 ) -> ImportRow:
     key = rec.get("customer_key", "")
     row = ImportRow(number=number, name=rec.get("name", "")[:200], key_last4="", outcome="")
@@ -214,15 +239,23 @@ def _import_one(
             return row
     try:
         with transaction.atomic():  # savepoint: a rejected row leaves nothing behind
-            office = _create(account=account, actor=actor, rec=rec, key=key)
+            office = _create(account=account, actor=actor, rec=rec, key=key, confirmed=confirmed)
     except _Rejected as exc:
         row.outcome, row.errors = Outcome.REJECTED, _scrub(exc.errors, key)
+        row.host_to_confirm = exc.host_to_confirm
         return row
     row.outcome, row.office_id = Outcome.CREATED, str(office.public_id)
     return row
 
 
-def _create(*, account: DeveloperAccount, actor: Any, rec: dict[str, Any], key: str):
+def _create(
+    *,
+    account: DeveloperAccount,
+    actor: Any,
+    rec: dict[str, Any],
+    key: str,
+    confirmed: Collection[str],
+):
     errors: dict[str, list[str]] = {}
     if not is_key(key):
         errors["customer_key"] = ["Enter the customer key." if not key else KEY_RULE]
@@ -236,17 +269,36 @@ def _create(*, account: DeveloperAccount, actor: Any, rec: dict[str, Any], key: 
             errors[name] = ["Contains a NUL (\\x00) character."]
     if errors:
         raise _Rejected(errors)
+    host = network.base_url_host(str(fields.get("base_url") or "").strip())
     try:
-        office = offices_service.office_create(account=account, actor=actor, **fields)
+        office = offices_service.office_create(
+            account=account, actor=actor, notify=False, **fields,
+            confirmed_host=host if host in confirmed else "",
+        )  # fmt: skip
         new_key = keys_service.customer_key_add(office=office, key=key, actor=actor)
         status = MANIFEST_KEY_STATUS.get(rec.get("key_status", ""), KeyStatus.ENABLED)
         if status != KeyStatus.ENABLED:
             keys_service.customer_key_mark_detected(key=new_key, status=status)
     except ValidationError as exc:
-        raise _Rejected(_error_dict(exc)) from None
+        raise _Rejected(_error_dict(exc), _host_to_confirm(exc)) from None
     except DatabaseError:
         raise _Rejected({"__all__": ["The row could not be saved."]}) from None
     return office
+
+
+def _host_to_confirm(exc: ValidationError) -> str:
+    """The host a row was refused for want of confirming (office_create's "confirm" error)."""
+    errors = getattr(exc, "error_dict", {}).get("base_url", [])
+    return next((e.params["host"] for e in errors if e.code == "confirm" and e.params), "")
+
+
+def _notify_owners(account: DeveloperAccount, actor: Any, result: ImportResult) -> None:
+    """One mail for the whole import: which new offices send their keys to which server."""
+    ids = [row.office_id for row in result.rows if row.outcome == Outcome.CREATED]
+    own_servers = Office.objects.filter(public_id__in=ids).exclude(api_mode=ApiMode.REMOTE)
+    offices_service.offices_destinations_notify(
+        account=account, actor=actor, offices=list(own_servers.order_by("name"))
+    )
 
 
 def _error_dict(exc: ValidationError) -> dict[str, list[str]]:

@@ -33,8 +33,12 @@ def account_import(request: HttpRequest, public_id) -> HttpResponse:
                 source=upload.read(),
                 filename=upload.name,
                 base_url_override=form.cleaned_data["base_url"] or None,
+                confirmed_hosts=form.confirmed_hosts(),
             )
         except ValidationError as exc:
             form.add_error("file", exc.messages)
+        else:
+            if result.hosts_to_confirm:
+                form.ask_confirmation(result.hosts_to_confirm)
     ctx = account_page_context(request, account, "import", form=form, result=result)
     return render(request, "offices/import.html", ctx)

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from integrations.accounts import access
 from integrations.accounts import selectors as account_selectors
+from integrations.accounts.models import Role
 from integrations.offices import forms
 from integrations.offices.selectors import offices as selectors
 from integrations.offices.services import offices as office_services
@@ -68,11 +69,13 @@ def office_new(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("You cannot add offices to any account.")
     form = forms.OfficeCreateForm(posted(request), accounts=accounts)
     if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
+        data = form.office_fields()
         account = data.pop("account")
         access.require_actor(request, account)
         try:
-            office = office_services.office_create(account=account, actor=request.user, **data)
+            office = office_services.office_create(
+                account=account, actor=request.user, confirmed_host=form.confirmed_host, **data
+            )
         except ValidationError as exc:
             service_errors_to_form(form, exc)
         else:
@@ -110,10 +113,14 @@ def office_detail(request: HttpRequest, public_id) -> HttpResponse:
 def office_edit(request: HttpRequest, public_id) -> HttpResponse:
     """Edit an office's settings through the office_update service."""
     office, _ = office_for_user(request, public_id, write=True)
-    form = forms.OfficeForm(posted(request), instance=office)
+    can_direct = access.role_in(request, office.account) == Role.OWNER
+    form = forms.OfficeForm(posted(request), instance=office, can_direct=can_direct)
     if request.method == "POST" and form.is_valid():
         try:
-            office_services.office_update(office=office, actor=request.user, **form.cleaned_data)
+            office_services.office_update(
+                office=office, actor=request.user, confirmed_host=form.confirmed_host,
+                **form.office_fields(),
+            )  # fmt: skip
         except ValidationError as exc:
             service_errors_to_form(form, exc)
         else:

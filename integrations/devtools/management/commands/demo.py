@@ -20,6 +20,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from integrations.devtools import demo
+from integrations.devtools.sandbox import sandbox_settings
 from integrations.devtools.termination import exit_through_cleanup_on_termination
 from odportal.lib.files import private_dir
 
@@ -54,8 +55,11 @@ class Command(BaseCommand):
         with ExitStack() as stack:
             sandbox = stack.enter_context(demo.demo_sandbox(port=sandbox_port))
             self.stdout.write(f"Open Dental sandbox: {sandbox.base_url}")
+            # Remote offices (all of the demo's) go to the sandbox: here, in runserver, and in
+            # the worker and beat started below (they inherit the environment).
+            stack.enter_context(sandbox_settings(sandbox.base_url))
             user = demo.demo_user_ensure()
-            demo.demo_account_ensure(user=user, base_url=sandbox.base_url)
+            demo.demo_account_ensure(user=user)
             result = demo.demo_sandbox_account_ensure(user=user, manifest=sandbox.manifest)
             self.stdout.write(f"Sandbox offices: {result}")
             if not no_workers:

@@ -23,7 +23,13 @@ class Command(BaseCommand):
         parser.add_argument("file", type=Path)
         parser.add_argument("--account", required=True, help="account UUID or company name")
         parser.add_argument("--user", default=None, help="username recorded as the actor")
-        parser.add_argument("--base-url", default=None, help="use this base URL for every row")
+        parser.add_argument(
+            "--base-url", default=None, help="server address for every Service and Local row"
+        )
+        parser.add_argument(
+            "--confirm-host", action="append", default=[], dest="confirm_hosts", metavar="HOST",
+            help="send Service and Local rows' keys to this host (host[:port]; repeatable)",
+        )  # fmt: skip
 
     def handle(self, *args, file: Path, account: str, user: str | None, **options) -> None:
         target = _find_account(account)
@@ -39,6 +45,7 @@ class Command(BaseCommand):
                 source=source,
                 filename=file.name,
                 base_url_override=options.get("base_url"),
+                confirmed_hosts=[h.lower() for h in options.get("confirm_hosts") or []],
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
@@ -50,6 +57,9 @@ class Command(BaseCommand):
             self.stdout.write(line)
         style = self.style.SUCCESS if not result.rejected else self.style.WARNING
         self.stdout.write(style(f"{target.company_name}: {result.summary}"))
+        if result.hosts_to_confirm:
+            flags = " ".join(f"--confirm-host {h}" for h in sorted(result.hosts_to_confirm))
+            self.stdout.write(f"To send those offices' keys there, run again with {flags}")
 
 
 def _find_account(value: str) -> DeveloperAccount:

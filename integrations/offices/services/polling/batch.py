@@ -41,9 +41,13 @@ from integrations.offices.models import (
     RunOutcome,
 )
 from integrations.offices.services.aging import recipe, snapshots
-from integrations.offices.services.clients import NoKey, office_async_client
+from integrations.offices.services.clients import (
+    NoKey,
+    office_async_client,
+    office_async_transport,
+)
 from integrations.offices.services.polling import outcomes, runs
-from integrations.opendental.aio import AsyncOpenDentalClient, SlotBooker, async_transport
+from integrations.opendental.aio import AsyncOpenDentalClient, SlotBooker
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +113,7 @@ class _Batch:
         self.resume = resume
         self.events: queue.SimpleQueue = queue.SimpleQueue()
         self.loop = asyncio.new_event_loop()
-        self.transport = async_transport(max_connections=max(len(jobs), 1))
+        self.transport = office_async_transport(max_connections=max(len(jobs), 1))
         self.booker = SlotBooker()
         self.main_task: asyncio.Task | None = None
         self.stopping = False
