@@ -37,7 +37,10 @@ from .errors import (
     Timeout,
     Unreachable,
     classify,
+    describe_body,
     looks_like_html,
+    od_text,
+    one_line,
 )
 from .models import (
     AgingReportRow,
@@ -97,7 +100,10 @@ __all__ = [
     "Timeout",
     "Unreachable",
     "classify",
+    "describe_body",
     "looks_like_html",
+    "od_text",
+    "one_line",
     "default_pacer",
     "pacer_from_url",
     "pacer_key_id",

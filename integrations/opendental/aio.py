@@ -156,11 +156,14 @@ class AsyncOpenDentalClient(OpenDentalClient):
         token = _SENT.set(request.extensions["trace"].sent)
         try:
             with self._exchange(method, path, request) as exchange:
-                response = await self.transport.handle_async_request(request)
                 try:
-                    await response.aread()
-                finally:
-                    await response.aclose()  # the connection back to the pool
+                    response = await self.transport.handle_async_request(request)
+                    try:
+                        await response.aread()
+                    finally:
+                        await response.aclose()  # the connection back to the pool
+                except aiohttp.ClientError as exc:  # one httpx_aiohttp leaves unmapped
+                    raise httpx.RemoteProtocolError(type(exc).__name__) from exc
                 exchange.response = response
         finally:
             _SENT.reset(token)

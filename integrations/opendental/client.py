@@ -34,7 +34,7 @@ from .errors import (
     Timeout,
     Unreachable,
     classify,
-    safe_text,
+    describe_body,
 )
 from .models import (
     AgingReportRow,
@@ -256,15 +256,20 @@ class _ApiClient:
         self, response: httpx.Response, expect_json: bool, decode: Callable[[bytes], Any]
     ) -> Any:
         """The decoded body of a response, or its fault as an OpenDentalError."""
+        status = response.status_code
         if not response.is_success:
-            raise classify(response, body=self._scrub(safe_text(response)))
+            raise classify(response, self._scrub(response.content))
         if not expect_json:
             return None
+        content = response.content
         try:
-            return decode(response.content)
+            return decode(content)
         except BadResponse as exc:
-            exc.status = response.status_code
-            exc.body = self._scrub(exc.body)
+            exc.status = status
+            if content.strip() and content.lstrip()[:1] not in (b"[", b"{", b'"'):
+                # Not JSON at all (an HTML page, binary): say what it is, not what it says.
+                content_type = response.headers.get("Content-Type")
+                raise BadResponse(describe_body(content, content_type), status=status) from None
             raise
 
     def _pace_wait(self) -> float:
@@ -319,11 +324,13 @@ class _ApiClient:
         try:
             yield exchange
         except _NOT_SENT as exc:
-            raise Unreachable(f"Could not connect: {type(exc).__name__}") from exc
+            raise self._unreachable(request) from exc
         except httpx.TimeoutException as exc:
-            raise Timeout(f"No response in time: {type(exc).__name__}") from exc
+            raise Timeout("No complete response in time") from exc
         except httpx.TransportError as exc:
-            raise Unreachable(f"Connection failed: {type(exc).__name__}") from exc
+            # Refused, reset or not HTTP at all: the same words, so that an error never tells
+            # a listening port from a closed one (the cause stays on __cause__, for logs).
+            raise self._unreachable(request) from exc
         except httpx.DecodingError as exc:  # e.g. a corrupt gzip body
             raise BadResponse(f"Undecodable response body: {type(exc).__name__}") from exc
         finally:
@@ -337,11 +344,15 @@ class _ApiClient:
             if self.on_request is not None:
                 self.on_request(method, path, status, elapsed)
 
-    def _scrub(self, text: str) -> str:
+    @staticmethod
+    def _unreachable(request: httpx.Request) -> Unreachable:
+        return Unreachable(f"Could not connect to {request.url.host}")
+
+    def _scrub(self, content: bytes) -> bytes:
         """Remove our own keys should a server ever echo them back."""
         for key in self._keys:
-            text = text.replace(key, "***")
-        return text
+            content = content.replace(key.encode(), b"***")
+        return content
 
     def paginate(
         self,
