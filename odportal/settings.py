@@ -251,6 +251,10 @@ LOGGING = {
 # against the real API.
 OPENDENTAL_THROTTLE_SCALE = float(env_str("OPENDENTAL_THROTTLE_SCALE", "1.0"))
 OPENDENTAL_MAX_RETRIES = env_int("OPENDENTAL_MAX_RETRIES", 2)
+# Each Open Dental request, all of it (connect, send, every read), ends within this many
+# seconds, however slowly the upstream sends: Open Dental answers within 60 s (then 504). Past
+# it the call fails as Timeout (transient, so retried OPENDENTAL_MAX_RETRIES times at most).
+OPENDENTAL_DEADLINE_S = float(env_str("OPENDENTAL_DEADLINE_S", "65"))
 # Extra spacing per key beyond Open Dental's interval (plus 2%), against network and scheduling
 # jitter: a request that reaches Open Dental early is refused, and repeated abuse can get an
 # address suspended, so a little throughput is traded for never arriving early.
@@ -283,7 +287,5 @@ LOGIN_THROTTLE_MAX_FAILURES_PER_IP = env_int("ODPORTAL_LOGIN_MAX_FAILURES_PER_IP
 LOGIN_THROTTLE_WINDOW_S = env_int("ODPORTAL_LOGIN_WINDOW_S", 15 * 60)
 # Behind a reverse proxy REMOTE_ADDR is the proxy; trust only the entry the proxy appends.
 LOGIN_TRUST_X_FORWARDED_FOR = env_bool("ODPORTAL_TRUST_X_FORWARDED_FOR", default=False)
-# Seconds to wait for an Open Dental response (its own limit is 60 s; 504 after that).
-OPENDENTAL_READ_TIMEOUT_S = float(env_str("OPENDENTAL_READ_TIMEOUT_S", "65"))
 # Failed-login records are kept this long for review, then pruned with the snapshots.
 LOGIN_ATTEMPT_RETENTION_DAYS = env_int("ODPORTAL_LOGIN_ATTEMPT_RETENTION_DAYS", 30)

@@ -10,6 +10,7 @@ Usage::
 """
 
 from .client import (
+    DEFAULT_DEADLINE_S,
     DEFAULT_LIMITS,
     DEFAULT_TIMEOUT,
     PAGE_SIZE_LOCAL,
@@ -64,6 +65,7 @@ from .pacer import (
 )
 
 __all__ = [
+    "DEFAULT_DEADLINE_S",
     "DEFAULT_LIMITS",
     "DEFAULT_TIMEOUT",
     "PAGE_SIZE_LOCAL",

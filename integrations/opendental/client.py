@@ -4,6 +4,7 @@ One `httpx.Client` per process is the intent (`shared_http_client()`); each API 
 `ODFHIR dev/cust` header and a bare `Content-Type: application/json` to every call, paces per
 customer key before sending, retries only transient errors (bounded, exponential backoff with
 full jitter, honouring Retry-After) and parses responses strictly into frozen dataclasses.
+Each attempt, all of it, ends within ``deadline_s`` (`bounds`).
 Keys never appear in logs, reprs or exception messages.
 """
 
@@ -25,7 +26,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from . import parsing
+from . import bounds, parsing
 from .errors import (
     BadResponse,
     OpenDentalError,
@@ -51,7 +52,10 @@ from .pacer import NullPacer, Pacer, default_pacer, pacer_key_id, throttle_inter
 log = logging.getLogger(__name__)
 
 REMOTE_BASE_URL = "https://api.opendental.com/api/v1"
-DEFAULT_TIMEOUT = httpx.Timeout(connect=5, read=65, write=10, pool=5)
+# Open Dental answers within 60 s (then 504): a request may take a little longer, no more.
+DEFAULT_DEADLINE_S = 65.0
+# Each socket operation's own limit; the deadline bounds them all (read: see ``_timeouts``).
+DEFAULT_TIMEOUT = httpx.Timeout(connect=5, read=DEFAULT_DEADLINE_S, write=10, pool=5)
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 PAGE_SIZE_REMOTE = 100
 PAGE_SIZE_LOCAL = 1000
@@ -81,13 +85,24 @@ def shared_http_client() -> httpx.Client:
     global _shared_client, _shared_pid
     with _shared_lock:
         if _shared_client is None or _shared_pid != os.getpid():
-            _shared_client = httpx.Client(timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS)
+            _shared_client = bounds.bounded_http_client(
+                timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS
+            )
             _shared_pid = os.getpid()
         return _shared_client
 
 
 def _timeout_dict(timeout: httpx.Timeout | float | None) -> dict[str, float | None]:
     return (timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)).as_dict()
+
+
+def _timeouts(deadline_s: float) -> httpx.Timeout:
+    """The default per-operation timeouts, the read one as long as the deadline: the deadline
+    is the one setting for how long an answer may take."""
+    return httpx.Timeout(
+        connect=DEFAULT_TIMEOUT.connect, read=deadline_s, write=DEFAULT_TIMEOUT.write,
+        pool=DEFAULT_TIMEOUT.pool,
+    )  # fmt: skip
 
 
 class _SendClock:
@@ -134,7 +149,8 @@ class _ApiClient:
         base_url: str,
         key_pair: tuple[str, str],
         *,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        timeout: httpx.Timeout | None = None,
+        deadline_s: float = DEFAULT_DEADLINE_S,
         pacer: Pacer | None = None,
         interval_s: float = 0.0,
         max_pace_wait_s: float | None = None,
@@ -147,9 +163,13 @@ class _ApiClient:
     ) -> None:
         if not all(key_pair) or any("/" in k or k != k.strip() for k in key_pair):
             raise ValueError("API keys must be non-empty, without '/' or surrounding spaces")
+        if deadline_s <= 0:
+            raise ValueError("deadline_s must be positive")
         self.base_url = base_url.rstrip("/")
         self._keys = key_pair
         self._auth = f"ODFHIR {key_pair[0]}/{key_pair[1]}"
+        self.deadline_s = deadline_s
+        timeout = timeout if timeout is not None else _timeouts(deadline_s)
         self.timeout = timeout
         self.pacer = pacer if pacer is not None else NullPacer()
         self.pace_key_id = pacer_key_id(key_pair[1])
@@ -158,7 +178,9 @@ class _ApiClient:
         self.max_retries = max_retries
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
-        self._http = http_client if http_client is not None else httpx.Client(timeout=timeout)
+        self._http = (
+            http_client if http_client is not None else bounds.bounded_http_client(timeout=timeout)
+        )
         self.on_request = on_request
         self._sleep = sleep
         # When this client's last request really went on the wire (monotonic clock).
@@ -248,7 +270,7 @@ class _ApiClient:
         if wait > 0:
             self._sleep(wait)
         request = self._build(method, path, params, body)
-        with self._exchange(method, path, request) as exchange:
+        with bounds.deadline(self.deadline_s), self._exchange(method, path, request) as exchange:
             exchange.response = self._http.send(request)
         return self._result(exchange.response, expect_json, decode)
 
@@ -326,7 +348,7 @@ class _ApiClient:
         except _NOT_SENT as exc:
             raise self._unreachable(request) from exc
         except httpx.TimeoutException as exc:
-            raise Timeout("No complete response in time") from exc
+            raise Timeout(f"No complete response within {self.deadline_s:g} s") from exc
         except httpx.TransportError as exc:
             # Refused, reset or not HTTP at all: the same words, so that an error never tells
             # a listening port from a closed one (the cause stays on __cause__, for logs).
@@ -395,7 +417,8 @@ class OpenDentalClient(_ApiClient):
         customer_key: str,
         *,
         mode: str = "Remote",
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        timeout: httpx.Timeout | None = None,
+        deadline_s: float = DEFAULT_DEADLINE_S,
         pacer: Pacer | None = None,
         min_interval_s: float | None = None,
         permissions: frozenset[str] | None = None,
@@ -419,6 +442,7 @@ class OpenDentalClient(_ApiClient):
             base_url,
             (developer_key, customer_key),
             timeout=timeout,
+            deadline_s=deadline_s,
             pacer=pacer if pacer is not None else default_pacer(),
             interval_s=self._interval_for(permissions or frozenset()),
             max_pace_wait_s=max_pace_wait_s,
@@ -563,7 +587,8 @@ class DeveloperPortalClient(_ApiClient):
         developer_key: str,
         portal_key: str,
         *,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        timeout: httpx.Timeout | None = None,
+        deadline_s: float = DEFAULT_DEADLINE_S,
         max_retries: int = 3,
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 30.0,
@@ -575,6 +600,7 @@ class DeveloperPortalClient(_ApiClient):
             base_url,
             (developer_key, portal_key),
             timeout=timeout,
+            deadline_s=deadline_s,
             max_retries=max_retries,
             backoff_base_s=backoff_base_s,
             backoff_max_s=backoff_max_s,
@@ -600,6 +626,7 @@ class DeveloperPortalClient(_ApiClient):
 
 
 __all__ = [
+    "DEFAULT_DEADLINE_S",
     "DEFAULT_LIMITS",
     "DEFAULT_TIMEOUT",
     "REMOTE_BASE_URL",

@@ -128,7 +128,7 @@ class BadResponse(OpenDentalError):
 
 
 class Timeout(OpenDentalError):
-    """No (complete) response within the client's timeout."""
+    """No complete response within the client's deadline (or a per-operation timeout)."""
 
 
 class Unreachable(OpenDentalError):

@@ -27,7 +27,7 @@ def fast_failures(od_settings):
     """Fail fast: one client retry (absorbs a stray 429 on a busy machine), two run attempts."""
     od_settings.OPENDENTAL_MAX_RETRIES = 1
     od_settings.RUN_MAX_ATTEMPTS = 2
-    od_settings.OPENDENTAL_READ_TIMEOUT_S = 0.5
+    od_settings.OPENDENTAL_DEADLINE_S = 0.5
     return od_settings
 
 

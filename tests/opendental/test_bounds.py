@@ -1,10 +1,10 @@
-"""What one request may cost and say, over real HTTP on loopback: error texts that never quote
-an answer that is not Open Dental's, and connection failures that read the same, open port or
-closed.
+"""What one request may cost and say, over real HTTP on loopback: a total deadline, error
+texts that never quote an answer that is not Open Dental's, and connection failures that read
+the same, open port or closed.
 
-Each test starts a tiny upstream in a thread (``upstream``) that misbehaves one way: answers
-with an HTML page or a long body, or is no HTTP server at all. Both clients are tried: the
-sync one (httpx) and the async one (aiohttp).
+Each test starts a tiny upstream in a thread (``upstream``) that misbehaves one way: drips its
+answer a byte at a time, answers with an HTML page or a long body, or is no HTTP server at
+all. Both clients are tried: the sync one (httpx) and the async one (aiohttp).
 """
 
 from __future__ import annotations
@@ -18,16 +18,21 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import httpx
 import pytest
 
 from integrations.offices.services.health import error_text, office_health_record_error
 from integrations.opendental import (
+    LocalPacer,
     NullPacer,
     OpenDentalClient,
     ServerError,
+    Timeout,
     Unreachable,
+    shared_http_client,
 )
 from integrations.opendental.aio import AsyncOpenDentalClient, async_transport
+from tests.helpers import CONTRACT_SCALE, contract_office
 
 DEV, CUST = "DevKey0123456789", "CustKey012345678"
 MARKER = "Internal-Marker-7f3a"  # text of a body that must never be shown
@@ -83,6 +88,22 @@ def answer(status: int, body: bytes, **headers: str) -> Respond:
 
     def respond(sock, stop, stats):
         _send(sock, stats, ("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+
+    return respond
+
+
+def drip(interval_s: float, where: str) -> Respond:
+    """A 200 answer sent one byte every ``interval_s``: all of it, or only its body."""
+    body = b"[" + b" " * 998 + b"]"
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+
+    def respond(sock, stop, stats):
+        if where == "body":
+            _send(sock, stats, head)
+        for byte in body if where == "body" else head + body:
+            _send(sock, stats, bytes([byte]))
+            if stop.wait(interval_s):
+                return
 
     return respond
 
@@ -198,3 +219,68 @@ def test_connection_failures_read_the_same_whether_the_port_is_closed_or_open(ca
             "Unreachable: Could not connect to 127.0.0.1",
         )
     }
+
+
+# --- the deadline -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "interval_s", "where"),
+    [
+        pytest.param(sync_call, 2.0, "body", id="sync-body-every-2s"),
+        pytest.param(sync_call, 2.0, "headers", id="sync-headers-every-2s"),
+        pytest.param(sync_call, 0.2, "headers", id="sync-headers-every-0.2s"),
+        pytest.param(sync_call, 0.2, "body", id="sync-body-every-0.2s"),
+        pytest.param(async_call, 2.0, "body", id="async-body-every-2s"),
+        pytest.param(async_call, 0.2, "headers", id="async-headers-every-0.2s"),
+    ],
+)
+def test_a_dripping_upstream_is_cut_at_the_deadline(call, interval_s, where):
+    # Each read returns within the drip interval, far below the 30 s read timeout: only the
+    # deadline over the whole exchange can end this call.
+    with upstream(drip(interval_s, where)) as (url, stats):
+        exc, elapsed = raised(call, url, deadline_s=1.5, timeout=httpx.Timeout(30))
+    assert isinstance(exc, Timeout) and exc.transient
+    assert str(exc) == "No complete response within 1.5 s"
+    # About the deadline: well before the next byte of a 2 s drip, and not a read timeout.
+    assert 1.4 <= elapsed < 1.9, elapsed
+    assert stats["requests"] == 1
+
+
+def test_a_timed_out_call_is_retried_a_bounded_number_of_times():
+    with upstream(drip(0.1, "body")) as (url, stats):
+        client = sync_client(url, deadline_s=0.5, max_retries=2, sleep=lambda _s: None)
+        started = time.monotonic()
+        with pytest.raises(Timeout):
+            client.clinics()
+    assert stats["requests"] == 3
+    assert time.monotonic() - started < 3 * 0.5 + 1.0
+
+
+def test_one_account_held_by_a_dripping_upstream_does_not_hold_up_another(sandbox):
+    http = shared_http_client()  # both accounts share the process's connection pool
+    spec = contract_office(sandbox, "Paid Clinics")
+    other = OpenDentalClient(
+        sandbox.base_url, sandbox.manifest["developer_key"], spec["customer_key"],
+        http_client=http, pacer=LocalPacer(), throttle_scale=CONTRACT_SCALE,
+        permissions=frozenset(spec["permissions"]),
+    )  # fmt: skip
+    held: dict = {}
+
+    def held_call(url: str) -> None:
+        client = sync_client(url, http_client=http, deadline_s=3.0, timeout=httpx.Timeout(30))
+        started = time.monotonic()
+        try:
+            client.clinics()
+        except Exception as exc:  # noqa: BLE001 - checked below
+            held.update(error=exc, elapsed=time.monotonic() - started)
+
+    with upstream(drip(2.0, "body")) as (url, _):
+        thread = threading.Thread(target=held_call, args=(url,))
+        thread.start()
+        time.sleep(0.3)  # the held call is on the wire
+        assert [c.clinic_num for c in other.clinics()] == spec["clinic_nums"]
+        assert thread.is_alive()  # the other account's call ended while this one was held
+        thread.join(timeout=10)
+    assert isinstance(held["error"], Timeout)
+    assert 2.9 <= held["elapsed"] < 4.0, held["elapsed"]
