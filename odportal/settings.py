@@ -255,6 +255,10 @@ OPENDENTAL_MAX_RETRIES = env_int("OPENDENTAL_MAX_RETRIES", 2)
 # seconds, however slowly the upstream sends: Open Dental answers within 60 s (then 504). Past
 # it the call fails as Timeout (transient, so retried OPENDENTAL_MAX_RETRIES times at most).
 OPENDENTAL_DEADLINE_S = float(env_str("OPENDENTAL_DEADLINE_S", "65"))
+# The largest answer read, decompressed (it is read in chunks, never more than this): a page is
+# at most 100 rows remotely, 1000 in Local/Service mode, well under 1 MiB. A larger answer fails
+# as ResponseTooLarge (permanent: it would be as large again on a retry).
+OPENDENTAL_MAX_RESPONSE_BYTES = env_int("OPENDENTAL_MAX_RESPONSE_BYTES", 16 * 1024 * 1024)
 # Extra spacing per key beyond Open Dental's interval (plus 2%), against network and scheduling
 # jitter: a request that reaches Open Dental early is refused, and repeated abuse can get an
 # address suspended, so a little throughput is traded for never arriving early.

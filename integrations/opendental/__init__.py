@@ -12,6 +12,7 @@ Usage::
 from .client import (
     DEFAULT_DEADLINE_S,
     DEFAULT_LIMITS,
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
     PAGE_SIZE_LOCAL,
     PAGE_SIZE_REMOTE,
@@ -32,6 +33,7 @@ from .errors import (
     PermissionMissing,
     QueryError,
     QueryNotReadOnly,
+    ResponseTooLarge,
     ServerError,
     ServerTimeout,
     Throttled,
@@ -67,6 +69,7 @@ from .pacer import (
 __all__ = [
     "DEFAULT_DEADLINE_S",
     "DEFAULT_LIMITS",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_TIMEOUT",
     "PAGE_SIZE_LOCAL",
     "PAGE_SIZE_REMOTE",
@@ -95,6 +98,7 @@ __all__ = [
     "QueryError",
     "QueryNotReadOnly",
     "RedisPacer",
+    "ResponseTooLarge",
     "SecurityPerm",
     "ServerError",
     "ServerTimeout",

@@ -21,7 +21,7 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-from . import parsing
+from . import bounds, parsing
 from .client import OpenDentalClient, Params, _Exchange
 from .errors import OpenDentalError
 from .pacer import Pacer
@@ -156,21 +156,21 @@ class AsyncOpenDentalClient(OpenDentalClient):
         token = _SENT.set(request.extensions["trace"].sent)
         try:
             with self._exchange(method, path, request) as exchange:
-                await self._asend(request, exchange)
+                reader = await self._asend(request, exchange)
         finally:
             _SENT.reset(token)
         assert exchange.response is not None
-        return self._result(exchange.response, True, decode)
+        return self._result(exchange.response, reader, True, decode)
 
-    async def _asend(self, request: httpx.Request, exchange: _Exchange) -> None:
+    async def _asend(self, request: httpx.Request, exchange: _Exchange) -> bounds.BodyReader:
         """Send and read the body, all of it within the deadline (an httpx timeout if not)."""
         try:
             async with asyncio.timeout(self.deadline_s):
                 exchange.response = response = await self.transport.handle_async_request(request)
                 try:
-                    await response.aread()
+                    return await bounds.aread_body(response, self._body_limit(response))
                 finally:
-                    await response.aclose()  # the connection back to the pool
+                    await response.aclose()  # the connection back to the pool (or closed)
         except TimeoutError as exc:  # the deadline's (aiohttp's own are httpx errors by now)
             raise httpx.ReadTimeout("request deadline passed") from exc
         except aiohttp.ClientError as exc:  # one httpx_aiohttp leaves unmapped (not HTTP)

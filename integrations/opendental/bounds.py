@@ -1,23 +1,31 @@
-"""What one request may cost: a total deadline over the whole exchange.
+"""What one request may cost: a total deadline over the whole exchange and a cap on the body.
 
 Why: httpx's timeouts apply to each socket operation, so an upstream that sends a byte every
-few seconds holds a call (and its worker thread) for as long as it likes. Here
-``deadline(seconds)`` sets the moment the current request must be done by. On the sync
-transport (``bounded_http_client``) every connect, write and read of that request waits at
-most until then, so the request ends at its deadline even mid-read. The async client wraps its
-exchange in asyncio.timeout.
+few seconds holds a call (and its worker thread) for as long as it likes; and a body is read
+whole into memory, whatever its size. Here:
+
+- ``deadline(seconds)`` sets the moment the current request must be done by. On the sync
+  transport (``bounded_http_client``) every connect, write and read of that request waits at
+  most until then, so the request ends at its deadline even mid-read; the body loop checks it
+  between chunks too (any transport). The async client wraps its exchange in asyncio.timeout.
+- ``BodyReader`` takes the body chunk by chunk and keeps at most ``limit`` bytes (plus one
+  byte, to know it was over). It decodes gzip/deflate itself, bounded by the same limit, so
+  a small compressed answer cannot grow past the cap either.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+import zlib
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
 import httpcore
 import httpx
+
+from .errors import BadResponse
 
 # When the request being sent in this thread (or task) must be done, on the monotonic clock.
 _DEADLINE: ContextVar[float | None] = ContextVar("opendental_deadline", default=None)
@@ -42,6 +50,13 @@ def _bounded(timeout: float | None, error: type[Exception]) -> float | None:
     if left <= 0:
         raise error("request deadline passed")
     return left if timeout is None else min(timeout, left)
+
+
+def check_deadline() -> None:
+    """Raise httpx.ReadTimeout once the current request's deadline has passed."""
+    at = _DEADLINE.get()
+    if at is not None and time.monotonic() >= at:
+        raise httpx.ReadTimeout("request deadline passed")
 
 
 class _DeadlineStream(httpcore.NetworkStream):
@@ -106,7 +121,7 @@ def bounded_http_client(**kwargs: Any) -> httpx.Client:
 
     httpx takes no network backend, so the one of each of the client's transports (proxy
     transports included) is wrapped in place; a transport that is not httpx's own (a test's
-    MockTransport) is left as it is.
+    MockTransport) is left as it is and only gets the checks between body chunks.
     """
     client = httpx.Client(**kwargs)
     for transport in [client._transport, *client._mounts.values()]:
@@ -115,3 +130,84 @@ def bounded_http_client(**kwargs: Any) -> httpx.Client:
             if not isinstance(pool._network_backend, DeadlineBackend):
                 pool._network_backend = DeadlineBackend(pool._network_backend)
     return client
+
+
+class BodyReader:
+    """A response body read chunk by chunk, decoded, into at most ``limit`` bytes.
+
+    ``complete`` is False once the body (raw or decoded) is longer than ``limit``: the caller
+    stops reading and closes the response (which drops the connection). ``decoded``: the
+    chunks come decoded already (a response built whole, as test transports return).
+    """
+
+    def __init__(self, response: httpx.Response, limit: int, *, decoded: bool = False) -> None:
+        self.limit = limit
+        self.complete = True
+        self._chunks: list[bytes] = []
+        self._size = self._raw = 0
+        coding = "" if decoded else response.headers.get("Content-Encoding", "")
+        self._zlib = _decompressor(coding)
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            self.complete = False  # refused unread
+
+    def feed(self, chunk: bytes) -> bool:
+        """Take one raw chunk; False once the body is over the limit."""
+        self._raw += len(chunk)
+        room = self.limit - self._size
+        if self._zlib is not None:
+            try:
+                chunk = self._zlib.decompress(chunk, room + 1)
+            except zlib.error:
+                raise BadResponse("Undecodable response body (corrupt compression)") from None
+        else:
+            chunk = chunk[: room + 1]
+        self._chunks.append(chunk)
+        self._size += len(chunk)
+        if self._size > self.limit or self._raw > self.limit:
+            self.complete = False
+        return self.complete
+
+    @property
+    def content(self) -> bytes:
+        """The body as read (its first ``limit`` bytes when it was longer)."""
+        return b"".join(self._chunks)[: self.limit]
+
+
+def _decompressor(coding: str) -> Any:
+    """A zlib decompressor for a gzip/deflate body; None for identity (or codings we never ask
+    for and cannot decode: their bytes are kept as sent, and will not parse)."""
+    codings = [c.strip().lower() for c in coding.split(",") if c.strip().lower() != "identity"]
+    if codings in (["gzip"], ["x-gzip"]):
+        return zlib.decompressobj(zlib.MAX_WBITS | 16)
+    if codings == ["deflate"]:
+        return zlib.decompressobj(zlib.MAX_WBITS | 32)  # zlib-wrapped (RFC 9110), or gzip
+    return None
+
+
+def read_body(response: httpx.Response, limit: int) -> BodyReader:
+    """Read a streamed (sync) response's body into a BodyReader, within the deadline."""
+    whole = response.is_stream_consumed  # built whole in memory: nothing left to stream
+    reader = BodyReader(response, limit, decoded=whole)
+    if reader.complete:
+        for chunk in [response.content] if whole else response.iter_raw():
+            check_deadline()
+            if not reader.feed(chunk):
+                break
+    return reader
+
+
+async def aread_body(response: httpx.Response, limit: int) -> BodyReader:
+    """``read_body`` for an async response (the deadline is the caller's asyncio.timeout)."""
+    whole = response.is_stream_consumed
+    reader = BodyReader(response, limit, decoded=whole)
+    if reader.complete:
+        chunks: AsyncIterator[bytes] = _one(response.content) if whole else response.aiter_raw()
+        async for chunk in chunks:
+            if not reader.feed(chunk):
+                break
+    return reader
+
+
+async def _one(content: bytes) -> AsyncIterator[bytes]:
+    yield content

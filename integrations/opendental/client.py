@@ -4,7 +4,7 @@ One `httpx.Client` per process is the intent (`shared_http_client()`); each API 
 `ODFHIR dev/cust` header and a bare `Content-Type: application/json` to every call, paces per
 customer key before sending, retries only transient errors (bounded, exponential backoff with
 full jitter, honouring Retry-After) and parses responses strictly into frozen dataclasses.
-Each attempt, all of it, ends within ``deadline_s`` (`bounds`).
+Each attempt ends within ``deadline_s`` and reads at most ``max_response_bytes`` (`bounds`).
 Keys never appear in logs, reprs or exception messages.
 """
 
@@ -31,11 +31,13 @@ from .errors import (
     BadResponse,
     OpenDentalError,
     PaceDeferred,
+    ResponseTooLarge,
     Throttled,
     Timeout,
     Unreachable,
     classify,
     describe_body,
+    size_text,
 )
 from .models import (
     AgingReportRow,
@@ -54,8 +56,13 @@ log = logging.getLogger(__name__)
 REMOTE_BASE_URL = "https://api.opendental.com/api/v1"
 # Open Dental answers within 60 s (then 504): a request may take a little longer, no more.
 DEFAULT_DEADLINE_S = 65.0
+# Far above any page (100 rows remotely, 1000 locally: well under 1 MiB), far below harm.
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 # Each socket operation's own limit; the deadline bounds them all (read: see ``_timeouts``).
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5, read=DEFAULT_DEADLINE_S, write=10, pool=5)
+# Bytes of an error response read: enough for any text of Open Dental's, and to describe
+# anything else without reading it all.
+ERROR_BODY_LIMIT = 64 * 1024
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 PAGE_SIZE_REMOTE = 100
 PAGE_SIZE_LOCAL = 1000
@@ -151,6 +158,7 @@ class _ApiClient:
         *,
         timeout: httpx.Timeout | None = None,
         deadline_s: float = DEFAULT_DEADLINE_S,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         pacer: Pacer | None = None,
         interval_s: float = 0.0,
         max_pace_wait_s: float | None = None,
@@ -163,12 +171,13 @@ class _ApiClient:
     ) -> None:
         if not all(key_pair) or any("/" in k or k != k.strip() for k in key_pair):
             raise ValueError("API keys must be non-empty, without '/' or surrounding spaces")
-        if deadline_s <= 0:
-            raise ValueError("deadline_s must be positive")
+        if deadline_s <= 0 or max_response_bytes <= 0:
+            raise ValueError("deadline_s and max_response_bytes must be positive")
         self.base_url = base_url.rstrip("/")
         self._keys = key_pair
         self._auth = f"ODFHIR {key_pair[0]}/{key_pair[1]}"
         self.deadline_s = deadline_s
+        self.max_response_bytes = max_response_bytes
         timeout = timeout if timeout is not None else _timeouts(deadline_s)
         self.timeout = timeout
         self.pacer = pacer if pacer is not None else NullPacer()
@@ -271,19 +280,38 @@ class _ApiClient:
             self._sleep(wait)
         request = self._build(method, path, params, body)
         with bounds.deadline(self.deadline_s), self._exchange(method, path, request) as exchange:
-            exchange.response = self._http.send(request)
-        return self._result(exchange.response, expect_json, decode)
+            exchange.response = response = self._http.send(request, stream=True)
+            try:
+                reader = bounds.read_body(response, self._body_limit(response))
+            finally:
+                response.close()  # a body read only in part closes its connection
+        return self._result(response, reader, expect_json, decode)
+
+    def _body_limit(self, response: httpx.Response) -> int:
+        """How much of this response's body to read: an answer up to the size cap, an error
+        only as much as it takes to tell Open Dental's text from anything else."""
+        if response.is_success:
+            return self.max_response_bytes
+        return min(ERROR_BODY_LIMIT, self.max_response_bytes)
 
     def _result(
-        self, response: httpx.Response, expect_json: bool, decode: Callable[[bytes], Any]
+        self,
+        response: httpx.Response,
+        reader: bounds.BodyReader,
+        expect_json: bool,
+        decode: Callable[[bytes], Any],
     ) -> Any:
         """The decoded body of a response, or its fault as an OpenDentalError."""
         status = response.status_code
         if not response.is_success:
-            raise classify(response, self._scrub(response.content))
+            cut_at = None if reader.complete else reader.limit
+            raise classify(response, self._scrub(reader.content), cut_at=cut_at)
+        if not reader.complete:
+            limit = size_text(self.max_response_bytes)
+            raise ResponseTooLarge(f"Response larger than {limit}", status=status)
         if not expect_json:
             return None
-        content = response.content
+        content = reader.content
         try:
             return decode(content)
         except BadResponse as exc:
@@ -419,6 +447,7 @@ class OpenDentalClient(_ApiClient):
         mode: str = "Remote",
         timeout: httpx.Timeout | None = None,
         deadline_s: float = DEFAULT_DEADLINE_S,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         pacer: Pacer | None = None,
         min_interval_s: float | None = None,
         permissions: frozenset[str] | None = None,
@@ -443,6 +472,7 @@ class OpenDentalClient(_ApiClient):
             (developer_key, customer_key),
             timeout=timeout,
             deadline_s=deadline_s,
+            max_response_bytes=max_response_bytes,
             pacer=pacer if pacer is not None else default_pacer(),
             interval_s=self._interval_for(permissions or frozenset()),
             max_pace_wait_s=max_pace_wait_s,
@@ -589,6 +619,7 @@ class DeveloperPortalClient(_ApiClient):
         *,
         timeout: httpx.Timeout | None = None,
         deadline_s: float = DEFAULT_DEADLINE_S,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_retries: int = 3,
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 30.0,
@@ -601,6 +632,7 @@ class DeveloperPortalClient(_ApiClient):
             (developer_key, portal_key),
             timeout=timeout,
             deadline_s=deadline_s,
+            max_response_bytes=max_response_bytes,
             max_retries=max_retries,
             backoff_base_s=backoff_base_s,
             backoff_max_s=backoff_max_s,
@@ -628,6 +660,7 @@ class DeveloperPortalClient(_ApiClient):
 __all__ = [
     "DEFAULT_DEADLINE_S",
     "DEFAULT_LIMITS",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_TIMEOUT",
     "REMOTE_BASE_URL",
     "DeveloperPortalClient",

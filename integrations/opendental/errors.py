@@ -2,7 +2,7 @@
 
 Every error carries the HTTP status (None for transport errors), Open Dental's own error text
 (``body``) and a `permanent` flag: permanent errors will fail again if retried unchanged (bad
-key, missing permission, non-read-only SQL); transient ones may succeed
+key, missing permission, non-read-only SQL, an oversized answer); transient ones may succeed
 later (eConnector down, throttled, timeouts, 5xx, garbled responses).
 
 Messages are shown to every member of an account (the office's last error, its runs, its
@@ -127,6 +127,18 @@ class BadResponse(OpenDentalError):
     """The response could not be understood: malformed/truncated JSON, HTML, wrong shape."""
 
 
+class ResponseTooLarge(BadResponse):
+    """The answer is longer than the client's size cap (read no further than the cap).
+
+    Permanent: Open Dental's pages are at most 100 rows remotely (1000 locally), far below
+    the cap, so an answer this large is no page of Open Dental's and would come back as large
+    on a retry; retrying it at once only multiplies the cost (each attempt reads up to the
+    cap). The office's next scheduled poll tries again anyway.
+    """
+
+    default_permanent = True
+
+
 class Timeout(OpenDentalError):
     """No complete response within the client's deadline (or a per-operation timeout)."""
 
@@ -142,14 +154,23 @@ _TRANSIENT_400 = ("unexpected error", "timed out", "timeout")
 _MEDIA_TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9.+-]{0,40}/[a-z0-9][a-z0-9.+-]{0,40}$")
 
 
-def classify(response: httpx.Response, content: bytes | None = None) -> OpenDentalError:
-    """Map a non-success response onto the matching OpenDentalError subclass (``content``:
-    the body, ``response.content`` when not given)."""
+def classify(
+    response: httpx.Response, content: bytes | None = None, *, cut_at: int | None = None
+) -> OpenDentalError:
+    """Map a non-success response onto the matching OpenDentalError subclass.
+
+    ``content`` is the body as read (``response.content`` when not given); ``cut_at`` is set
+    when the body was longer than that many bytes and not read whole.
+    """
     status = response.status_code
     content = response.content if content is None else content
     content_type = response.headers.get("Content-Type")
-    text = od_text(content, content_type)
-    shown = one_line(text, OD_TEXT_SHOWN) if text else describe_body(content, content_type)
+    text = od_text(content, content_type) if cut_at is None else None
+    shown = (
+        one_line(text, OD_TEXT_SHOWN)
+        if text
+        else describe_body(content, content_type, cut_at=cut_at)
+    )
     message = f"HTTP {status}: {shown}"
     lowered = (text or "").lower()
     kw = {"status": status, "body": text or ""}
@@ -260,12 +281,14 @@ def one_line(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def describe_body(content: bytes, content_type: str | None) -> str:
-    """A body that is not Open Dental's text, described (type and size), never quoted."""
-    if not content.strip():
+def describe_body(content: bytes, content_type: str | None, *, cut_at: int | None = None) -> str:
+    """A body that is not Open Dental's text, described (type and size), never quoted;
+    ``cut_at``: the body was longer than that many bytes (and not read whole)."""
+    if not content.strip() and cut_at is None:
         return "(empty body)"
     kind = media_type(content_type) or _sniff(content)
-    return f"not an Open Dental response: {kind}, {size_text(len(content))}"
+    size = size_text(len(content)) if cut_at is None else f"over {size_text(cut_at)}"
+    return f"not an Open Dental response: {kind}, {size}"
 
 
 def media_type(content_type: str | None) -> str:

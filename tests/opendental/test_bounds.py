@@ -1,10 +1,11 @@
-"""What one request may cost and say, over real HTTP on loopback: a total deadline, error
-texts that never quote an answer that is not Open Dental's, and connection failures that read
-the same, open port or closed.
+"""What one request may cost and say, over real HTTP on loopback: a total deadline, a size
+cap, error texts that never quote an answer that is not Open Dental's, and connection failures
+that read the same, open port or closed.
 
 Each test starts a tiny upstream in a thread (``upstream``) that misbehaves one way: drips its
-answer a byte at a time, answers with an HTML page or a long body, or is no HTTP server at
-all. Both clients are tried: the sync one (httpx) and the async one (aiohttp).
+answer a byte at a time, streams 300 MB (or a gzip bomb), answers with an HTML page or a long
+body, or is no HTTP server at all. Both clients are tried: the sync one (httpx) and the async
+one (aiohttp).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import socket
 import socketserver
 import threading
 import time
+import tracemalloc
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -26,6 +29,7 @@ from integrations.opendental import (
     LocalPacer,
     NullPacer,
     OpenDentalClient,
+    ResponseTooLarge,
     ServerError,
     Timeout,
     Unreachable,
@@ -36,6 +40,8 @@ from tests.helpers import CONTRACT_SCALE, contract_office
 
 DEV, CUST = "DevKey0123456789", "CustKey012345678"
 MARKER = "Internal-Marker-7f3a"  # text of a body that must never be shown
+MiB = 1024 * 1024
+BLOCK = b" " * MiB  # what the 300 MB upstream sends, over and over (allocated once)
 Respond = Callable[[socket.socket, threading.Event, dict], None]
 
 
@@ -106,6 +112,28 @@ def drip(interval_s: float, where: str) -> Respond:
                 return
 
     return respond
+
+
+def endless(total: int, status: str = "200 OK", content_type: str = "application/json") -> Respond:
+    """An answer of ``total`` bytes, chunked (no Content-Length to refuse it by)."""
+
+    def respond(sock, stop, stats):
+        head = f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n".encode()
+        _send(sock, stats, head + b"Transfer-Encoding: chunked\r\n\r\n")
+        while stats["sent"] < total and not stop.is_set():
+            _send(sock, stats, b"100000\r\n")
+            _send(sock, stats, BLOCK)
+            _send(sock, stats, b"\r\n")
+        _send(sock, stats, b"0\r\n\r\n")
+
+    return respond
+
+
+def gzip_zeros(size: int) -> bytes:
+    """``size`` zero bytes, gzipped (about a thousandth of the size)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = bytes(MiB)
+    return b"".join(packer.compress(block) for _ in range(size // MiB)) + packer.flush()
 
 
 def sync_client(base_url: str, **kwargs) -> OpenDentalClient:
@@ -284,3 +312,68 @@ def test_one_account_held_by_a_dripping_upstream_does_not_hold_up_another(sandbo
         thread.join(timeout=10)
     assert isinstance(held["error"], Timeout)
     assert 2.9 <= held["elapsed"] < 4.0, held["elapsed"]
+
+
+# --- the size cap -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call", CALLS)
+def test_a_300_mb_answer_is_cut_at_the_size_cap_without_growing_memory(call):
+    with upstream(endless(300 * MiB)) as (url, stats):
+        tracemalloc.start()
+        try:
+            exc, _ = raised(call, url)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert isinstance(exc, ResponseTooLarge) and exc.permanent
+    assert str(exc) == "Response larger than 16 MiB" and exc.status == 200
+    assert peak < 40 * MiB, peak  # the cap (16 MiB) and a chunk, not 300 MB
+    assert stats["sent"] < 100 * MiB  # the rest was never sent: the connection was dropped
+
+
+@pytest.mark.parametrize("call", CALLS)
+def test_a_300_mb_error_page_is_read_only_as_far_as_it_takes_to_describe_it(call):
+    with upstream(endless(300 * MiB, "500 Internal Server Error", "text/html")) as (url, stats):
+        exc, _ = raised(call, url)
+    assert isinstance(exc, ServerError) and exc.status == 500
+    assert str(exc) == "HTTP 500: not an Open Dental response: text/html, over 64 KiB"
+    assert stats["sent"] < 100 * MiB
+
+
+def declares_300_mb(sock, stop, stats):
+    """Says 300 MB are coming, sends one byte and holds the connection open."""
+    _send(sock, stats, b"HTTP/1.1 200 OK\r\nContent-Length: 314572800\r\n\r\n[")
+    stop.wait(10)
+
+
+@pytest.mark.parametrize("call", CALLS)
+def test_a_declared_oversize_answer_is_refused_unread(call):
+    with upstream(declares_300_mb) as (url, _):
+        exc, elapsed = raised(call, url, deadline_s=5)
+    assert isinstance(exc, ResponseTooLarge)
+    assert elapsed < 2  # not waiting for a body it would refuse anyway
+
+
+@pytest.mark.parametrize("call", CALLS)
+def test_a_compressed_answer_is_capped_once_decompressed(call):
+    bomb = gzip_zeros(64 * MiB)  # ~64 KiB on the wire
+    with upstream(answer(200, bomb, Content_Encoding="gzip")) as (url, _):
+        tracemalloc.start()
+        try:
+            exc, _ = raised(call, url, max_response_bytes=MiB)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert isinstance(exc, ResponseTooLarge) and str(exc) == "Response larger than 1 MiB"
+    assert peak < 8 * MiB, peak
+
+
+@pytest.mark.parametrize("call", CALLS)
+def test_a_compressed_page_under_the_cap_is_read(call):
+    page = b'[{"ClinicNum": 1, "Description": "Main", "Abbr": "M", "IsHidden": "false"}]'
+    packer = zlib.compressobj(6, zlib.DEFLATED, 31)
+    with upstream(answer(200, packer.compress(page) + packer.flush(), Content_Encoding="gzip",
+                         Content_Type="application/json")) as (url, _):  # fmt: skip
+        result = call(url)
+    assert len(result) == 1

@@ -85,6 +85,7 @@ def _client_args(office: Office, key: CustomerKey | None) -> tuple[tuple, dict]:
     return args, {
         "mode": CLIENT_MODES[ApiMode(office.api_mode)],
         "deadline_s": settings.OPENDENTAL_DEADLINE_S,
+        "max_response_bytes": settings.OPENDENTAL_MAX_RESPONSE_BYTES,
         "pacer": _pacer(settings.REDIS_URL, settings.OPENDENTAL_PACE_MARGIN_S),
         "permissions": frozenset(office.granted_permissions or ()),
         "throttle_scale": settings.OPENDENTAL_THROTTLE_SCALE,
