@@ -289,6 +289,14 @@ LOGGING = {
 # against the real API.
 OPENDENTAL_THROTTLE_SCALE = float(env_str("OPENDENTAL_THROTTLE_SCALE", "1.0"))
 OPENDENTAL_MAX_RETRIES = env_int("OPENDENTAL_MAX_RETRIES", 2)
+# Each Open Dental request, all of it (connect, send, every read), ends within this many
+# seconds, however slowly the upstream sends: Open Dental answers within 60 s (then 504). Past
+# it the call fails as Timeout (transient, so retried OPENDENTAL_MAX_RETRIES times at most).
+OPENDENTAL_DEADLINE_S = float(env_str("OPENDENTAL_DEADLINE_S", "65"))
+# The largest answer read, decompressed (it is read in chunks, never more than this): a page is
+# at most 100 rows remotely, 1000 in Local/Service mode, well under 1 MiB. A larger answer fails
+# as ResponseTooLarge (permanent: it would be as large again on a retry).
+OPENDENTAL_MAX_RESPONSE_BYTES = env_int("OPENDENTAL_MAX_RESPONSE_BYTES", 16 * 1024 * 1024)
 # Extra spacing per key beyond Open Dental's interval (plus 2%), against network and scheduling
 # jitter: a request that reaches Open Dental early is refused, and repeated abuse can get an
 # address suspended, so a little throughput is traded for never arriving early.
@@ -366,7 +374,5 @@ if env_bool("ODPORTAL_TRUST_X_FORWARDED_FOR", default=False):
         "ODPORTAL_TRUST_X_FORWARDED_FOR was replaced: set ODPORTAL_TRUSTED_PROXIES to the number "
         "of proxies in front of gunicorn (1 for one) and remove it."
     )
-# Seconds to wait for an Open Dental response (its own limit is 60 s; 504 after that).
-OPENDENTAL_READ_TIMEOUT_S = float(env_str("OPENDENTAL_READ_TIMEOUT_S", "65"))
 # Failed-login records are kept this long for review, then pruned with the snapshots.
 LOGIN_ATTEMPT_RETENTION_DAYS = env_int("ODPORTAL_LOGIN_ATTEMPT_RETENTION_DAYS", 30)

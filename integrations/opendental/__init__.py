@@ -10,7 +10,9 @@ Usage::
 """
 
 from .client import (
+    DEFAULT_DEADLINE_S,
     DEFAULT_LIMITS,
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
     PAGE_SIZE_LOCAL,
     PAGE_SIZE_REMOTE,
@@ -31,13 +33,17 @@ from .errors import (
     PermissionMissing,
     QueryError,
     QueryNotReadOnly,
+    ResponseTooLarge,
     ServerError,
     ServerTimeout,
     Throttled,
     Timeout,
     Unreachable,
     classify,
+    describe_body,
     looks_like_html,
+    od_text,
+    one_line,
 )
 from .models import (
     AgingReportRow,
@@ -61,7 +67,9 @@ from .pacer import (
 )
 
 __all__ = [
+    "DEFAULT_DEADLINE_S",
     "DEFAULT_LIMITS",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_TIMEOUT",
     "PAGE_SIZE_LOCAL",
     "PAGE_SIZE_REMOTE",
@@ -90,6 +98,7 @@ __all__ = [
     "QueryError",
     "QueryNotReadOnly",
     "RedisPacer",
+    "ResponseTooLarge",
     "SecurityPerm",
     "ServerError",
     "ServerTimeout",
@@ -97,7 +106,10 @@ __all__ = [
     "Timeout",
     "Unreachable",
     "classify",
+    "describe_body",
     "looks_like_html",
+    "od_text",
+    "one_line",
     "default_pacer",
     "pacer_from_url",
     "pacer_key_id",

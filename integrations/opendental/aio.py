@@ -23,8 +23,8 @@ import httpx
 from aiohttp.abc import AbstractResolver, ResolveResult
 from httpx_aiohttp import AiohttpTransport
 
-from . import network, parsing
-from .client import OpenDentalClient, Params
+from . import bounds, network, parsing
+from .client import OpenDentalClient, Params, _Exchange
 from .errors import OpenDentalError
 from .pacer import Pacer
 
@@ -200,15 +200,25 @@ class AsyncOpenDentalClient(OpenDentalClient):
         token = _SENT.set(request.extensions["trace"].sent)
         try:
             with self._exchange(method, path, request) as exchange:
-                response = await self.transport.handle_async_request(request)
-                try:
-                    await response.aread()
-                finally:
-                    await response.aclose()  # the connection back to the pool
-                exchange.response = response
+                reader = await self._asend(request, exchange)
         finally:
             _SENT.reset(token)
-        return self._result(exchange.response, True, decode)
+        assert exchange.response is not None
+        return self._result(exchange.response, reader, True, decode)
+
+    async def _asend(self, request: httpx.Request, exchange: _Exchange) -> bounds.BodyReader:
+        """Send and read the body, all of it within the deadline (an httpx timeout if not)."""
+        try:
+            async with asyncio.timeout(self.deadline_s):
+                exchange.response = response = await self.transport.handle_async_request(request)
+                try:
+                    return await bounds.aread_body(response, self._body_limit(response))
+                finally:
+                    await response.aclose()  # the connection back to the pool (or closed)
+        except TimeoutError as exc:  # the deadline's (aiohttp's own are httpx errors by now)
+            raise httpx.ReadTimeout("request deadline passed") from exc
+        except aiohttp.ClientError as exc:  # one httpx_aiohttp leaves unmapped (not HTTP)
+            raise httpx.RemoteProtocolError(type(exc).__name__) from exc
 
     async def agranted_permissions(self) -> frozenset[str]:
         """``granted_permissions`` awaited; also sets the pacing interval."""

@@ -4,6 +4,7 @@ One `httpx.Client` per process is the intent (`shared_http_client()`); each API 
 `ODFHIR dev/cust` header and a bare `Content-Type: application/json` to every call, paces per
 customer key before sending, retries only transient errors (bounded, exponential backoff with
 full jitter, honouring Retry-After) and parses responses strictly into frozen dataclasses.
+Each attempt ends within ``deadline_s`` and reads at most ``max_response_bytes`` (`bounds`).
 Keys never appear in logs, reprs or exception messages.
 """
 
@@ -25,16 +26,18 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from . import network, parsing
+from . import bounds, network, parsing
 from .errors import (
     BadResponse,
     OpenDentalError,
     PaceDeferred,
+    ResponseTooLarge,
     Throttled,
     Timeout,
     Unreachable,
     classify,
-    safe_text,
+    describe_body,
+    size_text,
 )
 from .models import (
     AgingReportRow,
@@ -51,7 +54,15 @@ from .pacer import NullPacer, Pacer, default_pacer, pacer_key_id, throttle_inter
 log = logging.getLogger(__name__)
 
 REMOTE_BASE_URL = "https://api.opendental.com/api/v1"
-DEFAULT_TIMEOUT = httpx.Timeout(connect=5, read=65, write=10, pool=5)
+# Open Dental answers within 60 s (then 504): a request may take a little longer, no more.
+DEFAULT_DEADLINE_S = 65.0
+# Far above any page (100 rows remotely, 1000 locally: well under 1 MiB), far below harm.
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+# Each socket operation's own limit; the deadline bounds them all (read: see ``_timeouts``).
+DEFAULT_TIMEOUT = httpx.Timeout(connect=5, read=DEFAULT_DEADLINE_S, write=10, pool=5)
+# Bytes of an error response read: enough for any text of Open Dental's, and to describe
+# anything else without reading it all.
+ERROR_BODY_LIMIT = 64 * 1024
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 PAGE_SIZE_REMOTE = 100
 PAGE_SIZE_LOCAL = 1000
@@ -88,7 +99,8 @@ def shared_http_client(guard: network.NetworkGuard | None = None) -> httpx.Clien
             transport = (
                 None if guard is None else network.GuardedTransport(guard, limits=DEFAULT_LIMITS)
             )
-            _shared_clients[guard] = httpx.Client(
+            # The deadline wraps the guard's backend: both hold for every connection.
+            _shared_clients[guard] = bounds.bounded_http_client(
                 timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS, transport=transport
             )
         return _shared_clients[guard]
@@ -96,6 +108,15 @@ def shared_http_client(guard: network.NetworkGuard | None = None) -> httpx.Clien
 
 def _timeout_dict(timeout: httpx.Timeout | float | None) -> dict[str, float | None]:
     return (timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)).as_dict()
+
+
+def _timeouts(deadline_s: float) -> httpx.Timeout:
+    """The default per-operation timeouts, the read one as long as the deadline: the deadline
+    is the one setting for how long an answer may take."""
+    return httpx.Timeout(
+        connect=DEFAULT_TIMEOUT.connect, read=deadline_s, write=DEFAULT_TIMEOUT.write,
+        pool=DEFAULT_TIMEOUT.pool,
+    )  # fmt: skip
 
 
 class _SendClock:
@@ -142,7 +163,9 @@ class _ApiClient:
         base_url: str,
         key_pair: tuple[str, str],
         *,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        timeout: httpx.Timeout | None = None,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         pacer: Pacer | None = None,
         interval_s: float = 0.0,
         max_pace_wait_s: float | None = None,
@@ -155,9 +178,14 @@ class _ApiClient:
     ) -> None:
         if not all(key_pair) or any("/" in k or k != k.strip() for k in key_pair):
             raise ValueError("API keys must be non-empty, without '/' or surrounding spaces")
+        if deadline_s <= 0 or max_response_bytes <= 0:
+            raise ValueError("deadline_s and max_response_bytes must be positive")
         self.base_url = base_url.rstrip("/")
         self._keys = key_pair
         self._auth = f"ODFHIR {key_pair[0]}/{key_pair[1]}"
+        self.deadline_s = deadline_s
+        self.max_response_bytes = max_response_bytes
+        timeout = timeout if timeout is not None else _timeouts(deadline_s)
         self.timeout = timeout
         self.pacer = pacer if pacer is not None else NullPacer()
         self.pace_key_id = pacer_key_id(key_pair[1])
@@ -166,7 +194,9 @@ class _ApiClient:
         self.max_retries = max_retries
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
-        self._http = http_client if http_client is not None else httpx.Client(timeout=timeout)
+        self._http = (
+            http_client if http_client is not None else bounds.bounded_http_client(timeout=timeout)
+        )
         self.on_request = on_request
         self._sleep = sleep
         # When this client's last request really went on the wire (monotonic clock).
@@ -256,23 +286,47 @@ class _ApiClient:
         if wait > 0:
             self._sleep(wait)
         request = self._build(method, path, params, body)
-        with self._exchange(method, path, request) as exchange:
-            exchange.response = self._http.send(request)
-        return self._result(exchange.response, expect_json, decode)
+        with bounds.deadline(self.deadline_s), self._exchange(method, path, request) as exchange:
+            exchange.response = response = self._http.send(request, stream=True)
+            try:
+                reader = bounds.read_body(response, self._body_limit(response))
+            finally:
+                response.close()  # a body read only in part closes its connection
+        return self._result(response, reader, expect_json, decode)
+
+    def _body_limit(self, response: httpx.Response) -> int:
+        """How much of this response's body to read: an answer up to the size cap, an error
+        only as much as it takes to tell Open Dental's text from anything else."""
+        if response.is_success:
+            return self.max_response_bytes
+        return min(ERROR_BODY_LIMIT, self.max_response_bytes)
 
     def _result(
-        self, response: httpx.Response, expect_json: bool, decode: Callable[[bytes], Any]
+        self,
+        response: httpx.Response,
+        reader: bounds.BodyReader,
+        expect_json: bool,
+        decode: Callable[[bytes], Any],
     ) -> Any:
         """The decoded body of a response, or its fault as an OpenDentalError."""
+        status = response.status_code
         if not response.is_success:
-            raise classify(response, body=self._scrub(safe_text(response)))
+            cut_at = None if reader.complete else reader.limit
+            raise classify(response, self._scrub(reader.content), cut_at=cut_at)
+        if not reader.complete:
+            limit = size_text(self.max_response_bytes)
+            raise ResponseTooLarge(f"Response larger than {limit}", status=status)
         if not expect_json:
             return None
+        content = reader.content
         try:
-            return decode(response.content)
+            return decode(content)
         except BadResponse as exc:
-            exc.status = response.status_code
-            exc.body = self._scrub(exc.body)
+            exc.status = status
+            if content.strip() and content.lstrip()[:1] not in (b"[", b"{", b'"'):
+                # Not JSON at all (an HTML page, binary): say what it is, not what it says.
+                content_type = response.headers.get("Content-Type")
+                raise BadResponse(describe_body(content, content_type), status=status) from None
             raise
 
     def _pace_wait(self) -> float:
@@ -330,11 +384,13 @@ class _ApiClient:
             refused = network.refusal(exc)
             if refused is not None:  # the guard's: permanent until the address is allowed
                 raise Unreachable(str(refused), permanent=True) from exc
-            raise Unreachable(f"Could not connect: {type(exc).__name__}") from exc
+            raise self._unreachable(request) from exc
         except httpx.TimeoutException as exc:
-            raise Timeout(f"No response in time: {type(exc).__name__}") from exc
+            raise Timeout(f"No complete response within {self.deadline_s:g} s") from exc
         except httpx.TransportError as exc:
-            raise Unreachable(f"Connection failed: {type(exc).__name__}") from exc
+            # Refused, reset or not HTTP at all: the same words, so that an error never tells
+            # a listening port from a closed one (the cause stays on __cause__, for logs).
+            raise self._unreachable(request) from exc
         except httpx.DecodingError as exc:  # e.g. a corrupt gzip body
             raise BadResponse(f"Undecodable response body: {type(exc).__name__}") from exc
         finally:
@@ -348,11 +404,15 @@ class _ApiClient:
             if self.on_request is not None:
                 self.on_request(method, path, status, elapsed)
 
-    def _scrub(self, text: str) -> str:
+    @staticmethod
+    def _unreachable(request: httpx.Request) -> Unreachable:
+        return Unreachable(f"Could not connect to {request.url.host}")
+
+    def _scrub(self, content: bytes) -> bytes:
         """Remove our own keys should a server ever echo them back."""
         for key in self._keys:
-            text = text.replace(key, "***")
-        return text
+            content = content.replace(key.encode(), b"***")
+        return content
 
     def paginate(
         self,
@@ -395,7 +455,9 @@ class OpenDentalClient(_ApiClient):
         customer_key: str,
         *,
         mode: str = "Remote",
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        timeout: httpx.Timeout | None = None,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         pacer: Pacer | None = None,
         min_interval_s: float | None = None,
         permissions: frozenset[str] | None = None,
@@ -419,6 +481,8 @@ class OpenDentalClient(_ApiClient):
             base_url,
             (developer_key, customer_key),
             timeout=timeout,
+            deadline_s=deadline_s,
+            max_response_bytes=max_response_bytes,
             pacer=pacer if pacer is not None else default_pacer(),
             interval_s=self._interval_for(permissions or frozenset()),
             max_pace_wait_s=max_pace_wait_s,
@@ -563,7 +627,9 @@ class DeveloperPortalClient(_ApiClient):
         developer_key: str,
         portal_key: str,
         *,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        timeout: httpx.Timeout | None = None,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_retries: int = 3,
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 30.0,
@@ -575,6 +641,8 @@ class DeveloperPortalClient(_ApiClient):
             base_url,
             (developer_key, portal_key),
             timeout=timeout,
+            deadline_s=deadline_s,
+            max_response_bytes=max_response_bytes,
             max_retries=max_retries,
             backoff_base_s=backoff_base_s,
             backoff_max_s=backoff_max_s,
@@ -600,7 +668,9 @@ class DeveloperPortalClient(_ApiClient):
 
 
 __all__ = [
+    "DEFAULT_DEADLINE_S",
     "DEFAULT_LIMITS",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_TIMEOUT",
     "REMOTE_BASE_URL",
     "DeveloperPortalClient",

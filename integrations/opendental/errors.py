@@ -1,19 +1,29 @@
 """Error classes for the Open Dental API and `classify()`, which maps a response onto them.
 
-Every error carries the HTTP status (None for transport errors), the server's body text and a
-`permanent` flag: permanent errors will fail again if retried unchanged (bad key, missing
-permission, non-read-only SQL); transient ones may succeed later (eConnector down, throttled,
-timeouts, 5xx, garbled responses). Messages never contain keys.
+Every error carries the HTTP status (None for transport errors), Open Dental's own error text
+(``body``) and a `permanent` flag: permanent errors will fail again if retried unchanged (bad
+key, missing permission, non-read-only SQL, an oversized answer); transient ones may succeed
+later (eConnector down, throttled, timeouts, 5xx, garbled responses).
+
+Messages are shown to every member of an account (the office's last error, its runs, its
+status history), so they hold only the classified cause and Open Dental's own short error
+text (`od_text`: short plain text, one line, bounded). Any other body (an HTML page, binary,
+JSON of another shape, anything long: perhaps not Open Dental at all) is described, never
+quoted (`describe_body`); transport failures say "could not connect to <host>" whatever the
+cause, so an error never tells a listening port from a closed one. Messages never contain keys.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from html.parser import HTMLParser
+import unicodedata
 
 import httpx
 
-BODY_LIMIT = 2000  # keep exception bodies bounded (an HTML error page can be large)
+OD_TEXT_MAX_BYTES = 1024  # a longer error body is not one of Open Dental's short texts
+OD_TEXT_SHOWN = 200  # characters of Open Dental's text kept in a message
+BODY_LIMIT = OD_TEXT_MAX_BYTES  # what an error's ``body`` holds at most
 
 
 class OpenDentalError(Exception):
@@ -117,36 +127,55 @@ class BadResponse(OpenDentalError):
     """The response could not be understood: malformed/truncated JSON, HTML, wrong shape."""
 
 
+class ResponseTooLarge(BadResponse):
+    """The answer is longer than the client's size cap (read no further than the cap).
+
+    Permanent: Open Dental's pages are at most 100 rows remotely (1000 locally), far below
+    the cap, so an answer this large is no page of Open Dental's and would come back as large
+    on a retry; retrying it at once only multiplies the cost (each attempt reads up to the
+    cap). The office's next scheduled poll tries again anyway.
+    """
+
+    default_permanent = True
+
+
 class Timeout(OpenDentalError):
-    """No (complete) response within the client's timeout."""
+    """No complete response within the client's deadline (or a per-operation timeout)."""
 
 
 class Unreachable(OpenDentalError):
-    """The server could not be reached (connection refused, DNS, reset)."""
+    """The server could not be reached, or the connection failed (refused, DNS, reset,
+    not HTTP): one message for all, "Could not connect to <host>"."""
 
 
 _PERMISSION_RE = re.compile(r"\b(Api[A-Za-z]+)\b")
 # 400 texts that mean "the office had a hiccup", not "your request is wrong".
 _TRANSIENT_400 = ("unexpected error", "timed out", "timeout")
+_MEDIA_TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9.+-]{0,40}/[a-z0-9][a-z0-9.+-]{0,40}$")
 
 
-def safe_text(response: httpx.Response) -> str:
-    """The body as text even when it does not decode in its declared charset."""
-    try:
-        return response.content.decode(response.encoding or "utf-8", errors="replace")
-    except LookupError:  # an unknown charset name
-        return response.content.decode("utf-8", errors="replace")
+def classify(
+    response: httpx.Response, content: bytes | None = None, *, cut_at: int | None = None
+) -> OpenDentalError:
+    """Map a non-success response onto the matching OpenDentalError subclass.
 
-
-def classify(response: httpx.Response, *, body: str | None = None) -> OpenDentalError:
-    """Map a non-success response onto the matching OpenDentalError subclass."""
+    ``content`` is the body as read (``response.content`` when not given); ``cut_at`` is set
+    when the body was longer than that many bytes and not read whole.
+    """
     status = response.status_code
-    text = safe_text(response) if body is None else body
-    lowered = text.lower()
-    message = f"HTTP {status}: {_summary(text)}"
-    kw = {"status": status, "body": text}
+    content = response.content if content is None else content
+    content_type = response.headers.get("Content-Type")
+    text = od_text(content, content_type) if cut_at is None else None
+    shown = (
+        one_line(text, OD_TEXT_SHOWN)
+        if text
+        else describe_body(content, content_type, cut_at=cut_at)
+    )
+    message = f"HTTP {status}: {shown}"
+    lowered = (text or "").lower()
+    kw = {"status": status, "body": text or ""}
     if status == 401:
-        return _classify_401(message, lowered, text, kw)
+        return _classify_401(message, lowered, text or "", kw)
     if status == 400:
         return _classify_400(message, lowered, kw)
     if status == 404:
@@ -161,7 +190,7 @@ def classify(response: httpx.Response, *, body: str | None = None) -> OpenDental
         return ServerError(message, **kw)
     if 400 <= status < 500:
         return BadRequest(message, **kw)
-    return BadResponse(f"Unexpected HTTP {status}: {_summary(text)}", **kw)
+    return BadResponse(f"Unexpected {message}", **kw)
 
 
 def _classify_401(message: str, lowered: str, text: str, kw: dict) -> OpenDentalError:
@@ -194,48 +223,100 @@ def parse_retry_after(response: httpx.Response) -> float | None:
     return value if value >= 0 and value == value else None  # rejects NaN
 
 
-def _summary(text: str, limit: int = 200) -> str:
-    flat = " ".join(text.split())
-    if not flat:
+def od_text(content: bytes, content_type: str | None) -> str | None:
+    """Open Dental's own error text in a body, one line; None when the body is not one.
+
+    Open Dental answers errors with a short explanation: plain text (what the sandbox sends),
+    or, as ASP.NET may, a JSON string or ``{"Message": "..."}`` [I: the wire format is not
+    documented]. Anything else, longer than OD_TEXT_MAX_BYTES, HTML/XML, other JSON, binary
+    or in an undecodable charset, is no Open Dental text.
+    """
+    if not content.strip() or len(content) > OD_TEXT_MAX_BYTES:
+        return None
+    if media_type(content_type) not in ("", "text/plain", "application/json"):
+        return None
+    text = _decode(content, content_type)
+    if text is None:
+        return None
+    stripped = text.strip().lstrip("\ufeff")
+    if stripped[:1] in ('"', "{", "["):
+        stripped = _json_message(stripped)
+    if not stripped or looks_like_html(stripped):
+        return None
+    return one_line(stripped, OD_TEXT_MAX_BYTES) or None
+
+
+def _decode(content: bytes, content_type: str | None) -> str | None:
+    """The body as text in its declared charset (UTF-8 if none); None if it does not decode
+    or holds NUL bytes (binary)."""
+    charset = "utf-8"
+    for param in (content_type or "").split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"') or charset
+    try:
+        text = content.decode(charset)
+    except (LookupError, UnicodeDecodeError):
+        return None
+    return None if "\x00" in text else text
+
+
+def _json_message(text: str) -> str:
+    """The message of a JSON error body (a string, or an object holding only "Message");
+    "" for JSON of any other shape."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return "" if text[:1] in ("{", "[") else text  # a quote-led sentence is kept as text
+    if isinstance(value, dict) and set(value) == {"Message"}:
+        value = value["Message"]
+    return value if isinstance(value, str) else ""
+
+
+def one_line(text: str, limit: int) -> str:
+    """``text`` on one line: control, format and other invisible characters removed,
+    whitespace collapsed, at most ``limit`` characters (cut with "…")."""
+    visible = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text)
+    flat = " ".join(visible.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def describe_body(content: bytes, content_type: str | None, *, cut_at: int | None = None) -> str:
+    """A body that is not Open Dental's text, described (type and size), never quoted;
+    ``cut_at``: the body was longer than that many bytes (and not read whole)."""
+    if not content.strip() and cut_at is None:
         return "(empty body)"
-    if looks_like_html(flat):
-        # Proxies and web servers in front of the API answer with HTML pages: keep their words.
-        readable = html_text(flat)
-        if not readable:
-            return "(HTML page)"
-        flat = f"HTML page: {readable}"
-    return flat if len(flat) <= limit else flat[:limit] + "…"
+    kind = media_type(content_type) or _sniff(content)
+    size = size_text(len(content)) if cut_at is None else f"over {size_text(cut_at)}"
+    return f"not an Open Dental response: {kind}, {size}"
 
 
-def looks_like_html(text: str) -> bool:
+def media_type(content_type: str | None) -> str:
+    """The declared media type, lower case ("" when absent; "unknown type" when malformed)."""
+    declared = (content_type or "").split(";")[0].strip().lower()
+    if not declared:
+        return ""
+    return declared if _MEDIA_TYPE_RE.match(declared) else "unknown type"
+
+
+def _sniff(content: bytes) -> str:
+    start = content.lstrip()[:1]
+    if start == b"<":
+        return "HTML"
+    if start in (b"{", b"["):
+        return "JSON"
+    return "untyped body"
+
+
+def size_text(size: int) -> str:
+    """A byte count for people: 512 B, 12 KiB, 16 MiB."""
+    if size < 1024:
+        return f"{size} B"
+    value, unit = (size / 1024, "KiB") if size < 1024 * 1024 else (size / 1024**2, "MiB")
+    shown = f"{value:.0f}" if value >= 10 else f"{value:.1f}".removesuffix(".0")
+    return f"{shown} {unit}"
+
+
+def looks_like_html(text: str | bytes) -> bool:
     """An HTML (or XML) page where JSON or plain text was expected."""
-    return text.lstrip().startswith("<")
-
-
-class _HtmlText(HTMLParser):
-    """Collects an HTML page's text, leaving out scripts and styles."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._hidden = 0
-
-    def handle_starttag(self, tag: str, attrs) -> None:
-        if tag in ("script", "style"):
-            self._hidden += 1
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style") and self._hidden:
-            self._hidden -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._hidden:
-            self.parts.append(data)
-
-
-def html_text(text: str) -> str:
-    """The readable text of an HTML page, whitespace collapsed."""
-    parser = _HtmlText()
-    parser.feed(text)
-    parser.close()
-    return " ".join(" ".join(parser.parts).split())
+    return text.lstrip()[:1] in ("<", b"<")

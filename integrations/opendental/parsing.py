@@ -1,7 +1,10 @@
 """Strict parsing of Open Dental JSON at the boundary.
 
 Anything that does not match what the API documents raises `BadResponse`, never KeyError or
-TypeError. Conventions (apiimplementation.html): booleans are the strings "true"/"false", dates
+TypeError. Its message names the object, the field and what was expected, never the value
+sent: messages are shown to every member of the account, and values are office data
+(patients' names, birthdates) or, from something that is not Open Dental, anything at all.
+Conventions (apiimplementation.html): booleans are the strings "true"/"false", dates
 "yyyy-MM-dd", datetimes "yyyy-MM-dd HH:mm:ss" (ShortQuery uses "yyyy-MM-ddTHH:mm:ss"),
 "0001-01-01" means "no value", money is a JSON number (parsed as Decimal, never float).
 """
@@ -31,17 +34,17 @@ def loads(content: bytes | str) -> Any:
     text = content.decode("utf-8", errors="replace") if isinstance(content, bytes) else content
     stripped = text.lstrip()
     if not stripped:
-        raise BadResponse("Empty response body where JSON was expected", body=text)
+        raise BadResponse("Empty response body where JSON was expected")
     if looks_like_html(stripped):
-        raise BadResponse("HTML response where JSON was expected", body=text)
+        raise BadResponse("HTML response where JSON was expected")
     try:
         return json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
-        raise BadResponse(f"Malformed JSON: {exc.msg}", body=text) from None
+        raise BadResponse(f"Malformed JSON: {exc.msg} at offset {exc.pos}") from None
     except RecursionError:
-        raise BadResponse("Malformed JSON: nested too deeply", body=text) from None
+        raise BadResponse("Malformed JSON: nested too deeply") from None
     except ValueError:  # an integer longer than Python's int_max_str_digits (4300)
-        raise BadResponse("Malformed JSON: a number is too long", body=text) from None
+        raise BadResponse("Malformed JSON: a number is too long") from None
 
 
 def loads_typed(
@@ -80,7 +83,7 @@ def parse_bool(value: Any, what: str = "value") -> bool:
             return True
         if lowered == "false":
             return False
-    raise BadResponse(f"{what}: expected 'true' or 'false', got {value!r}")
+    raise BadResponse(f"{what}: expected 'true' or 'false', got {_kind(value)}")
 
 
 def parse_date(value: Any, what: str = "value") -> date | None:
@@ -93,9 +96,9 @@ def parse_date(value: Any, what: str = "value") -> date | None:
         if moment is None:
             return None
         if moment.time() != datetime.min.time():
-            raise BadResponse(f"{what}: expected a date, got a datetime {value!r}")
+            raise BadResponse(f"{what}: expected a date, got a datetime with a time of day")
         return moment.date()
-    raise BadResponse(f"{what}: expected a date 'yyyy-MM-dd', got {value!r}")
+    raise BadResponse(f"{what}: expected a date 'yyyy-MM-dd', got {_kind(value)}")
 
 
 def parse_datetime(value: Any, what: str = "value") -> datetime | None:
@@ -106,23 +109,23 @@ def parse_datetime(value: Any, what: str = "value") -> datetime | None:
     if isinstance(value, str) and _DATE_RE.match(value):
         day = parse_date(value, what)
         return None if day is None else datetime(day.year, day.month, day.day)
-    raise BadResponse(f"{what}: expected a datetime 'yyyy-MM-dd HH:mm:ss', got {value!r}")
+    raise BadResponse(f"{what}: expected a datetime 'yyyy-MM-dd HH:mm:ss', got {_kind(value)}")
 
 
 def _from_iso(parser: Any, value: str, what: str) -> Any:
     try:
         return parser(value)
     except ValueError:
-        raise BadResponse(f"{what}: invalid date/time {value!r}") from None
+        raise BadResponse(f"{what}: not a valid date/time") from None
 
 
 def parse_money(value: Any, what: str = "value") -> Decimal:
     """A JSON number (int or Decimal from parse_float) -> Decimal; strings and bools rejected."""
     if isinstance(value, bool) or not isinstance(value, int | Decimal | float):
-        raise BadResponse(f"{what}: expected a number, got {value!r}")
+        raise BadResponse(f"{what}: expected a number, got {_kind(value)}")
     amount = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
     if not amount.is_finite():
-        raise BadResponse(f"{what}: expected a finite number, got {value!r}")
+        raise BadResponse(f"{what}: expected a finite number, got {value}")
     return amount
 
 
@@ -142,20 +145,32 @@ def parse_int(value: Any, what: str = "value") -> int:
     ):
         number = int(value)
     else:
-        raise BadResponse(f"{what}: expected an integer, got {_short(value)}")
+        got = _kind(value)
+        got = "a fraction or an over-long number" if got == "a number" else got
+        raise BadResponse(f"{what}: expected an integer, got {got}")
     if not _INT64_MIN <= number <= _INT64_MAX:
-        raise BadResponse(f"{what}: integer out of range, got {_short(value)}")
+        raise BadResponse(f"{what}: integer out of 64-bit range")
     return number
 
 
-def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "…"
+def _kind(value: Any) -> str:
+    """What a JSON value is, without the value: "a string", "a number", "null", ..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string in another format" if value else "an empty string"
+    if isinstance(value, int | float | Decimal):
+        return "a number"
+    if isinstance(value, list):
+        return "an array"
+    return "an object" if isinstance(value, dict) else f"a {type(value).__name__}"
 
 
 def parse_str(value: Any, what: str = "value") -> str:
     if not isinstance(value, str):
-        raise BadResponse(f"{what}: expected a string, got {value!r}")
+        raise BadResponse(f"{what}: expected a string, got {_kind(value)}")
     return value
 
 

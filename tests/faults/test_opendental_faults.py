@@ -27,7 +27,7 @@ def fast_failures(od_settings):
     """Fail fast: one client retry (absorbs a stray 429 on a busy machine), two run attempts."""
     od_settings.OPENDENTAL_MAX_RETRIES = 1
     od_settings.RUN_MAX_ATTEMPTS = 2
-    od_settings.OPENDENTAL_READ_TIMEOUT_S = 0.5
+    od_settings.OPENDENTAL_DEADLINE_S = 0.5
     return od_settings
 
 
@@ -88,7 +88,10 @@ def test_a_misbehaving_server_ends_as_a_status_and_keeps_the_last_good_snapshot(
     assert good_office.last_error and good_office.consecutive_failures == 2
     if code:
         assert good_office.last_error.startswith(f"HTTP {code} ·")
-    assert "<" not in good_office.last_error  # an HTML error page is stored as its text
+    # An HTML error page is described, not quoted (none of its words, no markup).
+    assert "<" not in good_office.last_error and "proxy server" not in good_office.last_error
+    if fault.get("html_error"):
+        assert "not an Open Dental response: text/html" in good_office.last_error
     assert_last_good_snapshot_intact(good_office)
 
 

@@ -75,18 +75,73 @@ def test_an_unexpected_success_status_is_a_bad_response():
     assert isinstance(classify(httpx.Response(302, text="")), BadResponse)
 
 
-def test_html_error_pages_are_summarised_in_the_message():
-    error = classify(httpx.Response(502, text="<html><body>" + "x" * 5000 + "</body></html>"))
-    assert str(error).startswith("HTTP 502: HTML page: xxx") and str(error).endswith("…")
-    assert len(str(error)) < 300 and len(error.body) <= 2000
+MARKER = "Secret-Internal-Marker"
 
 
-def test_an_html_error_page_reads_as_its_text_without_markup_or_scripts():
-    page = (
-        "<!DOCTYPE html><html><head><title>502 Bad Gateway</title><style>h1{}</style></head>"
-        "<body><h1>Bad&nbsp;Gateway</h1><script>track()</script><p>Try again &amp; wait.</p>"
-        "</body></html>"
-    )
-    error = classify(httpx.Response(502, text=page))
-    assert str(error) == "HTTP 502: HTML page: 502 Bad Gateway Bad Gateway Try again & wait."
-    assert "(HTML page)" in str(classify(httpx.Response(503, text="<html><body></body></html>")))
+def test_an_html_error_page_is_described_never_quoted():
+    page = f"<!DOCTYPE html><html><title>{MARKER}</title><body>{'x' * 5000}</body></html>"
+    error = classify(httpx.Response(502, html=page))
+    assert str(error) == "HTTP 502: not an Open Dental response: text/html, 5 KiB"
+    assert MARKER not in f"{error} {error!r}" and error.body == ""
+
+
+def test_html_sent_as_plain_text_is_described_too():
+    error = classify(httpx.Response(502, text=f"<html><body>{MARKER}</body></html>"))
+    assert str(error) == "HTTP 502: not an Open Dental response: text/plain, 48 B"
+
+
+def test_a_long_plain_text_body_is_not_open_dental_text_and_is_described():
+    error = classify(httpx.Response(400, text=f"{MARKER} " * 300))
+    assert type(error) is BadRequest and error.permanent is True
+    assert str(error) == "HTTP 400: not an Open Dental response: text/plain, 6.7 KiB"
+    assert MARKER not in f"{error} {error.body}"
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b'{"error": "' + MARKER.encode() + b'"}', "application/json"),
+        (b"[1, 2]", "application/json"),
+        (b"\x89PNG\r\n" + MARKER.encode(), "image/png"),
+        (MARKER.encode() + b"\x00\x01", None),
+        (MARKER.encode("utf-16"), "text/plain; charset=utf-8"),
+        (b"<?xml version='1.0'?><e>" + MARKER.encode() + b"</e>", "application/xml"),
+    ],
+    ids=["other-json", "json-array", "png", "binary", "bad-charset", "xml"],
+)
+def test_bodies_that_are_not_open_dental_text_are_never_quoted(content, content_type):
+    headers = {"Content-Type": content_type} if content_type else {}
+    error = classify(httpx.Response(500, content=content, headers=headers))
+    assert str(error).startswith("HTTP 500: not an Open Dental response: ")
+    assert MARKER not in str(error) and error.body == ""
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b"Invalid customer key", "text/plain; charset=utf-8"),
+        (b"Invalid customer key", None),
+        (b'"Invalid customer key"', "application/json; charset=utf-8"),
+        (b'{"Message": "Invalid customer key"}', "application/json"),
+    ],
+    ids=["text", "untyped", "json-string", "aspnet-message"],
+)
+def test_open_dental_error_texts_are_kept(content, content_type):
+    headers = {"Content-Type": content_type} if content_type else {}
+    error = classify(httpx.Response(401, content=content, headers=headers))
+    assert str(error) == "HTTP 401: Invalid customer key"
+    assert error.body == "Invalid customer key"
+
+
+def test_open_dental_text_is_shown_on_one_line_without_control_characters_and_bounded():
+    text = "Error in SQL:\r\n\x1b[2Jnear \u202eSELEC\t" + "y" * 600
+    error = classify(httpx.Response(400, text=text))
+    assert isinstance(error, QueryError)
+    message = str(error)
+    assert message.startswith("HTTP 400: Error in SQL: [2Jnear SELEC yyy") and message.endswith("…")
+    assert len(message) == len("HTTP 400: ") + 200
+    assert not any(ch in message for ch in "\r\n\t\x1b\u202e")
+
+
+def test_an_empty_error_body_says_so():
+    assert str(classify(httpx.Response(503))) == "HTTP 503: (empty body)"

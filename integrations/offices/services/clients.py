@@ -22,7 +22,6 @@ from integrations.offices.models import ApiMode, CustomerKey, Office
 from integrations.offices.services.keys import customer_key_plaintext
 from integrations.opendental import OpenDentalClient, Pacer, pacer_from_url, shared_http_client
 from integrations.opendental.aio import AsyncOpenDentalClient, SlotBooker, async_transport
-from integrations.opendental.client import DEFAULT_TIMEOUT
 from integrations.opendental.network import NetworkGuard
 
 CLIENT_MODES = {ApiMode.REMOTE: "Remote", ApiMode.SERVICE: "Service", ApiMode.LOCAL: "Local"}
@@ -50,17 +49,6 @@ def _guard(networks: tuple[str, ...]) -> NetworkGuard:
 def office_async_transport(*, max_connections: int) -> httpx.AsyncBaseTransport:
     """The async transport for ``office_async_client``s, through the network guard."""
     return async_transport(max_connections=max_connections, guard=network_guard())
-
-
-def _timeout() -> httpx.Timeout:
-    """The client's timeouts; the read timeout is a setting (Open Dental answers within 60 s)."""
-    read = getattr(settings, "OPENDENTAL_READ_TIMEOUT_S", None)
-    if read is None:
-        return DEFAULT_TIMEOUT
-    return httpx.Timeout(
-        connect=DEFAULT_TIMEOUT.connect, read=read, write=DEFAULT_TIMEOUT.write,
-        pool=DEFAULT_TIMEOUT.pool,
-    )  # fmt: skip
 
 
 def _sleep_without_db(seconds: float) -> None:
@@ -110,7 +98,8 @@ def _client_args(office: Office, key: CustomerKey | None) -> tuple[tuple, dict]:
     args = (office.api_base_url, dev_key, customer_key_plaintext(key))
     return args, {
         "mode": CLIENT_MODES[ApiMode(office.api_mode)],
-        "timeout": _timeout(),
+        "deadline_s": settings.OPENDENTAL_DEADLINE_S,
+        "max_response_bytes": settings.OPENDENTAL_MAX_RESPONSE_BYTES,
         "pacer": _pacer(settings.REDIS_URL, settings.OPENDENTAL_PACE_MARGIN_S),
         "permissions": frozenset(office.granted_permissions or ()),
         "throttle_scale": settings.OPENDENTAL_THROTTLE_SCALE,

@@ -118,6 +118,8 @@ def health_fetch(client: od.OpenDentalClient) -> HealthResult:
     return HealthResult(granted, version, last_aging, time_due, clinics, latency_ms)
 
 
+ERROR_TEXT_LIMIT = 500  # the cause and Open Dental's text (at most 200 characters) fit
+
 HEALTH_FIELDS = [
     "status", "status_since", "last_polled_at", "last_error", "consecutive_failures",
     "next_health_at",
@@ -207,17 +209,20 @@ def offices_record_answered(*, office_ids: list[int]) -> None:
 
 
 def error_text(exc: Exception) -> str:
+    """The stored and shown error: the cause (status, error class) and the client's message.
+
+    The message is all the body that is shown: the client quotes only Open Dental's own short
+    error text and describes anything else (an HTML page, a long or binary body) without
+    quoting it, since every member of the account reads this, and the answer may come from
+    something that is not Open Dental.
+    """
     status = getattr(exc, "status", None)
-    body = (getattr(exc, "body", "") or "").strip()
     # classify()'s messages start with "HTTP 400: ": the status is said once, up front.
     message = str(exc).removeprefix(f"HTTP {status}: ") if status else str(exc)
     text = f"{type(exc).__name__}: {message}"
     if status:
         text = f"HTTP {status} · {text}"
-    # An HTML page's words are in the message already (stored raw, it shows as markup).
-    if body and body not in text and not od.looks_like_html(body):
-        text += f" — {body[:500]}"
-    return text[:2000]
+    return od.one_line(text, ERROR_TEXT_LIMIT)
 
 
 def next_health_at(office: Office, now: datetime) -> datetime:
