@@ -196,9 +196,11 @@ def test_before_todays_aging_has_run_the_refresh_waits(sandbox_account):
     # The sandbox's DateLastAging is its machine's date. An office far enough east or west
     # is already on another day, whose aging (due at 23:00 there) has not run yet.
     now = timezone.now()
+    # UTC+14 is on another date from 10:00 UTC on, UTC-12 before it (and before 22:00 there):
+    # one of them always is (Pago Pago, UTC-11, missed 09:00-10:00 UTC).
     zone = next(
         name
-        for name in ("Pacific/Kiritimati", "Pacific/Pago_Pago")
+        for name in ("Pacific/Kiritimati", "Etc/GMT+12")
         if (local := now.astimezone(ZoneInfo(name))).date() != date.today() and local.hour < 22
     )
     Office.objects.filter(pk=queries.pk).update(time_zone=zone, aging_service_time_due=time(23))

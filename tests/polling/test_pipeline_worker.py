@@ -166,13 +166,14 @@ def test_the_poll_command_queues_waits_and_reports_each_office(sandbox_account, 
 
 
 def test_a_live_slow_run_is_never_taken_over_and_a_dead_workers_run_is(
-    sandbox_account, sandbox_control, celery_broker, tmp_path, settings
+    sandbox_account, sandbox_control, sandbox, celery_broker, tmp_path, settings
 ):
     """Staleness follows the worker's heartbeat, not how long a request takes."""
     office = sandbox_account["Spare Office"]
     key = office.manifest["customer_key"]
     w = Worker(
         celery_broker, tmp_path / "worker.log", OPENDENTAL_THROTTLE_SCALE=str(THROTTLE_SCALE),
+        OPENDENTAL_REMOTE_BASE_URL=sandbox.base_url,
         ODPORTAL_CLAIM_STALE_AFTER_S="3", ODPORTAL_HEARTBEAT_EVERY_S="0.5",
     )  # fmt: skip
     settings.CLAIM_STALE_AFTER_S = 3
@@ -184,7 +185,10 @@ def test_a_live_slow_run_is_never_taken_over_and_a_dead_workers_run_is(
         while run.outcome != RunOutcome.RUNNING and time.monotonic() < deadline:
             time.sleep(0.1)
             run.refresh_from_db()
+        assert run.outcome == RunOutcome.RUNNING, run.error
         time.sleep(5)  # longer than the stale window, inside one slow request
+        run.refresh_from_db()
+        assert run.outcome == RunOutcome.RUNNING, run.error
         again, created = dispatch.poll_enqueue(office=office, kind=PollKind.HEALTH)
         assert (again.pk, created) == (run.pk, False)  # alive: "already runs"
         w.kill()
