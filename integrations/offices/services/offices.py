@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 from zoneinfo import available_timezones
 
@@ -30,12 +31,19 @@ DEFAULT_BASE_URLS = {
 }
 
 
+@cache
+def _time_zones() -> frozenset[str]:
+    # Listing the IANA names walks the tz database (~10 ms): more than half of an imported
+    # row's cost when read per office.
+    return frozenset(available_timezones())
+
+
 def _validate_office(office: Office) -> None:
     errors: dict[str, str] = {}
     for name in ("name", "reference", "notes", "base_url", "time_zone"):
         if "\x00" in (getattr(office, name) or ""):
             errors[name] = "Contains a NUL character, which cannot be stored."
-    if office.time_zone not in available_timezones():
+    if office.time_zone not in _time_zones():
         errors["time_zone"] = f"Unknown time zone {office.time_zone!r} (use e.g. America/Chicago)."
     if office.base_url and not office.base_url.rstrip("/").endswith("/api/v1"):
         errors["base_url"] = "The base URL must end with /api/v1, e.g. " + REMOTE_BASE_URL
