@@ -252,6 +252,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 6 * 3600.0,
         "options": {"expires": 6 * 3600 - 60},
     },
+    "resume-stale-imports": {
+        "task": "offices.imports_resume",
+        "schedule": float(SWEEP_INTERVAL_S),
+        "options": {"expires": max(SWEEP_INTERVAL_S - 5, 1)},
+    },
 }
 
 # Polling policy (per-office overrides live on the Office row).
@@ -270,6 +275,12 @@ KEY_MOVE_PENDING_MINUTES = 15  # Open Dental: a moved key can take up to 15 minu
 # Error pages and reports hide marked POST fields and locals even with DEBUG on, and the
 # passwords inside DATABASE_URL / REDIS_URL.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "odportal.lib.error_reports.MaskingExceptionReporterFilter"
+# Office imports (integrations.offices.services.imports): a worker imports this many rows per
+# transaction and saves its progress after each; a job whose worker stopped heartbeating this
+# long (killed, lost message) is sent again and resumes, at most IMPORT_MAX_ATTEMPTS times.
+IMPORT_CHUNK_ROWS = env_int("ODPORTAL_IMPORT_CHUNK_ROWS", 200)
+IMPORT_STALE_AFTER_S = env_int("ODPORTAL_IMPORT_STALE_AFTER_S", 120)
+IMPORT_MAX_ATTEMPTS = env_int("ODPORTAL_IMPORT_MAX_ATTEMPTS", 5)
 
 LOGGING = {
     "version": 1,

@@ -26,6 +26,8 @@ from integrations.offices.models import (
     ApiMode,
     Clinic,
     CustomerKey,
+    ImportJob,
+    ImportState,
     Office,
     PollKind,
     PollRun,
@@ -148,6 +150,19 @@ class PollRunFactory(factory.django.DjangoModelFactory):
     kind = PollKind.HEALTH
     outcome = RunOutcome.OK
     started_at = factory.LazyFunction(timezone.now)
+    finished_at = factory.LazyFunction(timezone.now)
+
+
+class ImportJobFactory(factory.django.DjangoModelFactory):
+    """A finished import of an empty CSV (real ones go through the imports service)."""
+
+    class Meta:
+        model = ImportJob
+
+    account = factory.SubFactory(DeveloperAccountFactory)
+    filename = "offices.csv"
+    format = "csv"
+    state = ImportState.DONE
     finished_at = factory.LazyFunction(timezone.now)
 
 

@@ -525,7 +525,9 @@ class Listener:
 # or break the suite, never skipped silently.
 
 # Which object a `<uuid:public_id>` stands for, by the first path segment of the route.
-PUBLIC_ID_OWNER = {"offices": "office", "developer-accounts": "account", "runs": "run"}
+PUBLIC_ID_OWNER = {
+    "offices": "office", "developer-accounts": "account", "runs": "run", "imports": "import_job",
+}  # fmt: skip
 # Other parameters, by name: an object attribute ("obj.attr") or a literal sample value.
 PARAM_VALUES = {
     "key_id": "key.public_id",
@@ -549,7 +551,7 @@ class Endpoint:
     name: str
     route: str
     url: str
-    owner: str | None  # "office", "account", "run" or None for pages that are not one object
+    owner: str | None  # "office", "account", "run", "import_job" or None (not one object)
     view: Any
 
     @property

@@ -438,3 +438,124 @@ class AgingRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pat_num}: {self.bal_total}"
+
+
+class ImportState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ImportOutcome(models.TextChoices):
+    """What happened to one row of an import."""
+
+    CREATED = "created", "Created"
+    SKIPPED = "skipped", "Skipped"
+    REJECTED = "rejected", "Rejected"
+
+
+def error_lines(errors: dict[str, list[str]]) -> list[str]:
+    """A row's errors as 'field: message' lines (form-wide ones without the field)."""
+    return [f"{f}: {m}" if f != "__all__" else m for f, ms in errors.items() for m in ms]
+
+
+class ImportJob(models.Model):
+    """One upload of offices and keys, imported by a worker a chunk of rows at a time.
+
+    The parsed rows wait in ``payload_encrypted`` (they hold customer keys) and are dropped when
+    the job ends; each processed row's result is an ImportJobRow, written in the same
+    transaction as its chunk and ``processed_rows``, so a resumed job carries on at the first
+    row without a result. The unfinished row is the claim, as for poll runs.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    account = models.ForeignKey(
+        "accounts.DeveloperAccount", on_delete=models.CASCADE, related_name="import_jobs"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    filename = models.CharField(max_length=200, blank=True)
+    format = models.CharField(max_length=10)  # "csv" or "manifest"
+    base_url_override = models.TextField(blank=True)
+    payload_encrypted = models.TextField(blank=True)
+    # Own-server hosts the owner confirmed for this upload (rows to other hosts are rejected).
+    confirmed_hosts = models.JSONField(default=list, blank=True)
+    state = models.CharField(max_length=10, choices=ImportState.choices, default=ImportState.QUEUED)
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # The Celery task id holding the claim (a redelivered task takes its own claim back).
+    claimed_by = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        indexes = [models.Index(fields=["account", "-queued_at"], name="importjob_account_recent")]
+        constraints = [
+            # One unfinished import per account: a double-submitted form cannot race itself.
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(state__in=["queued", "running"]),
+                name="importjob_one_active_per_account",
+            ),
+            models.CheckConstraint(
+                condition=Q(processed_rows__lte=models.F("total_rows")),
+                name="importjob_processed_within_total",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"import {self.filename or self.public_id} ({self.state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in (ImportState.QUEUED, ImportState.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        """Processed rows as a whole percentage (100 for an empty file)."""
+        if not self.total_rows:
+            return 100
+        return self.processed_rows * 100 // self.total_rows
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"{self.processed_rows} rows: {self.created} created, {self.skipped} skipped, "
+            f"{self.rejected} rejected"
+        )
+
+
+class ImportJobRow(models.Model):
+    """What happened to one input row of an import; ``key_last4`` is all it keeps of the key."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rows")
+    number = models.PositiveIntegerField()  # the CSV line, or the manifest's office number
+    name = models.CharField(max_length=200, blank=True)
+    key_last4 = models.CharField(max_length=4, blank=True)
+    outcome = models.CharField(max_length=10, choices=ImportOutcome.choices)
+    errors = models.JSONField(default=dict, blank=True)
+    office_public_id = models.UUIDField(null=True, blank=True)
+    host_to_confirm = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "number"], name="importjobrow_unique_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"row {self.number}: {self.outcome}"
+
+    @property
+    def messages(self) -> list[str]:
+        return error_lines(self.errors)

@@ -1,8 +1,8 @@
 """Celery tasks: thin wrappers that take ids and call one service each.
 
-Every task is idempotent: the poll run row is claimed with a conditional UPDATE, so a retried,
-duplicated or redelivered message finds nothing to do. Services send these by name
-(``polling.dispatch``) and never import this module.
+Every task is idempotent: the poll run (or import job) row is claimed with a conditional UPDATE,
+so a retried, duplicated or redelivered message finds nothing to do. Services send these by name
+(``polling.dispatch``, ``imports``) and never import this module.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from integrations.accounts.throttle import login_attempts_prune
+from integrations.offices.services import imports
 from integrations.offices.services.aging import snapshots
 from integrations.offices.services.polling import batch, dispatch, execute, sweep
 
@@ -48,6 +49,19 @@ def aging_batch_task(self, run_ids: list[int]) -> None:
     resume = batch.batch_execute(run_ids, claimer=claimer)
     for run_id, countdown in resume.items():
         dispatch.run_resume(run_id, countdown=countdown)
+
+
+@shared_task(name=imports.IMPORT_TASK, **RUN_TASK)
+def import_job_task(self, job_id: int) -> None:
+    """Import an upload's offices, resuming at the first row an earlier run left unprocessed."""
+    # A redelivered or retried message keeps its id, so it takes back the job it held.
+    imports.import_job_run(job_id, claimer=self.request.id or uuid.uuid4().hex)
+
+
+@shared_task(name="offices.imports_resume", **SWEEP_TASK)
+def imports_resume_task() -> int:
+    """Send again the imports whose worker stopped or whose message was lost."""
+    return imports.import_jobs_resend_stale()
 
 
 @shared_task(name="offices.sweep", **SWEEP_TASK)

@@ -1,4 +1,4 @@
-"""Overview, offices, keys, poll runs and aging report URLs.
+"""Overview, offices, keys, poll runs, aging report and office import URLs.
 
 The routes of one office are a list included once under its prefix (as healthchecks does).
 """
@@ -37,4 +37,5 @@ urlpatterns = [
         imports.account_import,
         name="account_import",
     ),
+    path("imports/<uuid:public_id>/", imports.import_job, name="import_job"),
 ]

@@ -14,9 +14,9 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from integrations.accounts.models import AuditEvent, Role
-from integrations.offices.models import ApiMode, Office
+from integrations.offices.models import ApiMode, ImportJob, Office
 from integrations.offices.services import offices
-from integrations.offices.services.imports import offices_import
+from integrations.offices.services.imports import import_job_run, offices_import
 from tests.factories import MembershipFactory, UserFactory, random_key
 
 URL = "http://127.0.0.1:30223/api/v1"  # loopback: allowed by the development/test settings
@@ -361,13 +361,18 @@ def test_the_upload_page_asks_to_confirm_the_hosts_then_imports(client, account,
 
     def upload(**extra):
         file = SimpleUploadedFile("o.csv", source, content_type="text/csv")
-        return client.post(url, {"file": file, **extra}).content.decode()
+        return client.post(url, {"file": file, **extra})
 
-    body = upload()
+    body = upload().content.decode()
     assert f"Send these offices&#x27; keys to {HOST}" in body
-    assert f'name="confirm_hosts" value="{HOST}"' in body and not Office.objects.exists()
-    assert "1 rows: 0 created" in upload(confirm_hosts=HOST)  # not ticked
-    assert "1 rows: 1 created" in upload(confirm_send="on", confirm_hosts=HOST)
+    assert f'name="confirm_hosts" value="{HOST}"' in body
+    not_ticked = upload(confirm_hosts=HOST).content.decode()
+    assert f"Send these offices&#x27; keys to {HOST}" in not_ticked  # asked again
+    assert not ImportJob.objects.exists()  # nothing is queued until the host is confirmed
+    response = upload(confirm_send="on", confirm_hosts=HOST)
+    job = ImportJob.objects.get()
+    assert response.status_code == 302 and job.confirmed_hosts == [HOST]
+    import_job_run(job.pk, claimer="test")  # the worker's part, called as a function
     assert Office.objects.get().base_url == URL
 
 

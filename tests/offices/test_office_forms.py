@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from integrations.accounts.models import AuditEvent
 from integrations.offices.models import CustomerKey, KeyStatus, Office, PollKind, PollRun
-from integrations.offices.services import keys
+from integrations.offices.services import keys, offices
 from integrations.offices.services.polling.dispatch import WorkersUnavailable
 from odportal.lib import crypto
-from tests.factories import CustomerKeyFactory, OfficeFactory, random_key
+from tests.factories import CustomerKeyFactory, DeveloperAccountFactory, OfficeFactory, random_key
 
 HX = {"HX-Request": "true"}
 
@@ -70,7 +70,31 @@ def test_duplicate_reference_maps_the_service_error_onto_the_form(owner_client, 
         "health_interval_s": "300",
     }
     response = owner_client.post(reverse("office_new"), data)
-    assert response.status_code == 200 and response.context["form"].errors
+    assert response.status_code == 200
+    assert response.context["form"].errors == {
+        "reference": ["Another office of this account has this reference."]
+    }
+
+
+def test_an_office_keeps_its_reference_when_edited_and_other_accounts_may_reuse_it(owner, office):
+    offices.office_update(office=office, actor=owner, reference="R-1")
+    offices.office_update(office=office, actor=owner, name="Renamed", reference="R-1")
+    other = offices.office_create(
+        account=DeveloperAccountFactory(), actor=None, name="Elsewhere", reference="R-1"
+    )
+    assert other.reference == office.reference == "R-1"
+
+
+def test_the_office_service_checks_every_constraint_of_the_model():
+    # office_create/office_update skip Django's generic constraint check (slow, names no field)
+    # and check these in _validate_office: a new constraint must be checked there too.
+    # (office_base_url_only_own_server is _destination_check's: it sets or clears base_url.)
+    names = {c.name for c in Office._meta.constraints}
+    assert names == {
+        "office_unique_reference",
+        "office_name_not_blank",
+        "office_base_url_only_own_server",
+    }
 
 
 def test_edit_office_goes_through_the_service_and_audits(owner_client, office):

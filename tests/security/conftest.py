@@ -12,6 +12,7 @@ from integrations.offices.models import (
     RunOutcome,
     SnapshotSource,
 )
+from tests.factories import ImportJobFactory
 from tests.helpers import endpoints
 
 
@@ -35,9 +36,17 @@ def snapshot(office):
 
 
 @pytest.fixture
-def objects(account, office, key, run, snapshot):
+def import_job(account):
+    return ImportJobFactory(account=account)
+
+
+@pytest.fixture
+def objects(account, office, key, run, snapshot, import_job):
     """Every object a URL parameter can name, by the names tests.helpers.endpoints uses."""
-    return {"account": account, "office": office, "key": key, "run": run, "snapshot": snapshot}
+    return {
+        "account": account, "office": office, "key": key, "run": run, "snapshot": snapshot,
+        "import_job": import_job,
+    }  # fmt: skip
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from django.core.management import CommandError, call_command
 
 from integrations.accounts.models import DeveloperAccount
 from integrations.accounts.services import accounts
-from integrations.offices.models import CustomerKey
-from integrations.offices.services import keys
+from integrations.offices.models import CustomerKey, ImportState
+from integrations.offices.services import imports, keys
 from odportal.lib import crypto
 from tests.factories import OfficeFactory, random_key
 
@@ -80,6 +80,22 @@ def test_rotation_moves_every_secret_to_the_new_key_so_the_old_one_can_go(
     assert stored == set(secrets_under_a["customer"])
     for token in _all_tokens():
         Fernet(KEY_B.encode()).decrypt(token.encode())  # raises if not under B
+
+
+def test_an_import_waiting_for_a_worker_survives_the_old_key_being_dropped(
+    settings, owner, account
+):
+    settings.ENCRYPTION_KEYS = [KEY_A]
+    key = random_key()
+    source = f"name,customer_key\nWaiting Clinic,{key}\n"
+    job = imports.import_job_create(account=account, actor=owner, source=source, send=False)
+    settings.ENCRYPTION_KEYS = [KEY_B, KEY_A]
+    assert "ImportJob.payload_encrypted: re-encrypted 1, already current 0" in _rotate()
+    settings.ENCRYPTION_KEYS = [KEY_B]  # key A retired while the job still waits
+    imports.import_job_run(job.pk, claimer="after-rotation")
+    job.refresh_from_db()
+    assert (job.state, job.created) == (ImportState.DONE, 1)
+    assert keys.customer_key_plaintext(CustomerKey.objects.get()) == key
 
 
 def test_the_keyed_hash_stays_valid_after_rotation(settings, secrets_under_a):

@@ -1,12 +1,13 @@
 """Bulk import of offices with their customer keys, from a CSV file or a sandbox manifest.
 
+An upload is read and checked at once (``import_job_create``) and stored as an ImportJob, its
+rows encrypted (they hold customer keys); a worker imports it (``import_job_run``) a chunk of
+rows per transaction, saving the rows' results and the job's progress with each chunk, so a
+run that crashed resumes at its first unprocessed row and no request waits for 10,000 rows.
+``offices_import`` runs a job to the end in the calling process (the command, the demo).
+
 Each row runs in its own savepoint: a rejected row leaves nothing behind (no office without its
 key), while the good rows of the same file stay. Keys never appear in results or errors.
-
-A row's base URL (or the override) is the server of a Service or Local row, under the rules of
-``offices.office_create``: an owner's import only, and only to a host in ``confirmed_hosts``
-(a row with another host is rejected, its host listed in ``hosts_to_confirm``); Remote rows
-use the deployment's Open Dental URL whatever they say.
 """
 
 from __future__ import annotations
@@ -14,23 +15,46 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
+import uuid
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
-from django.db import DatabaseError, transaction
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from integrations.accounts.models import DeveloperAccount
 from integrations.accounts.services.audit import audit_record
-from integrations.offices.models import ApiMode, CustomerKey, KeyStatus, Office
+from integrations.offices.models import (
+    ApiMode,
+    CustomerKey,
+    ImportJob,
+    ImportJobRow,
+    ImportOutcome,
+    ImportState,
+    KeyStatus,
+    Office,
+    error_lines,
+)
 from integrations.offices.services import keys as keys_service
 from integrations.offices.services import offices as offices_service
+from integrations.offices.services.polling.dispatch import broker_producer
 from integrations.opendental import network
 from integrations.opendental.keys import KEY_RULE, is_key
+from odportal.celery import app
 from odportal.lib import crypto
+
+logger = logging.getLogger(__name__)
 
 CSV_REQUIRED = ("name", "customer_key")
 CSV_COLUMNS = ("name", "customer_key", "api_mode", "base_url", "time_zone", "reference", "notes")
@@ -42,12 +66,12 @@ MANIFEST_KEY_STATUS = {
     "DisabledByHQ": KeyStatus.DISABLED_BY_HQ,
 }
 MAX_ROWS = 10_000
+# Tasks are sent by name, so this module never imports ``tasks`` (which imports it).
+IMPORT_TASK = "offices.import_job"
+ACTIVE_STATES = (ImportState.QUEUED, ImportState.RUNNING)
+WORKERS_DOWN = "Workers unavailable: the import could not be queued. Start the workers and retry."
 
-
-class Outcome:
-    CREATED = "created"
-    SKIPPED = "skipped"
-    REJECTED = "rejected"
+Outcome = ImportOutcome  # created, skipped or rejected
 
 
 @dataclass
@@ -65,7 +89,7 @@ class ImportRow:
     @property
     def messages(self) -> list[str]:
         """Errors as 'field: message' lines."""
-        return [f"{f}: {m}" if f != "__all__" else m for f, ms in self.errors.items() for m in ms]
+        return error_lines(self.errors)
 
 
 @dataclass
@@ -110,42 +134,302 @@ def offices_import(
     base_url_override: str | None = None,
     confirmed_hosts: Collection[str] = (),
 ) -> ImportResult:
-    """Import offices and keys from CSV or manifest JSON; raise ValidationError if unreadable.
+    """Import offices and keys from CSV or manifest JSON now, in this process (a job run to its
+    end here); raise ValidationError if the file is unreadable or the import did not finish.
 
     Service and Local rows may send their keys only to ``confirmed_hosts`` (see the module)."""
+    job = import_job_create(
+        account=account,
+        actor=actor,
+        source=source,
+        filename=filename,
+        base_url_override=base_url_override,
+        confirmed_hosts=confirmed_hosts,
+        send=False,
+    )
+    import_job_run(job.pk, claimer=f"inline-{uuid.uuid4().hex}")
+    job.refresh_from_db()
+    if job.state != ImportState.DONE:
+        raise ValidationError(job.error or "The import did not finish.")
+    return import_result(job)
+
+
+def import_result(job: ImportJob) -> ImportResult:
+    """The per-row results a job has stored so far."""
+    rows = [
+        ImportRow(
+            number=r.number,
+            name=r.name,
+            key_last4=r.key_last4,
+            outcome=r.outcome,
+            errors=r.errors,
+            office_id=str(r.office_public_id or ""),
+            host_to_confirm=r.host_to_confirm,
+        )
+        for r in job.rows.all()
+    ]
+    hosts = {row.host_to_confirm for row in rows if row.host_to_confirm}
+    return ImportResult(format=job.format, rows=rows, hosts_to_confirm=hosts)
+
+
+@sensitive_variables()  # every frame below it too: the file holds keys
+def import_hosts_to_confirm(
+    *,
+    source: bytes | str,
+    filename: str = "",
+    base_url_override: str | None = None,
+    confirmed_hosts: Collection[str] = (),
+) -> set[str]:
+    """The own-server hosts of an upload (Service and Local rows) not yet confirmed: asked for
+    before the import starts. Raise ValidationError if the file is unreadable."""
+    _, records = _parse(source, filename)
+    hosts = set()
+    for _, record in records:
+        if str(record.get("api_mode") or "remote").strip().lower() == ApiMode.REMOTE:
+            continue
+        url = base_url_override or str(record.get("base_url") or "").strip()
+        host = network.base_url_host(url) if url else ""
+        if host and host not in confirmed_hosts:
+            hosts.add(host)
+    return hosts
+
+
+# --- the job: created, sent, run a chunk at a time, closed ------------------------------------
+
+
+@sensitive_variables()  # every frame below it too: the file holds keys
+def import_job_create(
+    *,
+    account: DeveloperAccount,
+    actor: AbstractBaseUser | None,
+    source: bytes | str,
+    filename: str = "",
+    base_url_override: str | None = None,
+    confirmed_hosts: Collection[str] = (),
+    send: bool = True,
+) -> ImportJob:
+    """Check an upload and queue it as a job (rows stored encrypted, ``import.start`` audited);
+    the task is sent once the transaction commits (``send=False``: the caller runs it).
+
+    Raise ValidationError if the file is unreadable, too long, or the account already has an
+    import under way."""
+    fmt, records = _parse(source, filename)
+    _refuse_while_active(account)
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    try:
+        with transaction.atomic():
+            job = ImportJob.objects.create(
+                account=account,
+                requested_by=user,
+                filename=_storable(filename)[:200],
+                format=fmt,
+                base_url_override=base_url_override or "",
+                confirmed_hosts=sorted(confirmed_hosts),
+                total_rows=len(records),
+                payload_encrypted=crypto.encrypt(json.dumps(records)),
+            )
+            detail = {"filename": job.filename, "format": fmt, "rows": len(records)}
+            audit_record(
+                account=account, actor=actor, action="import.start", obj=job, detail=detail
+            )
+    except IntegrityError:  # another upload won the race for the account's one active import
+        raise _active_error() from None
+    if send:
+        transaction.on_commit(lambda: import_job_send(job.pk))
+    return job
+
+
+def _refuse_while_active(account: DeveloperAccount) -> None:
+    if ImportJob.objects.filter(account=account, state__in=ACTIVE_STATES).exists():
+        raise _active_error()
+
+
+def _active_error() -> ValidationError:
+    message = "An import into this account is under way; wait until it has finished."
+    return ValidationError({NON_FIELD_ERRORS: [message]})
+
+
+def import_job_send(job_id: int) -> None:
+    """Hand a queued import to the workers; if the broker is away the job fails, saying so."""
+    try:
+        with broker_producer() as producer:
+            app.send_task(IMPORT_TASK, args=[job_id], retry=False, producer=producer)
+    except Exception as exc:  # kombu raises many types for "broker down"
+        logger.warning("could not queue import job %s: %s", job_id, type(exc).__name__)
+        job = ImportJob.objects.select_related("account", "requested_by").get(pk=job_id)
+        _job_end(job, ImportState.FAILED, error=WORKERS_DOWN)
+
+
+def import_jobs_resend_stale(*, limit: int = 100) -> int:
+    """Send again the imports whose worker stopped (killed, restarted) or whose message was
+    lost; each resumes at its first unprocessed row. Raises if the broker is away."""
+    cutoff = timezone.now() - timedelta(seconds=settings.IMPORT_STALE_AFTER_S)
+    stale = ImportJob.objects.filter(
+        Q(state=ImportState.RUNNING, heartbeat_at__lt=cutoff)
+        | Q(state=ImportState.QUEUED, queued_at__lt=cutoff)
+    )
+    job_ids = list(stale.order_by("pk").values_list("pk", flat=True)[:limit])
+    for job_id in job_ids:
+        app.send_task(IMPORT_TASK, args=[job_id])
+    return len(job_ids)
+
+
+class _ClaimLost(Exception):
+    """Another worker took the job over (ours looked stale): this chunk must not count."""
+
+
+@sensitive_variables()  # every frame below it too: the file holds keys
+def import_job_run(job_id: int, *, claimer: str) -> None:
+    """Import a job's unprocessed rows a chunk per transaction, then close it (``import.finish``
+    audited). A finished job, or one a live worker holds, is left alone."""
+    job = _job_claim(job_id, claimer)
+    if job is None:
+        return
+    try:
+        records = json.loads(crypto.decrypt(job.payload_encrypted))
+    except (crypto.InvalidToken, ValueError):
+        _job_end(job, ImportState.FAILED, error="The stored upload cannot be read; upload again.")
+        return
+    try:
+        while job.processed_rows < job.total_rows:
+            _import_chunk(job, records, claimer)
+    except _ClaimLost:
+        return
+    except (DatabaseError, SoftTimeLimitExceeded):
+        raise  # the job stays claimed: a retry, or the stale-import beat, resumes it
+    except Exception:
+        logger.exception("import job %s stopped after %s rows", job.pk, job.processed_rows)
+        error = f"Stopped after {job.processed_rows} rows by an unexpected error (logged)."
+        _job_end(job, ImportState.FAILED, error=error)
+        return
+    _job_end(job, ImportState.DONE, claimer=claimer)
+    _notify_owners(job.account, job.requested_by, import_result(job))
+
+
+def _job_claim(job_id: int, claimer: str) -> ImportJob | None:
+    """Move a job to running if it is queued, stale, or already ours; else None."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.IMPORT_STALE_AFTER_S)
+    claimable = (
+        Q(state=ImportState.QUEUED)
+        | Q(state=ImportState.RUNNING, heartbeat_at__lt=stale)
+        | Q(state=ImportState.RUNNING, claimed_by=claimer)
+    )
+    claimed = (
+        ImportJob.objects.filter(pk=job_id)
+        .filter(claimable)
+        .update(
+            state=ImportState.RUNNING,
+            claimed_by=claimer,
+            heartbeat_at=now,
+            started_at=Coalesce("started_at", Value(now)),
+            attempts=F("attempts") + 1,
+        )
+    )
+    if claimed != 1:
+        return None
+    job = ImportJob.objects.select_related("account", "requested_by").get(pk=job_id)
+    if job.attempts > settings.IMPORT_MAX_ATTEMPTS:
+        error = f"Gave up after {job.processed_rows} rows and {job.attempts - 1} attempts."
+        _job_end(job, ImportState.FAILED, error=error)
+        return None
+    return job
+
+
+def _import_chunk(job: ImportJob, records: list, claimer: str) -> None:
+    """Import the next chunk of rows; their results and the job's progress commit with them."""
+    start = job.processed_rows
+    chunk = records[start : start + settings.IMPORT_CHUNK_ROWS]
+    with transaction.atomic():
+        rows = [_import_record(job, number, record) for number, record in chunk]
+        ImportJobRow.objects.bulk_create([_stored_row(job, row) for row in rows])
+        counts = Counter(row.outcome for row in rows)
+        progress = {
+            "processed_rows": start + len(rows),
+            "created": job.created + counts[Outcome.CREATED],
+            "skipped": job.skipped + counts[Outcome.SKIPPED],
+            "rejected": job.rejected + counts[Outcome.REJECTED],
+        }
+        held = ImportJob.objects.filter(pk=job.pk, state=ImportState.RUNNING, claimed_by=claimer)
+        if held.update(heartbeat_at=timezone.now(), **progress) != 1:
+            raise _ClaimLost
+    for name, value in progress.items():
+        setattr(job, name, value)
+
+
+def _import_record(job: ImportJob, number: int, record: dict[str, Any]) -> ImportRow:
+    """One row as the upload gave it, with the job's base URL override."""
+    if job.base_url_override:
+        record["base_url"] = job.base_url_override
+    return _import_one(
+        account=job.account, actor=job.requested_by, number=number, rec=record,
+        confirmed=job.confirmed_hosts,
+    )  # fmt: skip
+
+
+def _stored_row(job: ImportJob, row: ImportRow) -> ImportJobRow:
+    errors = {name: [_storable(m) for m in messages] for name, messages in row.errors.items()}
+    return ImportJobRow(
+        job=job,
+        number=row.number,
+        name=_storable(row.name),
+        key_last4=row.key_last4,
+        outcome=row.outcome,
+        errors=errors,
+        office_public_id=row.office_id or None,
+        host_to_confirm=row.host_to_confirm[:255],
+    )
+
+
+def _storable(text: str) -> str:
+    """Text the database can hold: no NUL (Postgres refuses it), no lone surrogates."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+
+
+def _job_end(job: ImportJob, state: str, *, error: str = "", claimer: str = "") -> None:
+    """Close an unfinished job once, dropping its stored rows, and audit ``import.finish``."""
+    unfinished = ImportJob.objects.filter(pk=job.pk, state__in=ACTIVE_STATES)
+    if claimer:
+        unfinished = unfinished.filter(claimed_by=claimer)
+    job.state, job.error, job.finished_at = state, error, timezone.now()
+    with transaction.atomic():
+        closed = unfinished.update(
+            state=state, error=error, finished_at=job.finished_at, payload_encrypted=""
+        )
+        if closed:
+            audit_record(
+                account=job.account,
+                actor=job.requested_by,
+                action="import.finish",
+                obj=job,
+                detail=_finish_detail(job),
+            )
+
+
+def _finish_detail(job: ImportJob) -> dict[str, Any]:
+    detail = {
+        "filename": job.filename,
+        "state": job.state,
+        "rows": job.total_rows,
+        "processed": job.processed_rows,
+        "created": job.created,
+        "skipped": job.skipped,
+        "rejected": job.rejected,
+    }
+    return {**detail, "error": job.error} if job.error else detail
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+
+def _parse(source: bytes | str, filename: str) -> tuple[str, list[tuple[int, dict[str, Any]]]]:
+    """The upload's format and rows; raise ValidationError if unreadable or too long."""
     text = _decode(source)
     is_json = filename.lower().endswith(".json") or text.lstrip().startswith("{")
     fmt, records = ("manifest", _manifest_records(text)) if is_json else ("csv", _csv_records(text))
     if len(records) > MAX_ROWS:
         raise ValidationError(f"Too many rows ({len(records)}); import at most {MAX_ROWS}.")
-    result = ImportResult(format=fmt)
-    for number, record in records:
-        if base_url_override:
-            record["base_url"] = base_url_override
-        row = _import_one(
-            account=account, actor=actor, number=number, rec=record, confirmed=confirmed_hosts
-        )
-        result.rows.append(row)
-        if row.host_to_confirm:
-            result.hosts_to_confirm.add(row.host_to_confirm)
-    _notify_owners(account, actor, result)
-    audit_record(
-        account=account,
-        actor=actor,
-        action="offices.import",
-        obj=account,
-        detail={
-            "filename": filename[:200],
-            "format": fmt,
-            "created": result.created,
-            "skipped": result.skipped,
-            "rejected": result.rejected,
-        },
-    )
-    return result
-
-
-# --- parsing ---------------------------------------------------------------------------------
+    return fmt, records
 
 
 def _decode(source: bytes | str) -> str:

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import models, transaction
 
 from integrations.accounts.models import DeveloperAccount
-from integrations.offices.models import CustomerKey
+from integrations.offices.models import CustomerKey, ImportJob
 from odportal.lib import crypto
 
 logger = logging.getLogger(__name__)
@@ -28,6 +28,8 @@ SECRET_COLUMNS: tuple[tuple[type[models.Model], str, str], ...] = (
     (DeveloperAccount, "developer_key_encrypted", "developer key"),
     (DeveloperAccount, "portal_key_encrypted", "Developer Portal key"),
     (CustomerKey, "key_encrypted", "customer key"),
+    # An import's uploaded rows, held only until the job ends (they contain customer keys).
+    (ImportJob, "payload_encrypted", "import upload"),
 )
 DEFAULT_BATCH_SIZE = 500
 
