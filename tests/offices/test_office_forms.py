@@ -320,3 +320,23 @@ def test_enabling_a_key_the_office_disabled_explains_who_can_really_enable_it(
     body = owner_client.get(url).content.decode()
     assert "Open Dental reports this key disabled by customer" in body
     assert "Only the office, in Open Dental, can enable it there" in body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nine_concurrent_refresh_now_clicks_queue_one_run_and_never_fail(owner, office):
+    from django.test import Client
+
+    from tests.helpers import at_once
+
+    url = reverse("office_poll", args=[office.public_id])
+    statuses: list[int] = []
+
+    def click() -> None:
+        client = Client(raise_request_exception=False)
+        client.force_login(owner)
+        statuses.append(client.post(url, {"kind": "aging"}, headers=HX).status_code)
+
+    raised = at_once([click] * 9)
+    assert raised == [None] * 9
+    assert sorted(statuses) == [200] * 9, statuses
+    assert PollRun.objects.filter(office=office, kind=PollKind.AGING).count() == 1
