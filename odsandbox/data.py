@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 
 from odsandbox.config import DEV_NAME, OfficeSpec, random_key
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 PROGRAM_VERSION = "24.4.17.0"
 NO_DATE = "0001-01-01"
 NO_DATETIME = "0001-01-01 00:00:00"
@@ -102,6 +102,10 @@ _INTEGER_COLUMNS = {
     "SuperFamily",
     "TxtMsgOk",
 }
+# Declared as Open Dental's MySQL schema declares them: ShortQuery answers only DATE and
+# DATETIME columns in the 'T' form, so the declared type is what decides.
+_DATE_COLUMNS = {"Birthdate", "DateFirstVisit", "AdmitDate"}
+_DATETIME_COLUMNS = {"DateTStamp", "SecDateEntry"}
 _REAL_COLUMNS = {
     "EstBalance",
     "Bal_0_30",
@@ -427,6 +431,10 @@ def _schema() -> list[str]:
     def col_type(name: str) -> str:
         if name in _INTEGER_COLUMNS:
             return "INTEGER"
+        if name in _DATE_COLUMNS:
+            return "DATE"
+        if name in _DATETIME_COLUMNS:
+            return "DATETIME"
         return "REAL" if name in _REAL_COLUMNS else "TEXT"
 
     patient_cols = ", ".join(
@@ -442,7 +450,7 @@ def _schema() -> list[str]:
         "Phone TEXT, Abbr TEXT, IsHidden INTEGER)",
         "CREATE TABLE provider (ProvNum INTEGER PRIMARY KEY, Abbr TEXT, LName TEXT, FName TEXT, "
         "MI TEXT, Suffix TEXT, FeeSched INTEGER, Specialty INTEGER, IsSecondary INTEGER, "
-        "ProvColor INTEGER, IsHidden INTEGER, NationalProvID TEXT, DateTStamp TEXT, "
+        "ProvColor INTEGER, IsHidden INTEGER, NationalProvID TEXT, DateTStamp DATETIME, "
         "ProvStatus INTEGER, IsHiddenReport INTEGER)",
         "CREATE TABLE providerclinic (ProviderClinicNum INTEGER PRIMARY KEY, ProvNum INTEGER, "
         "ClinicNum INTEGER)",
