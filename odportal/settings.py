@@ -252,6 +252,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 6 * 3600.0,
         "options": {"expires": 6 * 3600 - 60},
     },
+    # Hourly, so each run deletes about an hour of history (a few thousand rows at 10,000
+    # offices) instead of a day's worth at once.
+    "prune-poll-history": {
+        "task": "offices.prune_runs",
+        "schedule": 3600.0,
+        "options": {"expires": 3600 - 60},
+    },
     "resume-stale-imports": {
         "task": "offices.imports_resume",
         "schedule": float(SWEEP_INTERVAL_S),
@@ -270,6 +277,11 @@ KEY_DISABLED_RECHECK_S = env_int("ODPORTAL_KEY_DISABLED_RECHECK_S", 3600)
 CLAIM_STALE_AFTER_S = env_int("ODPORTAL_CLAIM_STALE_AFTER_S", 60)
 QUEUED_STALE_AFTER_S = env_int("ODPORTAL_QUEUED_STALE_AFTER_S", 600)
 SNAPSHOT_RETENTION_DAYS = env_int("ODPORTAL_SNAPSHOT_RETENTION_DAYS", 90)
+# Poll history (services/polling/history.py): successful runs are kept this long, failed ones
+# longer; each office's latest run of each kind is always kept. Deleted this many per batch.
+POLL_RUN_RETENTION_DAYS = env_int("ODPORTAL_POLL_RUN_RETENTION_DAYS", 14)
+POLL_RUN_FAILURE_RETENTION_DAYS = env_int("ODPORTAL_POLL_RUN_FAILURE_RETENTION_DAYS", 60)
+POLL_RUN_PRUNE_BATCH = env_int("ODPORTAL_POLL_RUN_PRUNE_BATCH", 1000)
 KEY_MOVE_PENDING_MINUTES = 15  # Open Dental: a moved key can take up to 15 minutes to work.
 
 # Error pages and reports hide marked POST fields and locals even with DEBUG on, and the

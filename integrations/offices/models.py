@@ -323,7 +323,11 @@ class PollRun(models.Model):
 
     class Meta:
         ordering = ["-queued_at", "-id"]
-        indexes = [models.Index(fields=["office", "kind", "-queued_at"])]
+        indexes = [
+            models.Index(fields=["office", "kind", "-queued_at"]),
+            # The history pruner scans by age.
+            models.Index(fields=["queued_at"], name="pollrun_queued_at"),
+        ]
         constraints = [
             # One unfinished run per office and kind: this row is the claim.
             models.UniqueConstraint(

@@ -17,7 +17,7 @@ from django.db import InterfaceError, OperationalError
 from integrations.accounts.throttle import login_attempts_prune
 from integrations.offices.services import imports
 from integrations.offices.services.aging import snapshots
-from integrations.offices.services.polling import batch, dispatch, execute, sweep
+from integrations.offices.services.polling import batch, dispatch, execute, history, sweep
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,12 @@ def sweep_task() -> dict[str, int]:
     result = sweep.sweep_due_offices()
     logger.info("sweep queued %s", result)
     return result
+
+
+@shared_task(name="offices.prune_runs", **SWEEP_TASK)
+def prune_runs_task() -> int:
+    """Drop poll runs past their retention, in small batches."""
+    return history.poll_runs_prune()
 
 
 @shared_task(name="offices.prune", **SWEEP_TASK)
