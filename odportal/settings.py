@@ -268,6 +268,10 @@ CELERY_BEAT_SCHEDULE = {
 
 # Polling policy (per-office overrides live on the Office row).
 HEALTH_INTERVAL_S = env_int("ODPORTAL_HEALTH_INTERVAL_S", 300)
+# Between full checks a health poll is one request (the DateLastAging preference: the key
+# works, the eConnector answers, aging readiness); the full check (permissions, version,
+# clinics: five requests) runs this often, and after a failure, a key change or "Poll now".
+HEALTH_FULL_CHECK_INTERVAL_S = env_int("ODPORTAL_HEALTH_FULL_CHECK_INTERVAL_S", 3600)
 # A key Open Dental reports disabled (by the office or by HQ) is re-checked this often, so the
 # dashboard notices on its own when the office enables it again.
 KEY_DISABLED_RECHECK_S = env_int("ODPORTAL_KEY_DISABLED_RECHECK_S", 3600)

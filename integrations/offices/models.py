@@ -120,6 +120,12 @@ class Office(models.Model):
     date_last_aging = models.DateField(null=True, blank=True)
     aging_service_time_due = models.TimeField(null=True, blank=True)
     next_health_at = models.DateTimeField(null=True, blank=True)
+    # The last full health check (permissions, version, clinics) and the key it checked: most
+    # health polls are one liveness request; a full check follows when these say it is due.
+    health_full_at = models.DateTimeField(null=True, blank=True)
+    health_full_key = models.ForeignKey(
+        "CustomerKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     next_aging_at = models.DateTimeField(null=True, blank=True)
 
     # Denormalised from the current snapshot so the office list sorts 10,000 rows and the

@@ -1,4 +1,9 @@
-"""Office health: one poll validates the key pair and reads permissions, version and clinics.
+"""Office health: a poll validates the key pair; a full one also reads permissions, version
+and clinics.
+
+A full check costs five requests; most polls are a liveness check of one (``health_is_full``
+says which), so a 10,000-office fleet does not ask every eConnector five questions every
+five minutes to learn that nothing changed.
 
 Faults become a status with a cause on the office, never an exception out of the worker; the
 last good values (permissions, version, clinics) are kept when a poll fails.
@@ -106,6 +111,50 @@ class HealthResult:
     latency_ms: int
 
 
+@dataclass
+class LivenessResult:
+    date_last_aging: date | None
+    latency_ms: int
+
+
+def health_is_full(office: Office, key: CustomerKey, *, manual: bool, now: datetime) -> bool:
+    """Whether this health poll is the full check: asked by a person, the office not OK, a
+    key it has not fully checked (added, rotated, moved in or enabled since), or the last
+    full check ``HEALTH_FULL_CHECK_INTERVAL_S`` ago."""
+    last = office.health_full_at
+    return (
+        manual
+        or office.status != OfficeStatus.OK
+        or last is None
+        or office.health_full_key_id != key.pk
+        or (key.enabled_at is not None and key.enabled_at > last)
+        or now - last >= timedelta(seconds=settings.HEALTH_FULL_CHECK_INTERVAL_S)
+    )
+
+
+def liveness_fetch(client: od.OpenDentalClient) -> LivenessResult:
+    """One request: DateLastAging proves the key works and the eConnector answers, and tells
+    whether today's aging has run."""
+    started = time.monotonic()
+    last_aging = parse_pref_date(client.preference(PREF_DATE_LAST_AGING))
+    return LivenessResult(last_aging, int((time.monotonic() - started) * 1000))
+
+
+@transaction.atomic
+def office_liveness_record_ok(*, office: Office, result: LivenessResult) -> None:
+    """Store a successful liveness check (only run while the office is OK)."""
+    now = timezone.now()
+    office.date_last_aging = result.date_last_aging
+    office.latency_ms = result.latency_ms
+    office.last_polled_at = office.last_success_at = now
+    office.last_error = ""
+    office.consecutive_failures = 0
+    office_status_set(office=office, status=OfficeStatus.OK, now=now)
+    office.next_health_at = next_health_at(office, now)
+    office.save(update_fields=[*HEALTH_FIELDS, "date_last_aging", "latency_ms",
+                               "last_success_at"])  # fmt: skip
+
+
 def health_fetch(client: od.OpenDentalClient) -> HealthResult:
     """The five calls of a health poll (securityperms, three preferences, clinics)."""
     started = time.monotonic()
@@ -138,6 +187,7 @@ def office_health_record_ok(*, office: Office, key: CustomerKey, result: HealthR
     office.aging_service_time_due = result.aging_time_due
     office.latency_ms = result.latency_ms
     office.last_polled_at = office.last_success_at = now
+    office.health_full_at, office.health_full_key = now, key
     office.last_error = ""
     office.consecutive_failures = 0
     office_status_set(office=office, status=OfficeStatus.OK, now=now)
@@ -145,7 +195,8 @@ def office_health_record_ok(*, office: Office, key: CustomerKey, result: HealthR
     # Only health fields: an aging run may have changed the snapshot fields meanwhile.
     office.save(update_fields=[*HEALTH_FIELDS, "granted_permissions", "missing_permissions",
                                "program_version", "date_last_aging", "aging_service_time_due",
-                               "latency_ms", "last_success_at"])  # fmt: skip
+                               "latency_ms", "last_success_at", "health_full_at",
+                               "health_full_key"])  # fmt: skip
     _clinics_upsert(office, result.clinics)
     if key.status in (KeyStatus.DISABLED_BY_CUSTOMER, KeyStatus.DISABLED_BY_HQ):
         customer_key_mark_detected(key=key, status=KeyStatus.ENABLED)

@@ -60,8 +60,11 @@ def run_execute(run_id: int, *, claimer: str = "") -> float | None:
 
 
 def _health(run: PollRun, office: Office, key: CustomerKey, client: od.OpenDentalClient) -> None:
-    result = health.health_fetch(client)
-    health.office_health_record_ok(office=office, key=key, result=result)
+    manual = run.requested_by_id is not None  # "Poll now": the person wants every fact fresh
+    if health.health_is_full(office, key, manual=manual, now=timezone.now()):
+        health.office_health_record_ok(office=office, key=key, result=health.health_fetch(client))
+    else:
+        health.office_liveness_record_ok(office=office, result=health.liveness_fetch(client))
     runs.run_finish(run, outcome=RunOutcome.OK)
 
 
