@@ -348,6 +348,9 @@ AGING_RETRY_AFTER_FAILURE_S = env_int("ODPORTAL_AGING_RETRY_AFTER_FAILURE_S", 36
 # now" does.
 AGING_BATCH_SIZE = env_int("ODPORTAL_AGING_BATCH_SIZE", 250)
 AGING_BATCH_FLUSH_S = float(env_str("ODPORTAL_AGING_BATCH_FLUSH_S", "1.0"))
+# The sweep's health polls go this many offices a task, on one event loop
+# (integrations.offices.services.polling.health_batch); "Poll now" is always a task of its own.
+HEALTH_BATCH_SIZE = env_int("ODPORTAL_HEALTH_BATCH_SIZE", 200)
 
 # Where requests may go (integrations.opendental.network). Every request carries the developer
 # key and the office's customer key. Remote offices all go to OPENDENTAL_REMOTE_BASE_URL (the

@@ -17,7 +17,14 @@ from django.db import InterfaceError, OperationalError
 from integrations.accounts.throttle import login_attempts_prune
 from integrations.offices.services import imports
 from integrations.offices.services.aging import snapshots
-from integrations.offices.services.polling import batch, dispatch, execute, history, sweep
+from integrations.offices.services.polling import (
+    batch,
+    dispatch,
+    execute,
+    health_batch,
+    history,
+    sweep,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +54,15 @@ def aging_batch_task(self, run_ids: list[int]) -> None:
     # A redelivered or retried message keeps its id, so it takes back the runs it held.
     claimer = self.request.id or uuid.uuid4().hex
     resume = batch.batch_execute(run_ids, claimer=claimer)
+    for run_id, countdown in resume.items():
+        dispatch.run_resume(run_id, countdown=countdown)
+
+
+@shared_task(name=dispatch.HEALTH_BATCH_TASK, **RUN_TASK)
+def health_batch_task(self, run_ids: list[int]) -> None:
+    """Execute a batch of health polls; those to resume later go back one task each."""
+    claimer = self.request.id or uuid.uuid4().hex
+    resume = health_batch.health_batch_execute(run_ids, claimer=claimer)
     for run_id, countdown in resume.items():
         dispatch.run_resume(run_id, countdown=countdown)
 

@@ -26,6 +26,7 @@ from httpx_aiohttp import AiohttpTransport
 from . import bounds, network, parsing
 from .client import OpenDentalClient, Params, _Exchange
 from .errors import OpenDentalError
+from .models import Clinic
 from .pacer import Pacer
 
 # The send times of the request being sent in this task (the office's coroutine): aiohttp's
@@ -229,6 +230,11 @@ class AsyncOpenDentalClient(OpenDentalClient):
         """``preference`` awaited: GET /preferences?PrefName=name, its ValueString or None."""
         data = await self.arequest("GET", "/preferences", params={"PrefName": name})
         return self._preference_value(parsing.expect_list(data, "/preferences"), name)
+
+    async def aclinics(self) -> list[Clinic]:
+        """``clinics`` awaited: GET /clinics (empty: the office does not use clinics)."""
+        rows = parsing.expect_list(await self.arequest("GET", "/clinics"), "/clinics")
+        return [Clinic.from_json(row) for row in rows]
 
     async def ashort_query(self, sql: str, offset: int = 0, row_type: type | None = None) -> list:
         """``short_query`` awaited: one page of rows from Offset."""

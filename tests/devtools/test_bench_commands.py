@@ -108,3 +108,13 @@ def test_refresh_breaks_the_worker_cpu_down_by_phase(settings, tmp_path):
     assert not hasattr(httpx.Client.send, "__wrapped__")
     assert not hasattr(runs.run_claim, "__wrapped__")
     assert not hasattr(snapshots.snapshot_rows_ingest, "__wrapped__")
+
+
+def test_health_compares_four_designs_of_a_health_poll(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    _, figures = run_bench("health", "--offices", "3", "--batch-size", "2")
+    assert figures["verified"] is True and figures["offices"] == 3
+    for design, requests in (("single_full", 5), ("single_liveness", 1), ("batch_full", 5),
+                             ("batch_liveness", 1)):  # fmt: skip
+        assert figures[design]["requests_per_poll"] == requests
+        assert figures[design]["cpu_ms_per_poll"] > 0

@@ -61,7 +61,11 @@ def test_a_sweep_ends_with_the_right_status_and_totals_for_every_office(
     # A 429 storm on one office: the client honours Retry-After and the poll still succeeds.
     spare = sandbox_account["Spare Office"]
     sandbox_control(spare.manifest["customer_key"], status_429=True, times=2)
-    sweep.sweep_due_offices()
+    with mock.patch.object(dispatch, "runs_send_batch", wraps=dispatch.runs_send_batch) as send:
+        sweep.sweep_due_offices()
+    assert [(len(c.args[0]), c.kwargs["kind"]) for c in send.call_args_list] == [
+        (5, PollKind.HEALTH)
+    ]  # the sweep's health polls go as one batch task
     wait_for_runs(kind=PollKind.HEALTH)
     statuses = dict(Office.objects.values_list("name", "status"))
     assert statuses == {

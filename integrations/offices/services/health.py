@@ -31,6 +31,7 @@ from integrations.offices.models import (
 )
 from integrations.offices.services.keys import customer_key_mark_detected
 from integrations.offices.services.status import office_status_set
+from integrations.opendental.aio import AsyncOpenDentalClient
 from integrations.opendental.preferences import (
     PREF_AGING_TIME_DUE,
     PREF_DATE_LAST_AGING,
@@ -38,6 +39,7 @@ from integrations.opendental.preferences import (
     parse_pref_date,
     parse_pref_time,
 )
+from odportal.lib import bulk
 
 # Which Open Dental permission a requested resource/action needs (apipermissions.html).
 # Reads are all ApiReadAll except queries; writes need the resource's own permission.
@@ -153,6 +155,47 @@ def office_liveness_record_ok(*, office: Office, result: LivenessResult) -> None
     office.next_health_at = next_health_at(office, now)
     office.save(update_fields=[*HEALTH_FIELDS, "date_last_aging", "latency_ms",
                                "last_success_at"])  # fmt: skip
+
+
+LIVENESS_FIELDS = [
+    "last_polled_at", "last_success_at", "last_error", "consecutive_failures", "next_health_at",
+    "date_last_aging", "latency_ms",
+]  # fmt: skip
+
+
+def offices_liveness_record_ok(done: list[tuple[Office, LivenessResult]]) -> None:
+    """``office_liveness_record_ok`` for many offices in one statement (the batch's path).
+
+    Liveness checks run only on offices that were OK, and success keeps them OK, so no status
+    changes here: the status column is not written, and a key action that changed it
+    meanwhile stands.
+    """
+    now = timezone.now()
+    for office, result in done:
+        office.date_last_aging, office.latency_ms = result.date_last_aging, result.latency_ms
+        office.last_polled_at = office.last_success_at = now
+        office.last_error, office.consecutive_failures = "", 0
+        office.next_health_at = next_health_at(office, now)
+    bulk.rows_update([office for office, _ in done], LIVENESS_FIELDS)
+
+
+async def liveness_afetch(client: AsyncOpenDentalClient) -> LivenessResult:
+    """``liveness_fetch`` on an event loop."""
+    started = time.monotonic()
+    last_aging = parse_pref_date(await client.apreference(PREF_DATE_LAST_AGING))
+    return LivenessResult(last_aging, int((time.monotonic() - started) * 1000))
+
+
+async def health_afetch(client: AsyncOpenDentalClient) -> HealthResult:
+    """``health_fetch`` on an event loop (the same five calls, in the same order)."""
+    started = time.monotonic()
+    granted = await client.agranted_permissions()
+    latency_ms = int((time.monotonic() - started) * 1000)
+    version = await client.apreference(PREF_VERSION) or ""
+    last_aging = parse_pref_date(await client.apreference(PREF_DATE_LAST_AGING))
+    time_due = parse_pref_time(await client.apreference(PREF_AGING_TIME_DUE))
+    clinics = await client.aclinics()
+    return HealthResult(granted, version, last_aging, time_due, clinics, latency_ms)
 
 
 def health_fetch(client: od.OpenDentalClient) -> HealthResult:

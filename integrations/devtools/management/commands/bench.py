@@ -1,4 +1,4 @@
-"""``manage.py bench fleet|refresh|ingest|pages``: the last output line is their JSON figures.
+"""``manage.py bench fleet|refresh|health|ingest|pages``: the last output line is the figures.
 
 See docs/benchmarks.md for what each one measures and the figures of the reference machine.
 """
@@ -36,6 +36,14 @@ class Command(BaseCommand):
         refresh.add_argument("--interval-s", type=float, default=0.002,
                              help="Paid keys' interval (the pacer adds its margin)")  # fmt: skip
         refresh.add_argument("--keep", action="store_true", help="Keep the benchmark's rows.")
+        health = sub.add_parser(
+            "health", help="Worker CPU of a health poll: single vs batch, full vs liveness."
+        )
+        health.add_argument("--offices", type=int, default=200)
+        health.add_argument("--batch-size", type=int, default=200)
+        health.add_argument("--interval-s", type=float, default=0.002,
+                            help="Paid keys' interval (the pacer adds its margin)")  # fmt: skip
+        health.add_argument("--keep", action="store_true", help="Keep the benchmark's rows.")
         ingest = sub.add_parser("ingest", help="ShortQuery pages into snapshot rows vs COPY.")
         ingest.add_argument("--rows", type=int, default=50_000)
         ingest.add_argument("--repeat", type=int, default=3, help="Rounds; the best one counts.")
@@ -79,6 +87,18 @@ class Command(BaseCommand):
                 interval_s=options["interval_s"], keep=options["keep"],
             )  # fmt: skip
             return refresh_run(refresh, self._say)
+        if benchmark == "health":
+            from integrations.devtools.bench.health import HealthOptions, health_run
+
+            return health_run(
+                HealthOptions(
+                    offices=options["offices"],
+                    batch_size=options["batch_size"],
+                    interval_s=options["interval_s"],
+                    keep=options["keep"],
+                ),  # fmt: skip
+                self._say,
+            )
         if benchmark == "pages":
             from integrations.devtools.bench.pages import PagesOptions, pages_run
 

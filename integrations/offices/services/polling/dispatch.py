@@ -26,6 +26,15 @@ logger = logging.getLogger(__name__)
 
 POLL_RUN_TASK = "offices.poll_run"
 AGING_BATCH_TASK = "offices.aging_batch"
+HEALTH_BATCH_TASK = "offices.health_batch"
+BATCH_TASKS = {PollKind.AGING: AGING_BATCH_TASK, PollKind.HEALTH: HEALTH_BATCH_TASK}
+
+
+def batch_size(kind: str) -> int:
+    """How many of the sweep's polls of ``kind`` go to one task (1: a task each)."""
+    sizes = {PollKind.AGING: settings.AGING_BATCH_SIZE, PollKind.HEALTH: settings.HEALTH_BATCH_SIZE}
+    return sizes.get(kind, 1)
+
 
 # One quick reconnect attempt before a send gives up on the broker.
 BROKER_FAIL_FAST = {"max_retries": 1, "interval_start": 0.2, "interval_step": 0.2, "timeout": 2}
@@ -64,17 +73,19 @@ def polls_queue(
 ) -> tuple[list[int], bool]:
     """Queue a poll of each office (one failure never stops it): (new run ids, broker down).
 
-    Daily aging refreshes go ``AGING_BATCH_SIZE`` to a task; the rest one each. ``on_sent`` is
+    Daily aging refreshes and health polls go ``batch_size(kind)`` to a task; the rest one
+    each. ``on_sent`` is
     called for each office once its poll is sent (or was already active), never before.
     """
     counts = counts if counts is not None else {kind: 0, "failed": 0}
-    batched = kind == PollKind.AGING and settings.AGING_BATCH_SIZE > 1
+    size = batch_size(kind)
+    batched = size > 1
     sent = on_sent or (lambda office: None)
     created_ids: list[int] = []
     pending: list[tuple[int, Office]] = []
 
     def send_pending() -> None:
-        runs_send_batch([run_id for run_id, _ in pending])
+        runs_send_batch([run_id for run_id, _ in pending], kind=kind)
         for _, office in pending:  # only once sent: an unsent office stays due
             sent(office)
         pending.clear()
@@ -94,7 +105,7 @@ def polls_queue(
                 created_ids.append(run.pk)
             if created and batched:
                 pending.append((run.pk, office))
-                if len(pending) >= settings.AGING_BATCH_SIZE:
+                if len(pending) >= size:
                     send_pending()
             else:
                 sent(office)
@@ -121,9 +132,9 @@ def run_send(run_id: int) -> None:
     _send_or_fail([run_id], POLL_RUN_TASK, [run_id])
 
 
-def runs_send_batch(run_ids: list[int]) -> None:
-    """Hand queued daily aging runs to the workers as one batch task."""
-    _send_or_fail(run_ids, AGING_BATCH_TASK, [run_ids])
+def runs_send_batch(run_ids: list[int], *, kind: str = PollKind.AGING) -> None:
+    """Hand queued runs of one kind (daily aging or health) to the workers as one task."""
+    _send_or_fail(run_ids, BATCH_TASKS[kind], [run_ids])
 
 
 def run_resume(run_id: int, *, countdown: float) -> None:

@@ -1,0 +1,72 @@
+"""Health polls in batches: one event loop for many offices, the same outcomes as one by one."""
+
+from __future__ import annotations
+
+from integrations.offices.models import KeyStatus, OfficeStatus, PollKind, PollRun, RunOutcome
+from integrations.offices.services.polling import health_batch, runs
+from tests.helpers import run_to_end
+
+NAMES = ["Queries Office", "ReadAll Office", "Down Office", "Disabled Office", "Spare Office"]
+
+
+def _batch(sandbox_account, names=NAMES) -> tuple[dict[str, PollRun], dict[int, float]]:
+    queued = {
+        name: runs.run_create(office=sandbox_account[name], kind=PollKind.HEALTH)[0]
+        for name in names
+    }
+    resume = health_batch.health_batch_execute([r.pk for r in queued.values()], claimer="t1")
+    for run in queued.values():
+        run.refresh_from_db()
+    return queued, resume
+
+
+def test_a_batch_records_each_office_as_its_own_poll_would(sandbox_account):
+    done, resume = _batch(sandbox_account)
+    offices = {name: run.office for name, run in done.items()}
+    for office in offices.values():
+        office.refresh_from_db()
+
+    assert done["Queries Office"].outcome == RunOutcome.OK
+    assert done["Queries Office"].requests == 5  # the first poll is the full check
+    queries = offices["Queries Office"]
+    assert set(queries.granted_permissions) == {"ApiReadAll", "ApiQueries"}
+    assert queries.program_version and queries.clinics.count() == 3
+    assert offices["ReadAll Office"].missing_permissions == ["ApiQueries"]
+    assert offices["Down Office"].status == OfficeStatus.ECONNECTOR_DOWN
+    # A failed health poll is a status; the next sweep polls again (as one by one).
+    assert done["Down Office"].outcome == RunOutcome.FAILED and resume == {}
+    assert offices["Disabled Office"].status == OfficeStatus.KEY_DISABLED
+    assert offices["Disabled Office"].keys.get(is_current=True).status == (
+        KeyStatus.DISABLED_BY_CUSTOMER
+    )
+    assert offices["Spare Office"].status == OfficeStatus.OK
+
+
+def test_the_next_batch_is_liveness_only_and_a_claimed_run_is_not_polled_twice(sandbox_account):
+    _batch(sandbox_account, ["Queries Office", "Spare Office"])
+    done, _ = _batch(sandbox_account, ["Queries Office", "Spare Office"])
+    assert [r.requests for r in done.values()] == [1, 1]
+    assert all(r.outcome == RunOutcome.OK for r in done.values())
+
+    run, _ = runs.run_create(office=sandbox_account["Spare Office"], kind=PollKind.HEALTH)
+    assert runs.run_claim(run.pk, claimer="someone-else") is not None
+    assert health_batch.health_batch_execute([run.pk], claimer="t2") == {}
+    run.refresh_from_db()
+    assert run.outcome == RunOutcome.RUNNING and run.requests == 0  # left to its holder
+
+
+def _facts(office) -> tuple:
+    office.refresh_from_db()
+    clinics = sorted(office.clinics.values_list("clinic_num", flat=True))
+    return (office.granted_permissions, office.program_version, office.date_last_aging,
+            office.aging_service_time_due, clinics)  # fmt: skip
+
+
+def test_batch_and_single_run_store_the_same_facts(sandbox_account):
+    office = sandbox_account["Queries Office"]
+    run_to_end(office)
+    single = _facts(office)
+    office.clinics.all().delete()
+    office.__class__.objects.filter(pk=office.pk).update(health_full_at=None)
+    _batch(sandbox_account, ["Queries Office"])
+    assert _facts(office) == single
