@@ -132,18 +132,16 @@ class Delivery:
                 yield office
 
     async def run(self) -> None:
-        """Tick until cancelled; one office's failure never stops the others."""
+        """Tick until cancelled: one trip to the thread pool reads every office's subscriptions."""
         while True:
-            for office in self._offices():
-                try:
-                    await self.tick(office)
-                except Exception:
-                    log.exception("API Events: polling office %s failed", office.index)
+            offices = list(self._offices())
+            if offices:
+                for office, rows in await self._thread(_subscriptions_of, offices):
+                    self._start_due(office, rows)
             await asyncio.sleep(self.state.config.events_tick_s)
 
-    async def tick(self, office: Office) -> None:
+    def _start_due(self, office: Office, rows: list[Row]) -> None:
         """Start a delivery for each of the office's subscriptions that is due."""
-        rows = await self._thread(subscriptions.all_subscriptions, office.store)
         now, wall = time.monotonic(), datetime.now().strftime(_STAMP)
         for sub in rows:
             key = (office.index, sub["ApiSubscriptionNum"])
@@ -155,6 +153,13 @@ class Delivery:
             task.add_done_callback(lambda _t, key=key: self.tasks.pop(key, None))
 
     async def deliver(self, office: Office, sub: Row) -> None:
+        """One poll of one subscription; a failure is logged and retried at the next interval."""
+        try:
+            await self._deliver(office, sub)
+        except Exception:
+            log.exception("API Events: subscription %s failed", sub["ApiSubscriptionNum"])
+
+    async def _deliver(self, office: Office, sub: Row) -> None:
         """Poll one subscription; POST its changes in batches; advance DateTimeStart on success."""
         watch = WATCH_TABLES[sub["WatchTable"]]
         key = (office.index, sub["ApiSubscriptionNum"])
@@ -194,6 +199,17 @@ class Delivery:
             task.cancel()
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
         await self.client.aclose()
+
+
+def _subscriptions_of(offices: list[Office]) -> list[tuple[Office, list[Row]]]:
+    """Blocking: each office's subscriptions; an office whose file fails is logged and skipped."""
+    found = []
+    for office in offices:
+        try:
+            found.append((office, subscriptions.all_subscriptions(office.store)))
+        except Exception:
+            log.exception("API Events: reading office %s's subscriptions failed", office.index)
+    return found
 
 
 def _is_live(sub: Row, now: str) -> bool:

@@ -355,16 +355,19 @@ def test_changed_rows_arrive_in_batches_of_1000_with_the_documented_headers(
 def test_events_fire_at_most_once_per_interval_and_not_without_changes(
     sandbox: RunningSandbox, api: SandboxApi, receiver: Receiver
 ) -> None:
-    _subscribe(api, receiver.url, seconds=2)
-    for _ in range(14):  # a change every 0.25 s for 3.5 s
+    _subscribe(api, receiver.url, seconds=2)  # polls at about 0, 2, 4, 6 s from now
+    start = time.monotonic()
+    while time.monotonic() - start < 3.2:  # a change every 0.25 s
         _touch(sandbox, PKs=[7])
         time.sleep(0.25)
-    time.sleep(3)
+    time.sleep(4.5 - (time.monotonic() - start))
     calls = list(receiver.calls)
     gaps = [b.at - a.at for a, b in zip(calls, calls[1:], strict=False)]
     assert 2 <= len(calls) <= 3
-    assert min(gaps) > 1.8
-    time.sleep(4.5)  # two more intervals with nothing changed
+    assert (
+        min(gaps) > 1.5
+    )  # a change every 0.25 s, a tick every 0.05 s: only the interval spaces them
+    time.sleep(6.6 - (time.monotonic() - start))  # the poll at 6 s finds nothing changed
     assert len(receiver.calls) == len(calls)
 
 
