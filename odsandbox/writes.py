@@ -235,7 +235,7 @@ def insert_patient(conn: sqlite3.Connection, changes: dict[str, object], now: st
     if changes.get("FamFinUrgNote") and "Guarantor" in changes:
         raise ApiError(400, "FamFinUrgNote can only be set for a guarantor.")
     if "Guarantor" in changes:
-        _head_of(conn, int(changes["Guarantor"]))  # type: ignore[call-overload]
+        _head_of(conn, changes["Guarantor"])
     duplicate = _duplicate_of(conn, changes)
     if duplicate is not None:
         raise ApiError(400, f"Patient already exists (PatNum {duplicate}).")
@@ -262,9 +262,9 @@ def update_patient(
     if row["PatStatus"] == _DELETED:
         raise ApiError(400, "Patient is deleted and cannot be modified.")
     _check_refs(conn, changes)
-    guarantor = int(changes.get("Guarantor", row["Guarantor"]))  # type: ignore[call-overload]
+    guarantor = changes.get("Guarantor", row["Guarantor"])
     if guarantor != row["Guarantor"]:
-        _change_family(conn, row, guarantor)
+        _change_family(conn, row, guarantor, now)
     if changes.get("FamFinUrgNote") and guarantor != pat_num:
         raise ApiError(400, "FamFinUrgNote can only be set for a guarantor.")
     values = {k: v for k, v in changes.items() if k != "Guarantor"}
@@ -274,7 +274,7 @@ def update_patient(
     conn.execute(sql, (*values.values(), pat_num))
 
 
-def _change_family(conn: sqlite3.Connection, row: sqlite3.Row, guarantor: int) -> None:
+def _change_family(conn: sqlite3.Connection, row: sqlite3.Row, guarantor: int, now: str) -> None:
     """Move a patient to another household, or make them head of their own or of theirs.
 
     As Open Dental documents, another member of the family can only become guarantor when the
@@ -288,7 +288,7 @@ def _change_family(conn: sqlite3.Connection, row: sqlite3.Row, guarantor: int) -
     if guarantor != pat_num and target["Guarantor"] == old:
         if pat_num != old:
             raise ApiError(400, "Only the family's guarantor can make another member guarantor.")
-        _move_family_head(conn, old, guarantor)
+        _move_family_head(conn, old, guarantor, now)
         return
     if guarantor != pat_num and target["Guarantor"] != guarantor:
         raise ApiError(400, f"Guarantor {guarantor} is not the head of a household.")
@@ -298,14 +298,19 @@ def _change_family(conn: sqlite3.Connection, row: sqlite3.Row, guarantor: int) -
     conn.execute("UPDATE patient SET Guarantor = ? WHERE PatNum = ?", (guarantor, pat_num))
 
 
-def _move_family_head(conn: sqlite3.Connection, old: int, new: int) -> None:
-    """Make ``new`` the family's guarantor, carrying the family aging over to its row."""
+def _move_family_head(conn: sqlite3.Connection, old: int, new: int, now: str) -> None:
+    """Make ``new`` the family's guarantor, carrying the family aging over to its row.
+
+    Every row that changes gets a new DateTStamp, as MySQL's ON UPDATE timestamp would give it.
+    """
     moved = ", ".join(f"{c} = (SELECT {c} FROM patient WHERE PatNum = ?)" for c in _FAMILY_AGING)  # noqa: S608
     sql = f"UPDATE patient SET {moved} WHERE PatNum = ?"  # noqa: S608 - constant column names
     conn.execute(sql, (*[old] * len(_FAMILY_AGING), new))
     zeros = ", ".join(f"{c} = 0" for c in _FAMILY_AGING)
     conn.execute(f"UPDATE patient SET {zeros} WHERE PatNum = ?", (old,))  # noqa: S608
-    conn.execute("UPDATE patient SET Guarantor = ? WHERE Guarantor = ?", (new, old))
+    conn.execute(
+        "UPDATE patient SET Guarantor = ?, DateTStamp = ? WHERE Guarantor = ?", (new, now, old)
+    )
 
 
 def _patient_out(ctx: Ctx, pat_num: int) -> dict[str, Any]:

@@ -459,3 +459,35 @@ def test_touch_refuses_a_table_that_is_not_watched(sandbox: RunningSandbox) -> N
     )
     assert r.status_code == 400
     assert r.text.startswith("table must be one of: patient, provider")
+
+
+def test_only_the_guarantor_hands_the_family_on_and_its_aging_moves_along(
+    sandbox: RunningSandbox, api: SandboxApi
+) -> None:
+    store = sandbox.state.office_for(_key(sandbox)).store
+    head, first, second = store.fetch(
+        "SELECT PatNum, BalTotal FROM patient WHERE Guarantor = (SELECT Guarantor FROM patient "
+        "WHERE BalTotal <> 0 AND Guarantor IN (SELECT Guarantor FROM patient WHERE "
+        "PatStatus <> 4 GROUP BY Guarantor HAVING COUNT(*) >= 3) LIMIT 1) ORDER BY PatNum LIMIT 3"
+    )
+
+    def family_totals() -> dict:  # EstBalance is each patient's own, so it stays behind
+        return {k: v for k, v in store.aging_totals()["all"].items() if k != "EstBalance"}
+
+    totals = family_totals()
+    by_member = api.request(
+        "PUT", f"/patients/{first['PatNum']}", json={"Guarantor": second["PatNum"]}
+    )
+    by_head = api.request("PUT", f"/patients/{head['PatNum']}", json={"Guarantor": first["PatNum"]})
+    family = store.fetch(
+        "SELECT Guarantor FROM patient WHERE PatNum IN (?, ?, ?)",
+        (head["PatNum"], first["PatNum"], second["PatNum"]),
+    )
+    assert (by_member.status_code, by_member.text) == (
+        400,
+        "Only the family's guarantor can make another member guarantor.",
+    )
+    assert by_head.status_code == 200, by_head.text
+    assert {r["Guarantor"] for r in family} == {first["PatNum"]}
+    assert api.get(f"/accountmodules/{second['PatNum']}/Aging").json()["Total"] == head["BalTotal"]
+    assert family_totals() == totals
