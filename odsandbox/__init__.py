@@ -106,7 +106,9 @@ Choices made where the real behaviour is unknown ([U]) or inferred ([I]):
   and its earlier batches go out again. Redirects are not followed. Bodies omit
   ``serverDateTime``. eConnector-down and the key's HQ status do not stop delivery (the
   workstation posts directly); the ``workstation_off`` fault does; an expired DateTimeStop
-  stops it; a DateTimeStart in the future delays it.
+  stops it; a DateTimeStart in the future delays it. The loop polls offices whose database
+  is open, or current on disk (subscriptions kept in ``--data-dir`` fire after a restart); it
+  never generates a missing or stale file itself (the first request does).
 - Control: ``POST /_sandbox/offices/{key}/touch`` with ``{"table": "patient"|"provider",
   "count": n}`` (the first n rows by PK) or ``"PKs": [...]`` (``{"PatNums": [...]}`` still
   works) stamps the rows with the office clock and answers ``{"DateTStamp", "PKs"}``.

@@ -20,9 +20,8 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -121,22 +120,23 @@ class Delivery:
         # out, so they are not sent twice (a row changed twice within that second is missed,
         # as with any one-second stamp).
         self.boundary: dict[tuple[int, int], tuple[str, set[object]]] = {}
+        self.looked_at: set[int] = set()  # offices whose unopened file was checked once
 
     async def _thread(self, func: Callable[..., T], *args: Any) -> T:
         return await anyio.to_thread.run_sync(func, *args, limiter=self.limiter)
 
-    def _offices(self) -> Iterator[Office]:
-        """Offices whose workstation runs and whose database exists (so may hold subscriptions)."""
-        for office in (*self.state.offices, self.state.test_office):
-            if not office.faults.workstation_off and os.path.exists(office.store.path):
-                yield office
+    def _offices(self) -> list[Office]:
+        """Offices whose workstation runs."""
+        offices = (*self.state.offices, self.state.test_office)
+        return [o for o in offices if not o.faults.workstation_off]
 
     async def run(self) -> None:
         """Tick until cancelled: one trip to the thread pool reads every office's subscriptions."""
         while True:
-            offices = list(self._offices())
+            offices = self._offices()
             if offices:
-                for office, rows in await self._thread(_subscriptions_of, offices):
+                found = await self._thread(_subscriptions_of, offices, self.looked_at)
+                for office, rows in found:
                     self._start_due(office, rows)
             await asyncio.sleep(self.state.config.events_tick_s)
 
@@ -201,12 +201,21 @@ class Delivery:
         await self.client.aclose()
 
 
-def _subscriptions_of(offices: list[Office]) -> list[tuple[Office, list[Row]]]:
-    """Blocking: each office's subscriptions; an office whose file fails is logged and skipped."""
+def _subscriptions_of(offices: list[Office], looked_at: set[int]) -> list[tuple[Office, list[Row]]]:
+    """Blocking: the subscriptions of each office whose database is open or current.
+
+    An office's file is opened lazily; a current file left by an earlier run (``--data-dir``)
+    is opened here so its subscriptions fire, but a missing or stale one is left for the first
+    request to generate rather than built by the loop. Failures are logged and skipped.
+    """
     found = []
     for office in offices:
+        store = office.store
+        if not store.built and (office.index in looked_at or not store.has_current_file()):
+            looked_at.add(office.index)
+            continue
         try:
-            found.append((office, subscriptions.all_subscriptions(office.store)))
+            found.append((office, subscriptions.all_subscriptions(store)))
         except Exception:
             log.exception("API Events: reading office %s's subscriptions failed", office.index)
     return found

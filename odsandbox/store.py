@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from odsandbox.data import BuildParams, build_office_db
+from odsandbox.data import BuildParams, _is_current, build_office_db
 
 Row = dict[str, Any]
 T = TypeVar("T")
@@ -99,6 +99,15 @@ class OfficeStore:
             if not self._built:
                 build_office_db(self.path, self.params)
                 self._built = True
+
+    @property
+    def built(self) -> bool:
+        """True once this process has generated or checked the file (``ensure``)."""
+        return self._built
+
+    def has_current_file(self) -> bool:
+        """True when the file exists and needs no regeneration (so ``ensure`` is cheap)."""
+        return _is_current(self.path, self.params.signature())
 
     def _read_conn(self) -> sqlite3.Connection:
         """This thread's read-only connection (created on first use)."""

@@ -7,12 +7,14 @@ sandbox's own delivery loop POST to it; PollingSeconds is 1 or 2 and the loop ti
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -491,3 +493,39 @@ def test_only_the_guarantor_hands_the_family_on_and_its_aging_moves_along(
     assert {r["Guarantor"] for r in family} == {first["PatNum"]}
     assert api.get(f"/accountmodules/{second['PatNum']}/Aging").json()["Total"] == head["BalTotal"]
     assert family_totals() == totals
+
+
+def test_subscriptions_in_a_data_dir_fire_after_a_restart_before_any_request(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    config = SandboxConfig(
+        office_specs=[OfficeSpec("Kept Dental", 20)],
+        data_dir=str(tmp_path),
+        throttle_scale=0.0,
+        events_tick_s=0.05,
+    )
+    with running_sandbox(config) as first:
+        dev, key = first.manifest["developer_key"], _key(first)
+        _subscribe(SandboxApi(first.base_url, dev, key), receiver.url)
+        path = first.state.office_for(key).store.path
+    with sqlite3.connect(path) as conn:  # a change while the sandbox was down
+        conn.execute("UPDATE patient SET DateTStamp = ? WHERE PatNum = 3", (_now(),))
+    conn.close()
+    with running_sandbox(config):
+        calls = receiver.wait_for(1)
+    assert [row["PatNum"] for row in calls[0].body] == [3]
+
+
+def _now() -> str:
+    return datetime.now().strftime(STAMP)
+
+
+def test_an_expired_subscription_does_not_fire(
+    sandbox: RunningSandbox, api: SandboxApi, receiver: Receiver
+) -> None:
+    body = {"EndPointUrl": receiver.url, "WatchTable": "Patient", "PollingSeconds": 1}
+    r = api.request("POST", "/subscriptions", json={**body, "DateTimeStop": _now()})
+    _touch(sandbox, count=2)
+    time.sleep(2.2)
+    assert r.json()["DateTimeStop"] <= _now()
+    assert receiver.calls == []
