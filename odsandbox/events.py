@@ -47,7 +47,11 @@ _STAMP = "%Y-%m-%d %H:%M:%S"
 
 @dataclass(frozen=True)
 class WatchTable:
-    """How a WatchTable's changed rows are found and shown."""
+    """How a WatchTable's changed rows are found and shown.
+
+    ``table`` has a ``DateTStamp`` column; ``to_json`` (blocking) gives the GET resource's
+    rows, which carry ``DateTStamp`` and ``pk`` under those names.
+    """
 
     table: str
     pk: str
@@ -133,11 +137,12 @@ class Delivery:
     async def run(self) -> None:
         """Tick until cancelled: one trip to the thread pool reads every office's subscriptions."""
         while True:
-            offices = self._offices()
-            if offices:
-                found = await self._thread(_subscriptions_of, offices, self.looked_at)
+            try:
+                found = await self._thread(_subscriptions_of, self._offices(), self.looked_at)
                 for office, rows in found:
                     self._start_due(office, rows)
+            except Exception:
+                log.exception("API Events: a tick failed")
             await asyncio.sleep(self.state.config.events_tick_s)
 
     def _start_due(self, office: Office, rows: list[Row]) -> None:
@@ -174,7 +179,8 @@ class Delivery:
         for start in range(0, len(rows), BATCH_SIZE):
             if not await self._post(sub, rows[start : start + BATCH_SIZE]):
                 return  # DateTimeStart holds; the next poll sends these again
-        self.boundary[key] = (until, {r[watch.pk] for r in rows if r["DateTStamp"] == until})
+        now_sent = {r[watch.pk] for r in rows if r["DateTStamp"] == until}
+        self.boundary[key] = (until, now_sent | (sent if sent_second == until else set()))
         num, old = sub["ApiSubscriptionNum"], sub["DateTimeStart"]
         await self._thread(subscriptions.advance_start, office.store, num, old, until)
 
