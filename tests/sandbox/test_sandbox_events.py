@@ -237,12 +237,23 @@ def test_put_patient_changes_only_given_fields_and_empty_string_clears(api: Sand
     assert api.get(f"/patients/{created['PatNum']}").json() == updated
 
 
-def test_put_patient_errors(api: SandboxApi) -> None:
+def test_put_patient_errors(sandbox: RunningSandbox, api: SandboxApi) -> None:
+    store = sandbox.state.office_for(_key(sandbox)).store
+    deleted = store.fetch("SELECT PatNum FROM patient WHERE PatStatus = 4 LIMIT 1")[0]["PatNum"]
     missing = api.request("PUT", "/patients/999999", json={"City": "Bend"})
     bad_enum = api.request("PUT", "/patients/1", json={"TxtMsgOk": "Maybe"})
     blank_name = api.request("PUT", "/patients/1", json={"FName": ""})
+    not_json = api.request("PUT", "/patients/1", content=b"{City: Bend}")
+    not_object = api.request("PUT", "/patients/1", json=["City"])
+    of_deleted = api.request("PUT", f"/patients/{deleted}", json={"City": "Bend"})
     assert (missing.status_code, missing.text) == (404, "Patient not found.")
     assert (bad_enum.status_code, blank_name.status_code) == (400, 400)
+    assert (not_json.status_code, not_json.text) == (400, "Request body is not valid JSON.")
+    assert (not_object.status_code, not_object.text) == (400, "Request body must be a JSON object.")
+    assert (of_deleted.status_code, of_deleted.text) == (
+        400,
+        "Patient is deleted and cannot be modified.",
+    )
 
 
 def test_patient_writes_need_the_api_patients_permission(sandbox: RunningSandbox) -> None:
