@@ -9,7 +9,8 @@ Modules: ``config`` (OfficeSpec, SandboxConfig, keys), ``data`` (deterministic g
 one SQLite file per office), ``store`` (blocking SQLite reads and ShortQuery), ``state``
 (keys, offices, faults, counters; the Python control surface), ``app`` (Starlette routes and
 the request pipeline), ``resources`` (JSON shapes), ``web`` (HTTP helpers), ``throttle``,
-``faults``, ``control`` (/_sandbox routes), ``testing`` and ``__main__``.
+``faults``, ``control`` (/_sandbox routes), ``writes`` (POST/PUT /patients), ``subscriptions``
+(/subscriptions), ``events`` (API Events delivery), ``testing`` and ``__main__``.
 
 Choices made where the real behaviour is unknown ([U]) or inferred ([I]):
 
@@ -63,4 +64,52 @@ Choices made where the real behaviour is unknown ([U]) or inferred ([I]):
   ``times`` limits response faults to the next n requests. eConnector-down applies only to
   Remote offices. Control routes refuse any ``ODFHIR`` Authorization header (403).
 - Time: every date is the sandbox machine's local clock (offices share one time zone).
+- Patient writes (ApiPatients): body field names match case-insensitively; unknown and
+  read-only fields (PatNum, EstBalance, priProvAbbr, ...) and nulls are ignored. Enums are
+  labels (case-insensitive; PatStatus ``Deleted`` is refused), dates ``yyyy-MM-dd`` (``""``
+  clears a date to 0001-01-01), numbers are JSON integers or digit strings; PriProv, SecProv,
+  ClinicNum, Guarantor and SuperFamily must name existing rows (400 "X n does not exist.");
+  BillingType is one of the sandbox's billing type names; Zip formats and the 15-character
+  ChartNumber are enforced; a blank LName/FName is 400. 400 texts are ours.
+- POST /patients defaults: PatStatus Patient, Gender Unknown, Position Single, BillingType
+  "Standard Account", PriProv 1 (the practice default), Guarantor the new PatNum (a given
+  Guarantor must head a household), ImageFolder LNameFNamePatNum; DateTStamp and SecDateEntry
+  are the office clock. Location is an absolute URL on the host the request used.
+- Duplicate check ([I] from "LName, FName, Birthdate, and Email or phone numbers"): same LName
+  and FName (case-insensitive) and Birthdate as a non-deleted patient and, when the new patient
+  gives an email or phones, one of them equal (phones compared by digits); without contact
+  details name and birthdate decide. Answer: 400 "Patient already exists (PatNum n).".
+- PUT /patients: a deleted patient is 400; Guarantor changes follow the documented rule (a
+  member becomes guarantor only via the current guarantor, whose family aging then moves to the
+  new head's row); moving a patient to another family does not recompute balances.
+- Writes persist in the office's SQLite file for the life of the process and, with
+  ``--data-dir``, across restarts on the same day. The file is regenerated when its signature
+  changes (a restart on a later day), which drops writes and subscriptions: generated data is
+  a function of the date.
+- Subscriptions: the ``apisubscription`` table (PK ``ApiSubscriptionNum``, shown as
+  SubscriptionNum) is created on first use, not by the generator. GET pages with Limit/Offset.
+  PUT answers 200 with the subscription as it now is (the doc shows only 200); DELETE answers
+  200 with an empty body and, like GET/POST/PUT, needs only ApiReadAll. Another key's
+  subscription is 404. EndPointUrl must be http(s); PollingSeconds a positive whole number,
+  only for WatchTable subscriptions; WatchTable/UiEventType match case-insensitively and
+  cannot be changed by PUT (400). Every documented WatchTable is accepted, but only those in
+  ``events.WATCH_TABLES`` fire (Patient, Provider); UI events never fire (there is no UI).
+- API Events: each office has one simulated workstation that fires every subscription
+  whatever its Workstation names; the ``Workstation`` header is the subscription's, or
+  ``ODSANDBOX-WS1`` when blank. Polls start right after a subscription is created and then
+  once per PollingSeconds (ticks of ``events_tick_s``). A poll takes rows with
+  ``DateTimeStart <= DateTStamp <= poll time`` (whole seconds), never reaching back more than
+  3 days (also when DateTimeStart was set further back); rows of the poll's own second that
+  went out are remembered in memory so the next poll does not send them again. DateTimeStart
+  becomes the poll time after a poll whose batches all got a 2xx, or that found nothing; one
+  failed batch (connection error, timeout ``events_timeout_s`` = 5 s, non-2xx) fails the poll
+  and its earlier batches go out again. Redirects are not followed. Bodies omit
+  ``serverDateTime``. eConnector-down and the key's HQ status do not stop delivery (the
+  workstation posts directly); the ``workstation_off`` fault does; an expired DateTimeStop
+  stops it; a DateTimeStart in the future delays it. The loop polls offices whose database
+  is open, or current on disk (subscriptions kept in ``--data-dir`` fire after a restart); it
+  never generates a missing or stale file itself (the first request does).
+- Control: ``POST /_sandbox/offices/{key}/touch`` with ``{"table": "patient"|"provider",
+  "count": n}`` (the first n rows by PK) or ``"PKs": [...]`` (``{"PatNums": [...]}`` still
+  works) stamps the rows with the office clock and answers ``{"DateTStamp", "PKs"}``.
 """

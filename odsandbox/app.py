@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from odsandbox import resources
+from odsandbox import events, resources, subscriptions, writes
 from odsandbox.config import SandboxConfig
 from odsandbox.control import control_routes
 from odsandbox.state import AuthError, KeyRecord, Office, SandboxState
@@ -146,6 +146,28 @@ def _endpoints() -> list[Endpoint]:
             lambda c: c.report_latency_ms / 1000,
         ),
         Endpoint("/queries/shortquery", "PUT", "ApiQueries", paging, resources.short_query),
+        *_write_endpoints(),
+    ]
+
+
+def _write_endpoints() -> list[Endpoint]:
+    """Patient writes and API subscriptions (ReadAll covers Subscriptions, DELETE included)."""
+    subs = "/subscriptions/{num:int}"
+    return [
+        Endpoint("/patients", "POST", "ApiPatients", (), writes.patient_create, False),
+        Endpoint("/patients/{patnum:int}", "PUT", "ApiPatients", (), writes.patient_update, False),
+        Endpoint(
+            "/subscriptions",
+            "GET",
+            "ApiReadAll",
+            ("Limit", "Offset"),
+            subscriptions.subscriptions_list,
+        ),
+        Endpoint(
+            "/subscriptions", "POST", "ApiReadAll", (), subscriptions.subscription_create, False
+        ),
+        Endpoint(subs, "PUT", "ApiReadAll", (), subscriptions.subscription_update, False),
+        Endpoint(subs, "DELETE", "ApiReadAll", (), subscriptions.subscription_delete, False),
     ]
 
 
@@ -161,7 +183,8 @@ def create_app(config: SandboxConfig, state: SandboxState | None = None) -> Star
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.limiter = anyio.CapacityLimiter(config.max_threads)
-        yield
+        async with events.delivering(sandbox, app.state.limiter):
+            yield
 
     app = Starlette(
         routes=routes, lifespan=lifespan, middleware=[Middleware(CaseInsensitiveApiPaths)]

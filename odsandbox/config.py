@@ -100,6 +100,10 @@ class SandboxConfig:
     zero_balance_fraction: float = 0.25
     test_office_guarantors: int = 20
     max_threads: int = 16
+    # API Events (odsandbox/events.py): how often the delivery loop looks for due
+    # subscriptions, and the timeout of each webhook POST. Tests use a fast tick.
+    events_tick_s: float = 1.0
+    events_timeout_s: float = 5.0
 
     def __post_init__(self) -> None:
         if self.over_limit not in OVER_LIMIT_CHOICES:

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from odsandbox import events
 from odsandbox.state import SandboxState
 
 PREFIX = "/_sandbox"
@@ -83,12 +84,17 @@ async def _aging_totals(request: Request) -> Response:
 
 
 async def _touch(request: Request) -> Response:
-    """Mark patients changed now: body {"PatNums": [..]} -> {"DateTStamp": "..."}."""
+    """Mark rows changed now: body {"table": "patient", "count": 5} (first rows by PK) or
+    {"table": ..., "PKs": [..]}; {"PatNums": [..]} still works. -> {"DateTStamp", "PKs"}."""
     state, key = _state(request), request.path_params["customer_key"]
-    pat_nums = [int(n) for n in (await _body(request)).get("PatNums", [])]
-    state.office_for(key)
-    stamp = await anyio.to_thread.run_sync(state.touch_patients, key, pat_nums)
-    return JSONResponse({"DateTStamp": stamp})
+    body = await _body(request)
+    pks = body.get("PKs", body.get("PatNums"))
+    pks = None if pks is None else [int(n) for n in pks]
+    count = None if body.get("count") is None else int(body["count"])
+    store = state.office_for(key).store
+    table = str(body.get("table", "patient"))
+    stamp, touched = await anyio.to_thread.run_sync(events.touch_rows, store, table, count, pks)
+    return JSONResponse({"DateTStamp": stamp, "PKs": touched})
 
 
 async def _assign(request: Request) -> Response:

@@ -21,6 +21,8 @@ class Faults:
     """Current faults of one office. All off by default."""
 
     econnector_down: bool = False
+    # The office's workstations are off (a weekend): API Events are not polled or sent.
+    workstation_off: bool = False
     latency_ms: int = 0
     timeout: bool = False
     timeout_immediate: bool = False

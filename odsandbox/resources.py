@@ -17,7 +17,14 @@ from starlette.responses import Response
 from odsandbox.config import ALL_PERMISSIONS
 from odsandbox.data import BILLING_TYPES, CONTACT_METHOD, GENDER, PAT_STATUS, POSITION, YN
 from odsandbox.state import AuthError, SandboxState
-from odsandbox.store import AGING_COLUMNS, QueryError, QueryNotReadOnly, QueryTimeout, Row
+from odsandbox.store import (
+    AGING_COLUMNS,
+    OfficeStore,
+    QueryError,
+    QueryNotReadOnly,
+    QueryTimeout,
+    Row,
+)
 from odsandbox.web import (
     ApiError,
     check_content_type,
@@ -179,7 +186,11 @@ def _patient_page(ctx: Ctx, where: str, args: list[object], limit: int, offset: 
 
 def _lookups(ctx: Ctx) -> tuple[dict[int, str], dict[int, str]]:
     """Provider and clinic abbreviations by number (small tables)."""
-    store = ctx.office.store
+    return abbreviations(ctx.office.store)
+
+
+def abbreviations(store: OfficeStore) -> tuple[dict[int, str], dict[int, str]]:
+    """Provider and clinic abbreviations by number, for ``patient_json`` (blocking)."""
     provs = {r["ProvNum"]: r["Abbr"] for r in store.fetch("SELECT ProvNum, Abbr FROM provider")}
     clinic_rows = store.fetch("SELECT ClinicNum, Abbr FROM clinic")
     return provs, {r["ClinicNum"]: r["Abbr"] for r in clinic_rows}

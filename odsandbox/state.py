@@ -268,17 +268,6 @@ class SandboxState:
         """Keys our developer created (what GET /apikeys lists), in creation order."""
         return [r for r in self.keys.values() if r.developer_key == self.developer_key]
 
-    def touch_patients(self, customer_key: str, pat_nums: list[int]) -> str:
-        """Mark patients as changed now (DateTStamp); returns the stamp used."""
-        stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-        store = self.office_for(customer_key).store
-        marks = ",".join("?" * len(pat_nums))
-        store.write(
-            f"UPDATE patient SET DateTStamp = ? WHERE PatNum IN ({marks})",  # noqa: S608 - only placeholders interpolated
-            (stamp, *pat_nums),
-        )
-        return stamp
-
     def aging_totals(self, customer_key: str) -> dict[str, Any]:
         """Dashboard-comparable aging sums computed directly from the office's SQLite file."""
         return self.office_for(customer_key).store.aging_totals()

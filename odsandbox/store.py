@@ -10,13 +10,14 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from odsandbox.data import BuildParams, build_office_db
+from odsandbox.data import BuildParams, _is_current, build_office_db
 
 Row = dict[str, Any]
+T = TypeVar("T")
 
 AGING_COLUMNS: tuple[str, ...] = ("Bal_0_30", "Bal_31_60", "Bal_61_90", "BalOver90")
 _NONZERO_GUARANTOR = (
@@ -99,6 +100,15 @@ class OfficeStore:
                 build_office_db(self.path, self.params)
                 self._built = True
 
+    @property
+    def built(self) -> bool:
+        """True once this process has generated or checked the file (``ensure``)."""
+        return self._built
+
+    def has_current_file(self) -> bool:
+        """True when the file exists and needs no regeneration (so ``ensure`` is cheap)."""
+        return _is_current(self.path, self.params.signature())
+
     def _read_conn(self) -> sqlite3.Connection:
         """This thread's read-only connection (created on first use)."""
         conn = getattr(self._local, "conn", None)
@@ -115,12 +125,21 @@ class OfficeStore:
 
     def write(self, sql: str, args: Sequence[object] = ()) -> int:
         """Run one trusted write (sandbox-internal changes only); returns rows changed."""
+        return self.transact(lambda conn: conn.execute(sql, args).rowcount)
+
+    def transact(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` in one write transaction (commits on return, rolls back on error).
+
+        Writes are serialised by the store's lock, so a read-check-write in ``work`` (the
+        patient duplicate check, a new PK) cannot race another sandbox write.
+        """
         self.ensure()
         with self._lock:
             conn = sqlite3.connect(self.path, timeout=10)
+            conn.row_factory = sqlite3.Row
             try:
                 with conn:
-                    return conn.execute(sql, args).rowcount
+                    return work(conn)
             finally:
                 conn.close()
 

@@ -78,3 +78,15 @@ def json_response(data: Any, fault: str | None = None, status: int = 200) -> Res
     elif fault == "malformed_json":
         body = body.replace(":", "=", 1) if ":" in body else body + "}{"
     return Response(body.encode(), status_code=status, media_type=JSON_TYPE)
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object ({} when empty); 400 otherwise."""
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw.strip() else {}
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ApiError(400, "Request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "Request body must be a JSON object.")
+    return body
