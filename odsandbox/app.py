@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -256,11 +257,26 @@ async def _pipeline(
         await asyncio.sleep(endpoint.extra_latency(config))
     ctx = Ctx(request, state, office, record, params, request.app.state.limiter)
     result = await endpoint.handler(ctx)
-    if isinstance(result, Response):
-        return result
-    if endpoint.date_formats and formats != (None, None):
-        result = dateformat.reformat(result, *formats, _TEXT_KEYS)
-    return json_response(result, fault)
+    if not endpoint.date_formats or formats == (None, None):
+        return result if isinstance(result, Response) else json_response(result, fault)
+    if isinstance(result, Response):  # e.g. a 201 with a Location header
+        return _reformatted(result, formats)
+    return json_response(dateformat.reformat(result, *formats, _TEXT_KEYS), fault)
+
+
+def _reformatted(response: Response, formats: tuple[str | None, str | None]) -> Response:
+    """A handler's own JSON response with the date patterns applied (status and headers kept);
+    anything that is not JSON is returned as it is."""
+    if not response.headers.get("content-type", "").startswith("application/json"):
+        return response
+    try:
+        data = json.loads(response.body)
+    except ValueError:
+        return response
+    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+    out = json_response(dateformat.reformat(data, *formats, _TEXT_KEYS), None, response.status_code)
+    out.headers.update(headers)
+    return out
 
 
 def authenticate_api(request: Request, state: SandboxState) -> KeyRecord:
