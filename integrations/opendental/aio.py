@@ -286,13 +286,13 @@ class AsyncOpenDentalClient(OpenDentalClient):
 
     async def acomputers(self) -> list[Computer]:
         """``computers`` awaited: GET /computers."""
-        rows = await self.apaginate("/computers", None, self.page_size)
+        rows = parsing.expect_list(await self.arequest("GET", "/computers"), "/computers")
         return [Computer.from_json(row) for row in rows]
 
     async def asubscriptions(self) -> list[Subscription]:
         """``subscriptions`` awaited: GET /subscriptions."""
-        rows = await self.apaginate("/subscriptions", None, self.page_size)
-        return [Subscription.from_json(row) for row in rows]
+        data = await self.arequest("GET", "/subscriptions")
+        return [Subscription.from_json(row) for row in parsing.expect_list(data, "/subscriptions")]
 
     async def asubscription_create(self, *, end_point_url: str, **fields: Any) -> Subscription:
         """``subscription_create`` awaited: POST /subscriptions."""

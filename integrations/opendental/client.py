@@ -590,14 +590,13 @@ class OpenDentalClient(_ApiClient):
 
     def computers(self) -> list[Computer]:
         """apicomputers.html: GET /computers (each workstation's LastHeartBeat)."""
-        return [
-            Computer.from_json(row) for row in self.paginate("/computers", None, self.page_size)
-        ]
+        # One call without paging parameters, as for subscriptions: a few rows, not
+        # documented as paged.
+        return [Computer.from_json(row) for row in self._list("/computers")]
 
     def subscriptions(self) -> list[Subscription]:
         """apisubscriptions.html: GET /subscriptions (this customer key's)."""
-        rows = self.paginate("/subscriptions", None, self.page_size)
-        return [Subscription.from_json(row) for row in rows]
+        return [Subscription.from_json(row) for row in self._list("/subscriptions")]
 
     def subscription_create(self, *, end_point_url: str, **fields: Any) -> Subscription:
         """apisubscriptions.html: POST /subscriptions (WatchTable + PollingSeconds for database

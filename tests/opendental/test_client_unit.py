@@ -421,3 +421,44 @@ def test_subscription_update_sends_only_the_fields_given_and_delete_sends_delete
     assert (delete.method, delete.url.path) == ("DELETE", "/api/v1/subscriptions/7")
     with pytest.raises(ValueError, match="Unknown subscription fields"):
         client.subscription_update(7, colour="red")
+
+
+def test_the_async_client_pages_appointments_and_sends_subscription_writes():
+    import asyncio
+
+    from integrations.opendental.aio import AsyncOpenDentalClient
+
+    def handler(request):
+        if request.url.path.endswith("/appointments"):
+            offset = int(request.url.params["Offset"])
+            return ok([
+                {"AptNum": n, "PatNum": 1, "AptStatus": "Scheduled",
+                 "AptDateTime": "2024-01-02 08:00:00"}
+                for n in range(offset, min(offset + 100, 130))
+            ])  # fmt: skip
+        if request.method == "POST":
+            return ok({"SubscriptionNum": 4, "EndPointUrl": "http://127.0.0.1:9/"}, 201)
+        return httpx.Response(200, text="")
+
+    seen = []
+
+    def noting(request):
+        seen.append(request)
+        return handler(request)
+
+    async def work():
+        client = AsyncOpenDentalClient(
+            BASE, DEV, CUST, transport=httpx.MockTransport(noting), pacer=NullPacer()
+        )
+        rows = await client.aappointments(apt_status="Scheduled")
+        made = await client.asubscription_create(end_point_url="http://127.0.0.1:9/", note="x")
+        await client.asubscription_delete(made.subscription_num)
+        return rows, made
+
+    rows, made = asyncio.run(work())
+    assert [a.apt_num for a in rows] == list(range(130))
+    assert made.subscription_num == 4
+    assert [(r.method, r.url.params.get("Offset")) for r in seen] == [
+        ("GET", "0"), ("GET", "100"), ("POST", None), ("DELETE", None),
+    ]  # fmt: skip
+    assert json.loads(seen[2].content) == {"EndPointUrl": "http://127.0.0.1:9/", "Note": "x"}
