@@ -28,7 +28,8 @@ Choices made where the real behaviour is unknown ([U]) or inferred ([I]):
 - ``Content-Type`` must be exactly ``application/json``; ``; charset=utf-8`` is rejected after
   the third-party report ([I]); ``strict_content_type=False`` / ``--allow-charset`` accepts it.
 - Query-parameter and path names are matched case-insensitively (ASP.NET style); unknown
-  parameters are 400 "'X' is not a valid parameter.".
+  parameters are 400 "'X' is not a valid parameter." (an endpoint declared with
+  ``strict_params=False`` ignores them instead, as a live GET /appointments did [T]).
 - DateFormatString / DateTimeFormatString are accepted by every method and applied once, to
   the handler's JSON: every "yyyy-MM-dd" value (any field) is rendered with the first, every
   "yyyy-MM-dd HH:mm:ss" value (serverDateTime too) with the second, as .NET's

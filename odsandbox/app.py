@@ -97,6 +97,9 @@ class Endpoint:
     extra_latency: Callable[[SandboxConfig], float] | None = None
     # ShortQuery sends its own 'T' form from a result table, not API objects: untouched.
     date_formats: bool = True
+    # False: unknown query parameters are ignored, not 400 (a live GET /appointments accepted
+    # an undocumented one while GET /patients refused them: it differs per endpoint [T]).
+    strict_params: bool = True
 
 
 def _endpoints() -> list[Endpoint]:
@@ -247,7 +250,9 @@ async def _pipeline(
         raise ApiError(401, f"Customer key does not have the {endpoint.permission} permission.")
     if office.is_remote and office.faults.econnector_down:
         raise ApiError(400, "eConnector is not running or cannot be reached for this office.")
-    params = _check_params(request, (*endpoint.params, *FORMAT_PARAMS))
+    params = _check_params(
+        request, (*endpoint.params, *FORMAT_PARAMS), strict=endpoint.strict_params
+    )
     formats = _date_formats(params)
     await _sleep_ms(office.faults.latency_ms)
     fault = office.faults.active_response_fault()
@@ -310,14 +315,18 @@ async def _throttle(state: SandboxState, record: KeyRecord, arrived: float) -> N
         raise ApiError(429, "Too many requests.", {"Retry-After": retry_after(decision.wait)})
 
 
-def _check_params(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:
-    """Query parameters keyed by their canonical names; 400 for any unknown name."""
+def _check_params(
+    request: Request, allowed: tuple[str, ...], *, strict: bool = True
+) -> dict[str, str]:
+    """Query parameters keyed by their canonical names (any case); an unknown name is 400, or
+    ignored when not ``strict``."""
     canonical = {name.lower(): name for name in allowed}
     params: dict[str, str] = {}
     for name, value in request.query_params.multi_items():
-        if name.lower() not in canonical:
+        if name.lower() in canonical:
+            params[canonical[name.lower()]] = value
+        elif strict:
             raise ApiError(400, f"'{name}' is not a valid parameter.")
-        params[canonical[name.lower()]] = value
     return params
 
 

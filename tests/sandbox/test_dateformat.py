@@ -96,15 +96,3 @@ def test_reformat_with_only_one_pattern_leaves_the_other_kind() -> None:
     data = {"D": "1980-02-03", "DT": "2021-08-04 08:33:01"}
     assert reformat(data, None, "yyyy", frozenset()) == {"D": "1980-02-03", "DT": "2021"}
     assert reformat(data, "yyyy", None, frozenset()) == {"D": "1980", "DT": "2021-08-04 08:33:01"}
-
-
-def test_a_handlers_own_json_response_is_reformatted_with_status_and_headers_kept() -> None:
-    from odsandbox.app import _reformatted
-    from odsandbox.web import json_response
-
-    created = json_response({"PatNum": 48, "Birthdate": "1980-02-03"}, status=201)
-    created.headers["Location"] = "http://127.0.0.1/api/v1/patients/48"
-    out = _reformatted(created, ("dd.MM.yyyy", None))
-    assert (out.status_code, out.headers["Location"]) == (201, created.headers["Location"])
-    assert out.body == b'{"PatNum": 48, "Birthdate": "03.02.1980"}'
-    assert out.headers["content-length"] == str(len(out.body))
