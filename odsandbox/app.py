@@ -1,7 +1,8 @@
 """The Starlette application: Open Dental's /api/v1 routes plus the optional /_sandbox control.
 
 Every API request goes through ``_serve``: latency, Content-Type, key check, throttle,
-permission, eConnector, parameters, faults, then the resource handler. Handlers return plain
+permission, eConnector, parameters, faults, then the resource handler, whose JSON then gets the
+call's DateFormatString/DateTimeFormatString (``dateformat``). Handlers return plain
 Python data (or a Response) and never touch SQLite on the event loop: they call ``ctx.run``,
 which runs the blocking store method in a bounded thread pool.
 """

@@ -597,7 +597,7 @@ def _provider_details(num: int, is_secondary: bool, today: date) -> tuple[object
         int(owner),
         int(not is_secondary),
         0,
-        (today.replace(year=today.year - 48, day=1)).isoformat() if owner else NO_DATE,
+        today.replace(year=today.year - 48, day=1).isoformat() if owner else NO_DATE,
         "Mornings only" if num == 4 else "",
         "Kay" if owner else "",
     )
