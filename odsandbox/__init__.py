@@ -34,7 +34,8 @@ Choices made where the real behaviour is unknown ([U]) or inferred ([I]):
   the handler's JSON: every "yyyy-MM-dd" value (any field) is rendered with the first, every
   "yyyy-MM-dd HH:mm:ss" value (serverDateTime too) with the second, as .NET's
   ``DateTime.ToString(pattern)`` does under en-US (``dateformat``; ``z`` is the sandbox
-  machine's offset). "No value" dates (0001-01-01) are rendered like any other [U]. Left as
+  machine's offset). "No value" dates (0001-01-01) are rendered like any other, and query
+  parameters (DateTStamp, Birthdate, ...) are still read in the default formats [U]. Left as
   is: preference ``ValueString`` (a text column that may hold a date) and ShortQuery, which
   accepts both but keeps its own 'T' form (a result table, not API objects) [I]. An empty
   pattern means the default; one .NET would refuse (unclosed quote, trailing backslash or ``%``,
