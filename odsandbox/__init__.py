@@ -8,17 +8,20 @@ The interface is fixed by CONTRACT-sandbox-client.md; facts follow
 Modules: ``config`` (OfficeSpec, SandboxConfig, keys), ``data`` (deterministic generation into
 one SQLite file per office), ``store`` (blocking SQLite reads and ShortQuery), ``state``
 (keys, offices, faults, counters; the Python control surface), ``app`` (Starlette routes and
-the request pipeline), ``resources`` (JSON shapes), ``web`` (HTTP helpers), ``throttle``,
+the request pipeline), ``resources`` (JSON shapes), ``dateformat`` (.NET date patterns for
+DateFormatString/DateTimeFormatString), ``web`` (HTTP helpers), ``throttle``,
 ``faults``, ``control`` (/_sandbox routes), ``writes`` (POST/PUT /patients), ``subscriptions``
 (/subscriptions), ``events`` (API Events delivery), ``testing`` and ``__main__``.
 
 Choices made where the real behaviour is unknown ([U]) or inferred ([I]):
 
-- Throttled requests: 429 "Too many requests." with ``Retry-After`` in decimal seconds by
-  default; ``over_limit="delay"`` queues the request until its slot instead, ``"400"`` answers
-  400. Every request starting inside the interval counts as a violation; rejected requests do
-  not move the window (start-to-start of admitted requests). A request starts when the server
-  reads it off the socket (as a front-end server would stamp it), not when a handler gets to it.
+- Throttled requests: 429 "Too many requests." with ``Retry-After`` in whole seconds (the
+  wait rounded up, at least 1; RFC 9110 has no fractions and common retry libraries raise on
+  them) by default; ``over_limit="delay"`` queues the request until its slot instead,
+  ``"400"`` answers 400. Every request starting inside the interval counts as a violation;
+  rejected requests do not move the window (start-to-start of admitted requests). A request
+  starts when the server reads it off the socket (as a front-end server would stamp it), not
+  when a handler gets to it.
 - Error bodies are plain text (``text/plain``) with the wording in the contract.
 - A missing or malformed Authorization header is 401 (not 400).
 - Check order: latency, Content-Type (400), keys (401), throttle, permission (401),
@@ -26,14 +29,32 @@ Choices made where the real behaviour is unknown ([U]) or inferred ([I]):
 - ``Content-Type`` must be exactly ``application/json``; ``; charset=utf-8`` is rejected after
   the third-party report ([I]); ``strict_content_type=False`` / ``--allow-charset`` accepts it.
 - Query-parameter and path names are matched case-insensitively (ASP.NET style); unknown
-  parameters are 400 "'X' is not a valid parameter.". DateFormatString/DateTimeFormatString
-  are not implemented (rejected as unknown parameters).
+  parameters are 400 "'X' is not a valid parameter." (an endpoint declared with
+  ``strict_params=False`` ignores them instead, as a live GET /appointments did [T]).
+- DateFormatString / DateTimeFormatString are accepted by every method and applied once, to
+  the handler's JSON: every "yyyy-MM-dd" value (any field) is rendered with the first, every
+  "yyyy-MM-dd HH:mm:ss" value (serverDateTime too) with the second, as .NET's
+  ``DateTime.ToString(pattern)`` does under en-US (``dateformat``; ``z`` is the sandbox
+  machine's offset). "No value" dates (0001-01-01) are rendered like any other, and query
+  parameters (DateTStamp, Birthdate, ...) are still read in the default formats [U]. Left as
+  is: preference ``ValueString`` (a text column that may hold a date) and ShortQuery, which
+  accepts both but keeps its own 'T' form (a result table, not API objects) [I]. An empty
+  pattern means the default; one .NET would refuse (unclosed quote, trailing backslash or ``%``,
+  more than seven ``f``, an unknown one-letter standard format) is 400 "'X' is not a valid
+  format: ...".
+- GET /providers: ``provColor`` is the stored .NET ARGB integer as "R,G,B". With ClinicNum:
+  the non-hidden providers without providerclinic rows (unrestricted) or with one for that
+  clinic, each row with ``"serverDateTime": ""`` (the doc's example); ClinicNum 0 ("no
+  clinic") gives the unrestricted ones [I]; an unknown clinic is 404 "Clinic not found.".
+  ClinicNum and DateTStamp may be combined [I].
+- Gender labels include ``Other`` (value 3, after Unknown, as in Open Dental's enum).
 - Lists are ordered by primary key; ``Limit`` above the cap is silently capped (observed [T]).
   Caps: ``page_cap`` (100) remotely, 10x for Local/Service offices, another 10x with
   ApiEnterprise. ShortQuery uses the same cap and also accepts ``Limit`` ([I]).
 - ``DateTStamp`` filters are inclusive (``>=``), so a client that re-sends the last
   ``serverDateTime`` never misses a change made in the same second (duplicates are harmless).
-- patients/Simple omits deleted patients (PatStatus Deleted) unless PatStatus is given.
+- patients/Simple never lists deleted patients; ``PatStatus=Deleted`` is 400 "'Deleted' is
+  not a valid PatStatus." (the documented filter values exclude it).
   GET /accountmodules/{n}/Aging on a deleted patient is 400 "Patient is deleted.".
 - Account aging: ``Total`` = guarantor BalTotal, ``EstBal`` = Total - InsEst, ``PatEstBal`` =
   the requested patient's own EstBalance, ``Unearned`` = 0.

@@ -1,7 +1,8 @@
 """The Starlette application: Open Dental's /api/v1 routes plus the optional /_sandbox control.
 
 Every API request goes through ``_serve``: latency, Content-Type, key check, throttle,
-permission, eConnector, parameters, faults, then the resource handler. Handlers return plain
+permission, eConnector, parameters, faults, then the resource handler, whose JSON then gets the
+call's DateFormatString/DateTimeFormatString (``dateformat``). Handlers return plain
 Python data (or a Response) and never touch SQLite on the event loop: they call ``ctx.run``,
 which runs the blocking store method in a bounded thread pool.
 """
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -25,7 +28,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from odsandbox import events, resources, subscriptions, writes
+from odsandbox import dateformat, events, resources, subscriptions, writes
 from odsandbox.config import SandboxConfig
 from odsandbox.control import control_routes
 from odsandbox.state import AuthError, KeyRecord, Office, SandboxState
@@ -39,6 +42,10 @@ from odsandbox.web import (
 
 T = TypeVar("T")
 API_PREFIX = "/api/v1"
+# Accepted by every method (apiimplementation.html), applied to the handler's result.
+FORMAT_PARAMS = ("DateFormatString", "DateTimeFormatString")
+# Text columns that may hold something date-like; Open Dental sends them as stored.
+_TEXT_KEYS = frozenset({"ValueString"})
 HTML_ERROR_PAGE = (
     "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>"
     "<h1>Bad Gateway</h1><p>The proxy server received an invalid response from an upstream "
@@ -89,6 +96,11 @@ class Endpoint:
     handler: Handler
     paged: bool = True
     extra_latency: Callable[[SandboxConfig], float] | None = None
+    # ShortQuery sends its own 'T' form from a result table, not API objects: untouched.
+    date_formats: bool = True
+    # False: unknown query parameters are ignored, not 400 (a live GET /appointments accepted
+    # an undocumented one while GET /patients refused them: it differs per endpoint [T]).
+    strict_params: bool = True
 
 
 def _endpoints() -> list[Endpoint]:
@@ -145,7 +157,14 @@ def _endpoints() -> list[Endpoint]:
             True,
             lambda c: c.report_latency_ms / 1000,
         ),
-        Endpoint("/queries/shortquery", "PUT", "ApiQueries", paging, resources.short_query),
+        Endpoint(
+            "/queries/shortquery",
+            "PUT",
+            "ApiQueries",
+            paging,
+            resources.short_query,
+            date_formats=False,
+        ),
         *_write_endpoints(),
     ]
 
@@ -255,7 +274,10 @@ async def _pipeline(
         raise ApiError(401, f"Customer key does not have the {endpoint.permission} permission.")
     if office.is_remote and office.faults.econnector_down:
         raise ApiError(400, "eConnector is not running or cannot be reached for this office.")
-    params = _check_params(request, endpoint.params)
+    params = _check_params(
+        request, (*endpoint.params, *FORMAT_PARAMS), strict=endpoint.strict_params
+    )
+    formats = _date_formats(params)
     await _sleep_ms(office.faults.latency_ms)
     fault = office.faults.active_response_fault()
     if fault is not None and fault not in ("malformed_json", "truncated_json"):
@@ -264,7 +286,26 @@ async def _pipeline(
         await asyncio.sleep(endpoint.extra_latency(config))
     ctx = Ctx(request, state, office, record, params, request.app.state.limiter)
     result = await endpoint.handler(ctx)
-    return result if isinstance(result, Response) else json_response(result, fault)
+    if not endpoint.date_formats or formats == (None, None):
+        return result if isinstance(result, Response) else json_response(result, fault)
+    if isinstance(result, Response):  # e.g. a 201 with a Location header
+        return _reformatted(result, formats)
+    return json_response(dateformat.reformat(result, *formats, _TEXT_KEYS), fault)
+
+
+def _reformatted(response: Response, formats: tuple[str | None, str | None]) -> Response:
+    """A handler's own JSON response with the date patterns applied (status and headers kept);
+    anything that is not JSON is returned as it is."""
+    if not response.headers.get("content-type", "").startswith("application/json"):
+        return response
+    try:
+        data = json.loads(response.body)
+    except ValueError:
+        return response
+    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+    out = json_response(dateformat.reformat(data, *formats, _TEXT_KEYS), None, response.status_code)
+    out.headers.update(headers)
+    return out
 
 
 def authenticate_api(request: Request, state: SandboxState) -> KeyRecord:
@@ -295,18 +336,35 @@ async def _throttle(state: SandboxState, record: KeyRecord, arrived: float) -> N
     elif mode == "400":
         raise ApiError(400, "Too many requests. Please slow down.")
     else:
-        raise ApiError(429, "Too many requests.", {"Retry-After": f"{decision.wait:.2f}"})
+        raise ApiError(429, "Too many requests.", {"Retry-After": retry_after(decision.wait)})
 
 
-def _check_params(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:
-    """Query parameters keyed by their canonical names; 400 for any unknown name."""
+def _check_params(
+    request: Request, allowed: tuple[str, ...], *, strict: bool = True
+) -> dict[str, str]:
+    """Query parameters keyed by their canonical names (any case); an unknown name is 400, or
+    ignored when not ``strict``."""
     canonical = {name.lower(): name for name in allowed}
     params: dict[str, str] = {}
     for name, value in request.query_params.multi_items():
-        if name.lower() not in canonical:
+        if name.lower() in canonical:
+            params[canonical[name.lower()]] = value
+        elif strict:
             raise ApiError(400, f"'{name}' is not a valid parameter.")
-        params[canonical[name.lower()]] = value
     return params
+
+
+def _date_formats(params: dict[str, str]) -> tuple[str | None, str | None]:
+    """(DateFormatString, DateTimeFormatString), taken out of ``params``; None when absent or
+    empty (the default format); 400 for a pattern .NET would refuse."""
+    patterns = tuple(params.pop(name, "") or None for name in FORMAT_PARAMS)
+    for name, pattern in zip(FORMAT_PARAMS, patterns, strict=True):
+        if pattern is not None:
+            try:
+                dateformat.check_pattern(pattern)
+            except dateformat.InvalidPattern as exc:
+                raise ApiError(400, f"'{name}' is not a valid format: {exc}") from None
+    return patterns[0], patterns[1]
 
 
 async def _fault_response(
@@ -322,7 +380,14 @@ async def _fault_response(
         return PlainTextResponse("An unexpected error has occurred.", status_code=500)
     if fault == "html_error":
         return HTMLResponse(HTML_ERROR_PAGE, status_code=502)
-    return PlainTextResponse("Too many requests.", status_code=429, headers={"Retry-After": "1"})
+    headers = {"Retry-After": retry_after(0)}
+    return PlainTextResponse("Too many requests.", status_code=429, headers=headers)
+
+
+def retry_after(wait: float) -> str:
+    """Retry-After in whole seconds, rounded up and at least 1 (RFC 9110 allows no fraction;
+    a decimal makes common retry libraries raise instead of waiting)."""
+    return str(max(1, math.ceil(wait)))
 
 
 async def _sleep_ms(ms: float) -> None:

@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 
 from odsandbox.config import DEV_NAME, OfficeSpec, random_key
 
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 PROGRAM_VERSION = "24.4.17.0"
 NO_DATE = "0001-01-01"
 NO_DATETIME = "0001-01-01 00:00:00"
@@ -118,7 +118,7 @@ _REAL_COLUMNS = {
 
 # Open Dental's enum orders (PatientStatus, PatientGender, PatientPosition, ContactMethod, YN).
 PAT_STATUS = ("Patient", "NonPatient", "Inactive", "Archived", "Deleted", "Deceased", "Prospective")
-GENDER = ("Male", "Female", "Unknown")
+GENDER = ("Male", "Female", "Unknown", "Other")  # Other: 22.3.6
 POSITION = ("Single", "Married", "Child", "Widowed", "Divorced")
 CONTACT_METHOD = (
     "None",
@@ -398,6 +398,7 @@ _PROVIDERS = (
     ("HYG3", "Moreno", "Alicia", 1, 0),
     ("OLD1", "Feldman", "Harold", 0, 1),
 )
+_PROVIDER_COLORS = (0xA4FFA4, 0xA4A4FF, 0xCB97FF, 0xFFD39B, 0x9BD3FF, 0xFFA4C8, 0xC0C0C0)
 
 
 @dataclass(frozen=True)
@@ -451,7 +452,9 @@ def _schema() -> list[str]:
         "CREATE TABLE provider (ProvNum INTEGER PRIMARY KEY, Abbr TEXT, LName TEXT, FName TEXT, "
         "MI TEXT, Suffix TEXT, FeeSched INTEGER, Specialty INTEGER, IsSecondary INTEGER, "
         "ProvColor INTEGER, IsHidden INTEGER, NationalProvID TEXT, DateTStamp DATETIME, "
-        "ProvStatus INTEGER, IsHiddenReport INTEGER)",
+        "ProvStatus INTEGER, IsHiddenReport INTEGER, SSN TEXT, StateLicense TEXT, "
+        "UsingTIN INTEGER, SigOnFile INTEGER, IsNotPerson INTEGER, Birthdate DATE, "
+        "SchedNote TEXT, PreferredName TEXT)",
         "CREATE TABLE providerclinic (ProviderClinicNum INTEGER PRIMARY KEY, ProvNum INTEGER, "
         "ClinicNum INTEGER)",
         "CREATE TABLE preference (PrefNum INTEGER PRIMARY KEY, PrefName TEXT, ValueString TEXT)",
@@ -502,7 +505,7 @@ def _fill(conn: sqlite3.Connection, params: BuildParams) -> None:
         _clinic_rows(params.spec, rng),
     )
     conn.executemany(
-        f"INSERT INTO provider VALUES ({_marks(15)})",  # noqa: S608 - placeholders only
+        f"INSERT INTO provider VALUES ({_marks(23)})",  # noqa: S608 - placeholders only
         _provider_rows(params.today),
     )
     conn.executemany(
@@ -562,6 +565,8 @@ def _provider_rows(today: date) -> Iterator[tuple[object, ...]]:
     for num, (abbr, lname, fname, is_secondary, hidden) in enumerate(_PROVIDERS, start=1):
         specialty = 258 if is_secondary else 255
         npi = f"1{num:03d}{num * 7919 % 1000000:06d}"
+        # Open Dental stores colours as .NET ARGB integers (opaque: alpha 255).
+        argb = -16777216 + (_PROVIDER_COLORS[(num - 1) % len(_PROVIDER_COLORS)])
         yield (
             num,
             abbr,
@@ -572,18 +577,38 @@ def _provider_rows(today: date) -> Iterator[tuple[object, ...]]:
             53,
             specialty,
             is_secondary,
-            -16777216 + num * 1234567,
+            argb,
             hidden,
             npi,
             stamp,
             hidden,
             hidden,
+            *_provider_details(num, bool(is_secondary), today),
         )
 
 
+def _provider_details(num: int, is_secondary: bool, today: date) -> tuple[object, ...]:
+    """SSN (or TIN), StateLicense, UsingTIN, SigOnFile, IsNotPerson, Birthdate, SchedNote,
+    PreferredName: mostly as blank as the doc examples show them."""
+    owner = num == 1
+    return (
+        f"{num * 152286418 % 10**9:09d}" if not is_secondary else "",
+        f"{'H' if is_secondary else 'D'}{7600 + num}",
+        int(owner),
+        int(not is_secondary),
+        0,
+        today.replace(year=today.year - 48, day=1).isoformat() if owner else NO_DATE,
+        "Mornings only" if num == 4 else "",
+        "Kay" if owner else "",
+    )
+
+
 def _provider_clinic_rows(clinic_nums: list[int]) -> Iterator[tuple[int, int]]:
-    """Each active provider works at one or two clinics."""
+    """Providers restricted to one or two clinics; every third one is unrestricted (no rows),
+    so it works at every clinic."""
     for prov in range(1, len(_PROVIDERS) + 1):
+        if prov % 3 == 0:
+            continue
         for offset in range(1 + prov % 2 if clinic_nums else 0):
             yield prov, clinic_nums[(prov + offset) % len(clinic_nums)]
 

@@ -128,24 +128,47 @@ async def clinics(ctx: Ctx) -> list[dict[str, Any]]:
 
 
 async def providers(ctx: Ctx) -> list[dict[str, Any]]:
-    """GET /providers (ClinicNum or DateTStamp); serverDateTime unless ClinicNum is used."""
+    """GET /providers (ClinicNum and/or DateTStamp).
+
+    With ClinicNum: the non-hidden providers not restricted to a clinic (no providerclinic
+    rows) or restricted to that one; 404 for an unknown clinic; serverDateTime is "" (the
+    doc's example). Without: every provider, each row with the server's time.
+    """
     limit, offset = ctx.page()
     where, args = ["1 = 1"], []
-    if "ClinicNum" in ctx.params:
-        where.append("ProvNum IN (SELECT ProvNum FROM providerclinic WHERE ClinicNum = ?)")
-        args.append(_int(ctx.params, "ClinicNum"))
+    clinic = _int(ctx.params, "ClinicNum") if "ClinicNum" in ctx.params else None
+    if clinic is not None:
+        where.append(
+            "IsHidden = 0 AND (ProvNum NOT IN (SELECT ProvNum FROM providerclinic) "
+            "OR ProvNum IN (SELECT ProvNum FROM providerclinic WHERE ClinicNum = ?))"
+        )
+        args.append(clinic)
     if "DateTStamp" in ctx.params:
         where.append("DateTStamp >= ?")
         args.append(_stamp(ctx.params["DateTStamp"]))
-    rows = await ctx.run(
-        ctx.office.store.page, "provider", "ProvNum", " AND ".join(where), args, limit, offset
-    )
-    now = None if "ClinicNum" in ctx.params else ctx.server_now()
+    rows = await ctx.run(_provider_page, ctx, clinic, " AND ".join(where), args, limit, offset)
+    now = "" if clinic is not None else ctx.server_now()
     return [_provider_json(r, now) for r in rows]
 
 
+def _provider_page(
+    ctx: Ctx, clinic: int | None, where: str, args: list[object], limit: int, offset: int
+) -> list[Row]:
+    """Blocking part of GET /providers; ClinicNum 0 (no clinic) always exists [I]."""
+    store = ctx.office.store
+    if clinic and not store.fetch("SELECT 1 FROM clinic WHERE ClinicNum = ?", (clinic,)):
+        raise _api_error(404, "Clinic not found.")
+    return store.page("provider", "ProvNum", where, args, limit, offset)
+
+
+def provider_color(argb: int) -> str:
+    """Open Dental's provColor: the stored .NET ARGB integer as "R,G,B"."""
+    return f"{(argb >> 16) & 255},{(argb >> 8) & 255},{argb & 255}"
+
+
 def _provider_json(r: Row, server_now: str | None) -> dict[str, Any]:
-    """One provider in the API's shape."""
+    """One provider in the API's shape and field order (apiproviders.html); ``server_now``
+    None leaves serverDateTime out."""
     out = {
         "ProvNum": r["ProvNum"],
         "Abbr": r["Abbr"],
@@ -155,13 +178,21 @@ def _provider_json(r: Row, server_now: str | None) -> dict[str, Any]:
         "Suffix": r["Suffix"],
         "FeeSched": r["FeeSched"],
         "Specialty": r["Specialty"],
+        "SSN": r["SSN"],
+        "StateLicense": r["StateLicense"],
         "IsSecondary": yes_no(r["IsSecondary"]),
-        "provColor": r["ProvColor"],
+        "provColor": provider_color(r["ProvColor"]),
         "IsHidden": yes_no(r["IsHidden"]),
+        "UsingTIN": yes_no(r["UsingTIN"]),
+        "SigOnFile": yes_no(r["SigOnFile"]),
         "NationalProvID": r["NationalProvID"],
         "DateTStamp": r["DateTStamp"],
+        "IsNotPerson": yes_no(r["IsNotPerson"]),
         "ProvStatus": "Deleted" if r["ProvStatus"] else "Active",
         "IsHiddenReport": yes_no(r["IsHiddenReport"]),
+        "Birthdate": r["Birthdate"],
+        "SchedNote": r["SchedNote"],
+        "PreferredName": r["PreferredName"],
     }
     if server_now is not None:
         out["serverDateTime"] = server_now
@@ -204,6 +235,8 @@ def _patient_filters(params: dict[str, str]) -> tuple[str, list[object]]:
         if name in params:
             where.append(f"{name} LIKE ? ESCAPE '\\'")
             args.append("%" + params[name].replace("%", "\\%").replace("_", "\\_") + "%")
+    if params.get("PatStatus", "").lower() == "deleted":
+        raise _api_error(400, "'Deleted' is not a valid PatStatus.")
     for name, labels in _ENUM_FILTERS.items():
         if name in params:
             where.append(f"{name} = ?")
@@ -218,8 +251,7 @@ def _patient_filters(params: dict[str, str]) -> tuple[str, list[object]]:
     if "DateTStamp" in params:
         where.append("DateTStamp >= ?")
         args.append(_stamp(params["DateTStamp"]))
-    if "PatStatus" not in params:
-        where.append("PatStatus <> 4")  # deleted patients are not listed
+    where.append("PatStatus <> 4")  # deleted patients are never listed
     return " AND ".join(where) or "1 = 1", args
 
 

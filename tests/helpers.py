@@ -311,7 +311,8 @@ class SandboxApi:
             response = self.http.request(method, path, **kwargs)
             if response.status_code != 429 or response.text != "Too many requests.":
                 return response
-            time.sleep(float(response.headers["Retry-After"]))
+            # Whole seconds, rounded up: the shared sandbox's 10-50 ms intervals read as 1 s.
+            time.sleep(min(int(response.headers["Retry-After"]), 0.05))
         return response
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:

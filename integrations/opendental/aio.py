@@ -16,6 +16,7 @@ import socket
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
+from datetime import date, datetime
 from typing import Any
 
 import aiohttp
@@ -24,9 +25,16 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from httpx_aiohttp import AiohttpTransport
 
 from . import bounds, network, parsing
-from .client import OpenDentalClient, Params, _Exchange
+from .client import (
+    PAGE_SIZE_REMOTE,
+    OpenDentalClient,
+    Params,
+    _appointment_params,
+    _Exchange,
+    _subscription_body,
+)
 from .errors import OpenDentalError
-from .models import Clinic
+from .models import Appointment, Clinic, Computer, Subscription
 from .pacer import Pacer
 
 # The send times of the request being sent in this task (the office's coroutine): aiohttp's
@@ -175,14 +183,17 @@ class AsyncOpenDentalClient(OpenDentalClient):
         params: Params | None = None,
         body: Any = None,
         decode: Callable[[bytes], Any] = parsing.loads,
+        idempotent: bool = True,
+        expect_json: bool = True,
     ) -> Any:
-        """``request`` awaited: one API call, paced, retried if transient (reads only)."""
+        """``request`` awaited: one API call, paced, retried if transient (a create only when
+        surely not received)."""
         attempts = 1 + self.max_retries
         for attempt in range(attempts):
             try:
-                return await self._aattempt(method, path, params, body, decode)
+                return await self._aattempt(method, path, params, body, decode, expect_json)
             except OpenDentalError as exc:
-                delay = self._retry_delay(exc, attempt, attempts, True, method, path)
+                delay = self._retry_delay(exc, attempt, attempts, idempotent, method, path)
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -193,6 +204,7 @@ class AsyncOpenDentalClient(OpenDentalClient):
         params: Params | None,
         body: Any,
         decode: Callable[[bytes], Any],
+        expect_json: bool = True,
     ) -> Any:
         wait = await self._apace_wait()
         if wait > 0:
@@ -205,7 +217,7 @@ class AsyncOpenDentalClient(OpenDentalClient):
         finally:
             _SENT.reset(token)
         assert exchange.response is not None
-        return self._result(exchange.response, reader, True, decode)
+        return self._result(exchange.response, reader, expect_json, decode)
 
     async def _asend(self, request: httpx.Request, exchange: _Exchange) -> bounds.BodyReader:
         """Send and read the body, all of it within the deadline (an httpx timeout if not)."""
@@ -243,3 +255,61 @@ class AsyncOpenDentalClient(OpenDentalClient):
             "PUT", "/queries/ShortQuery", params=params, body=body, decode=decode
         )
         return self._short_query_rows(data, row_type)
+
+    async def apaginate(
+        self, path: str, params: Params | None = None, page_size: int = PAGE_SIZE_REMOTE
+    ) -> list[Any]:
+        """``paginate`` awaited: every row of a list endpoint, Limit/Offset until a short page."""
+        rows: list[Any] = []
+        while True:
+            query = {**(params or {}), "Offset": len(rows), "Limit": page_size}
+            page = parsing.expect_list(await self.arequest("GET", path, params=query), path)
+            rows.extend(page)
+            if len(page) < page_size:
+                return rows
+
+    async def aappointments(
+        self,
+        *,
+        date_start: date | None = None,
+        date_end: date | None = None,
+        apt_status: str | None = None,
+        clinic_num: int | None = None,
+        date_t_stamp: datetime | None = None,
+        pat_num: int | None = None,
+    ) -> list[Appointment]:
+        """``appointments`` awaited: every page of GET /appointments."""
+        params = _appointment_params(
+            date_start, date_end, apt_status, clinic_num, date_t_stamp, pat_num
+        )
+        rows = await self.apaginate("/appointments", params, self.page_size)
+        return [Appointment.from_json(row) for row in rows]
+
+    async def aappointment(self, apt_num: int) -> Appointment:
+        """``appointment`` awaited: GET /appointments/{AptNum}."""
+        return Appointment.from_json(await self.arequest("GET", f"/appointments/{int(apt_num)}"))
+
+    async def acomputers(self) -> list[Computer]:
+        """``computers`` awaited: GET /computers."""
+        rows = parsing.expect_list(await self.arequest("GET", "/computers"), "/computers")
+        return [Computer.from_json(row) for row in rows]
+
+    async def asubscriptions(self) -> list[Subscription]:
+        """``subscriptions`` awaited: GET /subscriptions."""
+        data = await self.arequest("GET", "/subscriptions")
+        return [Subscription.from_json(row) for row in parsing.expect_list(data, "/subscriptions")]
+
+    async def asubscription_create(self, *, end_point_url: str, **fields: Any) -> Subscription:
+        """``subscription_create`` awaited: POST /subscriptions."""
+        body = _subscription_body(end_point_url=end_point_url, **fields)
+        data = await self.arequest("POST", "/subscriptions", body=body, idempotent=False)
+        return Subscription.from_json(data)
+
+    async def asubscription_update(self, subscription_num: int, **fields: Any) -> None:
+        """``subscription_update`` awaited: PUT /subscriptions/{SubscriptionNum}."""
+        path = f"/subscriptions/{int(subscription_num)}"
+        await self.arequest("PUT", path, body=_subscription_body(**fields), expect_json=False)
+
+    async def asubscription_delete(self, subscription_num: int) -> None:
+        """``subscription_delete`` awaited: DELETE /subscriptions/{SubscriptionNum}."""
+        await self.arequest("DELETE", f"/subscriptions/{int(subscription_num)}", expect_json=False)

@@ -42,12 +42,15 @@ from .errors import (
 from .models import (
     AgingReportRow,
     ApiKey,
+    Appointment,
     Clinic,
+    Computer,
     FamilyAging,
     Patient,
     Preference,
     Provider,
     SecurityPerm,
+    Subscription,
 )
 from .pacer import NullPacer, Pacer, default_pacer, pacer_key_id, throttle_interval_s
 
@@ -74,6 +77,16 @@ PATIENTS_SIMPLE_FILTERS = frozenset(
     }
 )  # fmt: skip
 PORTAL_KEY_STATUSES = frozenset({"Enabled", "DisabledByDeveloper"})
+APPOINTMENT_STATUSES = frozenset(
+    {"Scheduled", "Complete", "UnschedList", "ASAP", "Broken", "Planned", "PtNote",
+     "PtNoteCompleted"}
+)  # fmt: skip
+# Subscription fields by our keyword names (apisubscriptions.html).
+SUBSCRIPTION_FIELDS = {
+    "end_point_url": "EndPointUrl", "workstation": "Workstation", "watch_table": "WatchTable",
+    "polling_seconds": "PollingSeconds", "ui_event_type": "UiEventType",
+    "date_time_start": "DateTimeStart", "date_time_stop": "DateTimeStop", "note": "Note",
+}  # fmt: skip
 
 T = TypeVar("T")
 OnRequest = Callable[[str, str, int | None, float], Any]
@@ -551,6 +564,57 @@ class OpenDentalClient(_ApiClient):
         rows = self.paginate("/providers", params, self.page_size)
         return [Provider.from_json(row) for row in rows]
 
+    def appointments(
+        self,
+        *,
+        date_start: date | None = None,
+        date_end: date | None = None,
+        apt_status: str | None = None,
+        clinic_num: int | None = None,
+        date_t_stamp: datetime | None = None,
+        pat_num: int | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[Appointment]:
+        """apiappointments.html: GET /appointments, every page; dateStart/dateEnd inclusive,
+        ClinicNum 0 for appointments without a clinic, DateTStamp for changes since."""
+        return (Appointment.from_json(row) for row in self.paginate(
+            "/appointments",
+            _appointment_params(date_start, date_end, apt_status, clinic_num, date_t_stamp,
+                                pat_num),
+            page_size or self.page_size,
+        ))  # fmt: skip
+
+    def appointment(self, apt_num: int) -> Appointment:
+        """apiappointments.html: GET /appointments/{AptNum}."""
+        return Appointment.from_json(self.request("GET", f"/appointments/{int(apt_num)}"))
+
+    def computers(self) -> list[Computer]:
+        """apicomputers.html: GET /computers (each workstation's LastHeartBeat)."""
+        # One call without paging parameters, as for subscriptions: a few rows, not
+        # documented as paged.
+        return [Computer.from_json(row) for row in self._list("/computers")]
+
+    def subscriptions(self) -> list[Subscription]:
+        """apisubscriptions.html: GET /subscriptions (this customer key's)."""
+        return [Subscription.from_json(row) for row in self._list("/subscriptions")]
+
+    def subscription_create(self, *, end_point_url: str, **fields: Any) -> Subscription:
+        """apisubscriptions.html: POST /subscriptions (WatchTable + PollingSeconds for database
+        events, or UiEventType); retried only if surely not received."""
+        body = _subscription_body(end_point_url=end_point_url, **fields)
+        data = self.request("POST", "/subscriptions", body=body, idempotent=False)
+        return Subscription.from_json(data)
+
+    def subscription_update(self, subscription_num: int, **fields: Any) -> None:
+        """apisubscriptions.html: PUT /subscriptions/{SubscriptionNum}; fields left out stay."""
+        path = f"/subscriptions/{int(subscription_num)}"
+        self.request("PUT", path, body=_subscription_body(**fields), expect_json=False)
+
+    def subscription_delete(self, subscription_num: int) -> None:
+        """apisubscriptions.html: DELETE /subscriptions/{SubscriptionNum}."""
+        path = f"/subscriptions/{int(subscription_num)}"
+        self.request("DELETE", path, expect_json=False)
+
     def patients_simple(self, *, page_size: int | None = None, **filters: Any) -> Iterator[Patient]:
         """apipatients.html: GET /patients/Simple, every page; filters are Open Dental names."""
         unknown = set(filters) - PATIENTS_SIMPLE_FILTERS
@@ -616,6 +680,35 @@ class OpenDentalClient(_ApiClient):
             if len(page) < page_size:
                 return
             offset += len(page)
+
+
+def _appointment_params(
+    date_start: date | None,
+    date_end: date | None,
+    apt_status: str | None,
+    clinic_num: int | None,
+    date_t_stamp: datetime | None,
+    pat_num: int | None,
+) -> dict[str, Any]:
+    """GET /appointments' query, with Open Dental's own spelling of each name."""
+    if apt_status is not None and apt_status not in APPOINTMENT_STATUSES:
+        raise ValueError(f"apt_status must be one of {sorted(APPOINTMENT_STATUSES)}")
+    return {
+        "dateStart": date_start, "dateEnd": date_end, "AptStatus": apt_status,
+        "ClinicNum": clinic_num, "DateTStamp": date_t_stamp, "PatNum": pat_num,
+    }  # fmt: skip
+
+
+def _subscription_body(**fields: Any) -> dict[str, Any]:
+    """A subscription's JSON body from our keyword names (None: left out)."""
+    unknown = set(fields) - set(SUBSCRIPTION_FIELDS)
+    if unknown:
+        raise ValueError(f"Unknown subscription fields: {sorted(unknown)}")
+    return {
+        SUBSCRIPTION_FIELDS[name]: _format_param(value) if isinstance(value, date) else value
+        for name, value in fields.items()
+        if value is not None
+    }
 
 
 class DeveloperPortalClient(_ApiClient):

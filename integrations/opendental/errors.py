@@ -212,7 +212,8 @@ def _classify_400(message: str, lowered: str, kw: dict) -> OpenDentalError:
 
 
 def parse_retry_after(response: httpx.Response) -> float | None:
-    """Seconds from a Retry-After header (decimal seconds; HTTP dates are ignored)."""
+    """Seconds from a Retry-After header: whole seconds (RFC 9110, what the sandbox sends) or,
+    leniently, decimal ones; HTTP dates are ignored (backoff applies then)."""
     raw = response.headers.get("Retry-After")
     if raw is None:
         return None

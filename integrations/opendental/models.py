@@ -68,7 +68,7 @@ class Clinic:
 
 @dataclass(frozen=True, slots=True)
 class Provider:
-    """One row of GET /providers."""
+    """One row of GET /providers, or GET /providers/{ProvNum} (SSN is left out on purpose)."""
 
     prov_num: int
     abbr: str
@@ -78,7 +78,20 @@ class Provider:
     is_secondary: bool = False
     prov_status: str = ""
     date_t_stamp: datetime | None = None
+    # None when absent, "" (with ClinicNum, as the doc's example shows) or 0001-01-01.
     server_date_time: datetime | None = None
+    prov_color: tuple[int, int, int] | None = None
+    specialty: int | None = None
+    fee_sched: int | None = None
+    national_prov_id: str = ""
+    state_license: str = ""
+    is_hidden_report: bool = False
+    using_tin: bool = False
+    sig_on_file: bool = False
+    is_not_person: bool = False
+    birthdate: date | None = None
+    sched_note: str = ""
+    preferred_name: str = ""
 
     @classmethod
     def from_json(cls, data: Any) -> Provider:
@@ -92,7 +105,145 @@ class Provider:
             is_secondary=f.flag("IsSecondary", False),
             prov_status=f.text("ProvStatus", ""),
             date_t_stamp=f.moment("DateTStamp", None),
-            server_date_time=f.moment("serverDateTime", None),
+            server_date_time=f.moment("serverDateTime", None, blank=True),
+            prov_color=f.color("provColor", None),
+            specialty=f.integer("Specialty", None),
+            fee_sched=f.integer("FeeSched", None),
+            national_prov_id=f.text("NationalProvID", ""),
+            state_license=f.text("StateLicense", ""),
+            is_hidden_report=f.flag("IsHiddenReport", False),
+            using_tin=f.flag("UsingTIN", False),
+            sig_on_file=f.flag("SigOnFile", False),
+            is_not_person=f.flag("IsNotPerson", False),
+            birthdate=f.day("Birthdate", None),
+            sched_note=f.text("SchedNote", ""),
+            preferred_name=f.text("PreferredName", ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Appointment:
+    """GET /appointments/{AptNum} or a row of GET /appointments (apiappointments.html)."""
+
+    apt_num: int
+    pat_num: int
+    apt_status: str
+    apt_date_time: datetime | None
+    pattern: str = ""
+    confirmed: int = 0
+    confirmed_label: str = ""
+    time_locked: bool = False
+    op: int = 0
+    note: str = ""
+    prov_num: int = 0
+    prov_abbr: str = ""
+    prov_hyg: int = 0
+    next_apt_num: int = 0
+    unsched_status: int = 0
+    is_new_patient: bool = False
+    proc_descript: str = ""
+    clinic_num: int = 0
+    is_hygiene: bool = False
+    date_t_stamp: datetime | None = None
+    date_time_arrived: datetime | None = None
+    date_time_seated: datetime | None = None
+    date_time_dismissed: datetime | None = None
+    date_time_asked_to_arrive: datetime | None = None
+    ins_plan1: int = 0
+    ins_plan2: int = 0
+    # None for "0,0,0": Open Dental's empty colour, i.e. no override [I].
+    color_override: tuple[int, int, int] | None = None
+    appointment_type_num: int = 0
+    sec_date_t_entry: datetime | None = None
+    priority: str = ""
+    server_date_time: datetime | None = None
+
+    @classmethod
+    def from_json(cls, data: Any) -> Appointment:
+        f = Fields(data, "Appointment")
+        color = f.color("colorOverride", None)
+        return cls(
+            apt_num=f.integer("AptNum"),
+            pat_num=f.integer("PatNum"),
+            apt_status=f.text("AptStatus"),
+            apt_date_time=f.moment("AptDateTime"),
+            pattern=f.text("Pattern", ""),
+            confirmed=f.integer("Confirmed", 0),
+            confirmed_label=f.text("confirmed", ""),
+            time_locked=f.flag("TimeLocked", False),
+            op=f.integer("Op", 0),
+            note=f.text("Note", ""),
+            prov_num=f.integer("ProvNum", 0),
+            prov_abbr=f.text("provAbbr", ""),
+            prov_hyg=f.integer("ProvHyg", 0),
+            next_apt_num=f.integer("NextAptNum", 0),
+            unsched_status=f.integer("UnschedStatus", 0),
+            is_new_patient=f.flag("IsNewPatient", False),
+            proc_descript=f.text("ProcDescript", ""),
+            clinic_num=f.integer("ClinicNum", 0),
+            is_hygiene=f.flag("IsHygiene", False),
+            date_t_stamp=f.moment("DateTStamp", None),
+            date_time_arrived=f.moment("DateTimeArrived", None),
+            date_time_seated=f.moment("DateTimeSeated", None),
+            date_time_dismissed=f.moment("DateTimeDismissed", None),
+            date_time_asked_to_arrive=f.moment("DateTimeAskedToArrive", None),
+            ins_plan1=f.integer("InsPlan1", 0),
+            ins_plan2=f.integer("InsPlan2", 0),
+            color_override=None if color == (0, 0, 0) else color,
+            appointment_type_num=f.integer("AppointmentTypeNum", 0),
+            sec_date_t_entry=f.moment("SecDateTEntry", None),
+            priority=f.text("Priority", ""),
+            server_date_time=f.moment("serverDateTime", None, blank=True),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Computer:
+    """One workstation of GET /computers (apicomputers.html)."""
+
+    computer_num: int
+    comp_name: str
+    last_heart_beat: datetime | None
+
+    @classmethod
+    def from_json(cls, data: Any) -> Computer:
+        f = Fields(data, "Computer")
+        return cls(
+            computer_num=f.integer("ComputerNum"),
+            comp_name=f.text("CompName"),
+            last_heart_beat=f.moment("LastHeartBeat", None),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """One API Events subscription (apisubscriptions.html); its key is kept out of repr."""
+
+    subscription_num: int
+    end_point_url: str
+    workstation: str = ""
+    customer_key: str = field(default="", repr=False)
+    watch_table: str = ""
+    polling_seconds: int = 0
+    ui_event_type: str = ""
+    date_time_start: datetime | None = None
+    date_time_stop: datetime | None = None  # None: 0001-01-01, never stops
+    note: str = ""
+
+    @classmethod
+    def from_json(cls, data: Any) -> Subscription:
+        f = Fields(data, "Subscription")
+        return cls(
+            subscription_num=f.integer("SubscriptionNum"),
+            end_point_url=f.text("EndPointUrl"),
+            workstation=f.text("Workstation", ""),
+            customer_key=f.text("CustomerKey", ""),
+            watch_table=f.text("WatchTable", ""),
+            polling_seconds=f.integer("PollingSeconds", 0),
+            ui_event_type=f.text("UiEventType", ""),
+            date_time_start=f.moment("DateTimeStart", None),
+            date_time_stop=f.moment("DateTimeStop", None),
+            note=f.text("Note", ""),
         )
 
 

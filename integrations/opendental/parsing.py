@@ -6,7 +6,9 @@ sent: messages are shown to every member of the account, and values are office d
 (patients' names, birthdates) or, from something that is not Open Dental, anything at all.
 Conventions (apiimplementation.html): booleans are the strings "true"/"false", dates
 "yyyy-MM-dd", datetimes "yyyy-MM-dd HH:mm:ss" (ShortQuery uses "yyyy-MM-ddTHH:mm:ss"),
-"0001-01-01" means "no value", money is a JSON number (parsed as Decimal, never float).
+"0001-01-01" means "no value", money is a JSON number (parsed as Decimal, never float),
+colours are "R,G,B" strings. Documented oddities are accepted where the docs show them (the
+providers doc's ``"serverDateTime": ""``: ``Fields.moment(..., blank=True)``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import msgspec
 from .errors import BadResponse, looks_like_html
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_COLOR_RE = re.compile(r"^\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*$")
 _DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,7})?$")
 _MISSING = object()
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -117,6 +120,21 @@ def _from_iso(parser: Any, value: str, what: str) -> Any:
         return parser(value)
     except ValueError:
         raise BadResponse(f"{what}: not a valid date/time") from None
+
+
+def parse_color(value: Any, what: str = "value") -> tuple[int, int, int]:
+    """A colour: "R,G,B" as the API sends it (``provColor``, ``colorOverride``), or the .NET
+    ARGB integer the database stores (a ShortQuery on ``provider.ProvColor``) -> (r, g, b)."""
+    if isinstance(value, str) and (match := _COLOR_RE.match(value)):
+        rgb = tuple(int(part) for part in match.groups())
+        if all(part <= 255 for part in rgb):
+            return rgb  # type: ignore[return-value]
+        raise BadResponse(f"{what}: colour component above 255")
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        argb = parse_int(value, what)
+        if -(2**31) <= argb < 2**32:
+            return (argb >> 16) & 255, (argb >> 8) & 255, argb & 255
+    raise BadResponse(f"{what}: expected a colour 'R,G,B', got {_kind(value)}")
 
 
 def parse_money(value: Any, what: str = "value") -> Decimal:
@@ -220,6 +238,15 @@ class Fields:
         value = self._get(name, default)
         return value if value is default else parse_date(value, self._label(name))
 
-    def moment(self, name: str, default: Any = _MISSING) -> Any:
+    def moment(self, name: str, default: Any = _MISSING, *, blank: bool = False) -> Any:
+        """A datetime; with ``blank``, an empty string (as documented for it) reads as None."""
         value = self._get(name, default)
-        return value if value is default else parse_datetime(value, self._label(name))
+        if value is default:
+            return value
+        if blank and value == "":
+            return None
+        return parse_datetime(value, self._label(name))
+
+    def color(self, name: str, default: Any = _MISSING) -> Any:
+        value = self._get(name, default)
+        return value if value is default else parse_color(value, self._label(name))

@@ -3,6 +3,7 @@ tested with httpx's built-in MockTransport instead of a live server."""
 
 import json
 import time
+from datetime import date, datetime
 from decimal import Decimal
 
 import httpx
@@ -375,3 +376,89 @@ def test_keys_with_slashes_are_refused():
 
 def test_shared_http_client_is_one_pooled_client_per_process():
     assert shared_http_client() is shared_http_client()
+
+
+def test_appointments_send_open_dentals_own_parameter_spelling():
+    handler = Recorder(ok([]))
+    client, _ = make_client(handler)
+    list(
+        client.appointments(
+            date_start=date(2024, 3, 1), date_end=date(2024, 3, 31), apt_status="Complete",
+            clinic_num=0, date_t_stamp=datetime(2024, 3, 5, 14, 22, 1),
+        )
+    )  # fmt: skip
+    params = dict(handler.requests[0].url.params)
+    assert params == {
+        "dateStart": "2024-03-01", "dateEnd": "2024-03-31", "AptStatus": "Complete",
+        "ClinicNum": "0", "DateTStamp": "2024-03-05 14:22:01", "Offset": "0", "Limit": "100",
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="apt_status"):
+        client.appointments(apt_status="Done")
+
+
+def test_a_subscription_create_is_not_retried_after_the_server_may_have_acted():
+    handler = Recorder(httpx.Response(500, text="An unexpected error has occurred."))
+    client, _ = make_client(handler)
+    with pytest.raises(ServerError):
+        client.subscription_create(
+            end_point_url="http://127.0.0.1:9/hook", watch_table="Appointment", polling_seconds=5
+        )
+    assert len(handler.requests) == 1
+    assert json.loads(handler.requests[0].content) == {
+        "EndPointUrl": "http://127.0.0.1:9/hook", "WatchTable": "Appointment",
+        "PollingSeconds": 5,
+    }  # fmt: skip
+
+
+def test_subscription_update_sends_only_the_fields_given_and_delete_sends_delete():
+    handler = Recorder(httpx.Response(200, text=""))
+    client, _ = make_client(handler)
+    client.subscription_update(7, date_time_stop=datetime(2025, 1, 2, 3, 4, 5), note=None)
+    client.subscription_delete(7)
+    put, delete = handler.requests
+    assert (put.method, put.url.path) == ("PUT", "/api/v1/subscriptions/7")
+    assert json.loads(put.content) == {"DateTimeStop": "2025-01-02 03:04:05"}
+    assert (delete.method, delete.url.path) == ("DELETE", "/api/v1/subscriptions/7")
+    with pytest.raises(ValueError, match="Unknown subscription fields"):
+        client.subscription_update(7, colour="red")
+
+
+def test_the_async_client_pages_appointments_and_sends_subscription_writes():
+    import asyncio
+
+    from integrations.opendental.aio import AsyncOpenDentalClient
+
+    def handler(request):
+        if request.url.path.endswith("/appointments"):
+            offset = int(request.url.params["Offset"])
+            return ok([
+                {"AptNum": n, "PatNum": 1, "AptStatus": "Scheduled",
+                 "AptDateTime": "2024-01-02 08:00:00"}
+                for n in range(offset, min(offset + 100, 130))
+            ])  # fmt: skip
+        if request.method == "POST":
+            return ok({"SubscriptionNum": 4, "EndPointUrl": "http://127.0.0.1:9/"}, 201)
+        return httpx.Response(200, text="")
+
+    seen = []
+
+    def noting(request):
+        seen.append(request)
+        return handler(request)
+
+    async def work():
+        client = AsyncOpenDentalClient(
+            BASE, DEV, CUST, transport=httpx.MockTransport(noting), pacer=NullPacer()
+        )
+        rows = await client.aappointments(apt_status="Scheduled")
+        made = await client.asubscription_create(end_point_url="http://127.0.0.1:9/", note="x")
+        await client.asubscription_delete(made.subscription_num)
+        return rows, made
+
+    rows, made = asyncio.run(work())
+    assert [a.apt_num for a in rows] == list(range(130))
+    assert made.subscription_num == 4
+    assert [(r.method, r.url.params.get("Offset")) for r in seen] == [
+        ("GET", "0"), ("GET", "100"), ("POST", None), ("DELETE", None),
+    ]  # fmt: skip
+    assert json.loads(seen[2].content) == {"EndPointUrl": "http://127.0.0.1:9/", "Note": "x"}

@@ -136,10 +136,14 @@ def test_providers_parse_with_booleans_and_filters(paid):
     }
     assert all(type(p.is_hidden) is bool for p in providers)
     assert all(p.server_date_time is not None for p in providers)
+    assert all(p.prov_color is not None and p.birthdate != date(1, 1, 1) for p in providers)
     clinic_num = paid.clinics()[0].clinic_num
-    assert {p.prov_num for p in paid.providers(clinic_num=clinic_num)} <= {
-        p.prov_num for p in providers
-    }
+    at_clinic = paid.providers(clinic_num=clinic_num)
+    assert {p.prov_num for p in at_clinic} <= {p.prov_num for p in providers if not p.is_hidden}
+    # With ClinicNum the rows carry "serverDateTime": "" (the doc's example): no time, no error.
+    assert at_clinic and all(p.server_date_time is None for p in at_clinic)
+    with pytest.raises(NotFound):
+        paid.providers(clinic_num=999)
     assert paid.providers(date_t_stamp=datetime(2999, 1, 1)) == []
 
 
@@ -405,7 +409,8 @@ def test_an_unpaced_client_gets_throttled(sandbox, http):
     with pytest.raises(Throttled) as info:
         for _ in range(5):
             client.clinics()
-    assert 0 < info.value.retry_after <= 5.0 * CONTRACT_SCALE
+    # Whole seconds (RFC 9110), rounded up: the 0.1 s interval's rest reads as 1.
+    assert info.value.retry_after == 1.0
     time.sleep(5.0 * CONTRACT_SCALE)  # let the key's window pass for later tests
     http.post(f"{sandbox.control_url}/stats/reset")
 

@@ -60,6 +60,12 @@ def test_throttled_parses_a_decimal_retry_after():
     assert error.retry_after == 0.85
 
 
+def test_throttled_parses_whole_seconds_as_the_sandbox_and_rfc_9110_send_them():
+    error = classify(httpx.Response(429, text="Too many requests.", headers={"Retry-After": "1"}))
+    assert isinstance(error, Throttled)
+    assert error.retry_after == 1.0
+
+
 def test_throttled_without_a_usable_retry_after_has_none():
     response = httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
     assert classify(response).retry_after is None

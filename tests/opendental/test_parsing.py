@@ -6,14 +6,19 @@ import pytest
 from integrations.opendental import (
     AgingReportRow,
     ApiKey,
+    Appointment,
     BadResponse,
+    Computer,
     FamilyAging,
     Patient,
+    Provider,
     SecurityPerm,
+    Subscription,
 )
 from integrations.opendental.parsing import (
     loads,
     parse_bool,
+    parse_color,
     parse_date,
     parse_datetime,
     parse_money,
@@ -157,3 +162,107 @@ def test_api_key_keeps_the_customer_key_out_of_its_repr():
     assert key.date_time_assigned is None
     assert key.last4 == "MnOp"
     assert "AbCdEfGh" not in repr(key)
+
+
+# apiproviders.html, the list example's first row (one with ClinicNum: "serverDateTime": "").
+DOC_PROVIDER = {
+    "ProvNum": 1, "Abbr": "DOC1", "LName": "Albert", "FName": "Brian", "MI": "L", "Suffix": "",
+    "FeeSched": 53, "Specialty": 263, "SSN": "1522864182", "StateLicense": "D7601",
+    "IsSecondary": "false", "provColor": "164,255,164", "IsHidden": "false", "UsingTIN": "true",
+    "SigOnFile": "true", "NationalProvID": "1679608723", "DateTStamp": "2021-08-04 08:33:01",
+    "IsNotPerson": "false", "ProvStatus": "Active", "IsHiddenReport": "false",
+    "Birthdate": "0001-01-01", "SchedNote": "", "PreferredName": "",
+    "serverDateTime": "2021-08-31 12:05:31",
+}  # fmt: skip
+
+
+def test_provider_parses_the_documented_example():
+    p = Provider.from_json(DOC_PROVIDER)
+    assert (p.prov_num, p.abbr, p.prov_color, p.specialty) == (1, "DOC1", (164, 255, 164), 263)
+    assert (p.using_tin, p.sig_on_file, p.is_not_person, p.is_hidden) == (True, True, False, False)
+    assert p.birthdate is None  # 0001-01-01
+    assert p.server_date_time == datetime(2021, 8, 31, 12, 5, 31)
+    assert "1522864182" not in repr(p)  # the SSN/TIN is not kept
+
+
+def test_provider_with_the_empty_server_date_time_of_a_clinic_filter():
+    assert Provider.from_json({**DOC_PROVIDER, "serverDateTime": ""}).server_date_time is None
+    assert Provider.from_json({"ProvNum": 2, "Abbr": "HYG1"}).server_date_time is None
+
+
+def test_an_empty_date_time_is_refused_where_it_is_not_documented():
+    with pytest.raises(BadResponse, match=r"Provider\.DateTStamp"):
+        Provider.from_json({**DOC_PROVIDER, "DateTStamp": ""})
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("164,164,255", (164, 164, 255)), (" 1, 2 ,3 ", (1, 2, 3)),
+     (-16777216 + 0xA4A4FF, (164, 164, 255)), (0xFF0000, (255, 0, 0)),
+     (Decimal(255), (0, 0, 255))],
+)  # fmt: skip
+def test_colours_parse_as_rgb_strings_or_argb_integers(raw, expected):
+    assert parse_color(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["256,0,0", "1,2", "red", "", True, None, 2**40, Decimal("1.5")])
+def test_anything_else_is_not_a_colour(raw):
+    with pytest.raises(BadResponse):
+        parse_color(raw)
+
+
+# apiappointments.html, the single GET's example (plus TimeLocked and InsPlan, live captures).
+DOC_APPOINTMENT = {
+    "serverDateTime": "2021-05-04 09:32:45", "AptNum": 18, "PatNum": 17,
+    "AptStatus": "Scheduled", "Pattern": "//XXXX//", "Confirmed": 19, "confirmed": "Not Called",
+    "TimeLocked": "false", "Op": 3, "Note": "", "ProvNum": 1, "provAbbr": "DOC1", "ProvHyg": 0,
+    "AptDateTime": "2020-07-31 08:30:00", "NextAptNum": 0, "UnschedStatus": 0,
+    "unschedStatus": "", "IsNewPatient": "false", "ProcDescript": "Seal, Seal", "ClinicNum": 0,
+    "IsHygiene": "false", "DateTStamp": "2021-05-03 08:30:12",
+    "DateTimeArrived": "0001-01-01 00:00:00", "DateTimeSeated": "0001-01-01 00:00:00",
+    "DateTimeDismissed": "0001-01-01 00:00:00", "InsPlan1": 0, "InsPlan2": 0,
+    "DateTimeAskedToArrive": "0001-01-01 00:00:00", "colorOverride": "0,0,0",
+    "AppointmentTypeNum": 0, "SecDateTEntry": "2020-07-04 09:12:05", "Priority": "Normal",
+    "PatternSecondary": "//////X/",
+}  # fmt: skip
+
+
+def test_appointment_parses_the_documented_example():
+    a = Appointment.from_json(DOC_APPOINTMENT)
+    assert (a.apt_num, a.pat_num, a.apt_status, a.op) == (18, 17, "Scheduled", 3)
+    assert a.apt_date_time == datetime(2020, 7, 31, 8, 30)
+    assert (a.confirmed, a.confirmed_label, a.time_locked) == (19, "Not Called", False)
+    assert a.date_time_arrived is None and a.color_override is None  # 0001-01-01, "0,0,0"
+    assert a.server_date_time == datetime(2021, 5, 4, 9, 32, 45)
+
+
+def test_appointment_colour_and_flags_read_as_sent():
+    a = Appointment.from_json(
+        {**DOC_APPOINTMENT, "colorOverride": "116,73,194", "IsNewPatient": "true"}
+    )
+    assert (a.color_override, a.is_new_patient) == ((116, 73, 194), True)
+    with pytest.raises(BadResponse, match=r"Appointment\.TimeLocked"):
+        Appointment.from_json({**DOC_APPOINTMENT, "TimeLocked": "no"})
+
+
+def test_subscription_parses_the_documented_example_and_hides_the_key():
+    s = Subscription.from_json(
+        {
+            "SubscriptionNum": 1, "EndPointUrl": "https://myserver/apievents/",
+            "Workstation": "MOLLYR", "CustomerKey": "VzkmZEaUWOjnQX2z",
+            "WatchTable": "Appointment", "PollingSeconds": 5, "UiEventType": "",
+            "DateTimeStart": "2022-11-28 15:04:31", "DateTimeStop": "0001-01-01 00:00:00",
+            "Note": "",
+        }
+    )  # fmt: skip
+    assert (s.subscription_num, s.watch_table, s.polling_seconds) == (1, "Appointment", 5)
+    assert s.date_time_start == datetime(2022, 11, 28, 15, 4, 31) and s.date_time_stop is None
+    assert s.customer_key == "VzkmZEaUWOjnQX2z" and "VzkmZEaUWOjnQX2z" not in repr(s)
+
+
+def test_computer_parses_with_its_heartbeat():
+    c = Computer.from_json(
+        {"ComputerNum": 3, "CompName": "FRONTDESK", "LastHeartBeat": "2023-01-05 10:15:30"}
+    )
+    assert (c.computer_num, c.comp_name) == (3, "FRONTDESK")
+    assert c.last_heart_beat == datetime(2023, 1, 5, 10, 15, 30)
