@@ -55,7 +55,7 @@ Choices made where the real behaviour is unknown ([U]) or inferred ([I]):
   tables (CREATE TEMPORARY TABLE, INSERT/UPDATE/DELETE/ALTER/TRUNCATE on them, DROP), which
   live for the request. The answer is the last query's rows ([I]; earlier queries run, their
   rows are dropped), ``[]`` when there is none. Anything else (a write or DDL on a real table,
-  SET GLOBAL/SESSION, SELECT ... INTO, ATTACH, PRAGMA, transactions, ...) is 401 "Query is
+  SET GLOBAL/SESSION, SELECT ... INTO [OUTFILE], ATTACH, PRAGMA, transactions, ...) is 401 "Query is
   not read-only." (the real text is roughly "not read-only or is not executing on temporary
   tables"), screened on sqlglot's AST with SQLite's authorizer as the backstop (writes only
   to the temp database). Syntax errors are 400 "Error in SQL: You have an error in your SQL
@@ -67,8 +67,9 @@ Choices made where the real behaviour is unknown ([U]) or inferred ([I]):
   (declared types of the office file, CURDATE(), DATE_SUB(...), CAST(... AS DATE), ...) come
   back ``yyyy-MM-ddTHH:mm:ss``; other values come back as stored, numbers as numbers.
   Comparisons (=, <>, <, >, IN) with a text literal ignore ASCII case, LIKE ignores ASCII case
-  (SQLite's own), as MySQL's default collation does; ORDER BY and GROUP BY on text stay
-  case-sensitive, accents are not folded, and trailing spaces count. Offset/Limit page the
+  (SQLite's own), as MySQL's default collation does; an explicit ``COLLATE x_ci`` is NOCASE,
+  any other collation BINARY. ORDER BY and GROUP BY on text stay case-sensitive, accents are
+  not folded, and trailing spaces count. Offset/Limit page the
   answer inside SQL (combined with the query's own LIMIT). Past ``request_timeout_s``: 504.
 - Keys: the public test pair maps to "Open Dental Test Office" (listed in the manifest under
   ``test_office``, not in ``offices``); its customer key also accepts our developer key. Key

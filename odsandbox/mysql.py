@@ -12,7 +12,9 @@ SQLite 3.44. Those nodes become calls to the functions in ``register``.
 from __future__ import annotations
 
 import calendar
+import math
 import sqlite3
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -36,7 +38,7 @@ def _unit(node: exp.Expr | None) -> exp.Literal:
     return exp.Literal.string(node.name.upper() if node is not None else "DAY")
 
 
-def _interval_sql(name: str):  # noqa: ANN202 - a sqlglot TRANSFORMS entry
+def _interval_sql(name: str) -> Callable[[SQLiteGenerator, exp.Expr], str]:
     def sql(self: SQLiteGenerator, e: exp.Expr) -> str:
         amount, unit = e.expression, e.args.get("unit")
         if isinstance(amount, exp.Interval):
@@ -87,34 +89,13 @@ class OfficeSQLite(SQLite):
                 "DATE", self.func("STRPTIME_PY", e.this, e.args.get("format"))
             ),
             exp.GroupConcat: _group_concat_sql,
+            # LEFT and RIGHT are keywords in SQLite, not functions.
+            exp.Left: lambda self, e: self.func(
+                "SUBSTR", e.this, exp.Literal.number(1), e.expression
+            ),
+            exp.Right: lambda self, e: self.func("SUBSTR", e.this, exp.Neg(this=e.expression)),
+            exp.Trunc: lambda self, e: self.func("TRUNCATE", e.this, e.args.get("decimals")),
         }
-
-
-def register(conn: sqlite3.Connection, now: datetime) -> None:
-    """The MySQL functions OfficeSQLite's output calls; NOW() and CURDATE() hold for the request."""
-    stamp, today = now.strftime("%Y-%m-%d %H:%M:%S"), now.date().isoformat()
-    conn.create_function("NOW", 0, lambda: stamp)
-    conn.create_function("SYSDATE", 0, lambda: stamp)
-    conn.create_function("CURDATE", 0, lambda: today)
-    conn.create_function("CURTIME", 0, lambda: stamp[11:])
-    conn.create_function("DATE_ADD", 3, date_add, deterministic=True)
-    conn.create_function("DATE_SUB", 3, lambda v, n, u: date_add(v, _neg(n), u), deterministic=True)
-    conn.create_function("DATEDIFF", 2, datediff, deterministic=True)
-    conn.create_function("TIMESTAMPDIFF", 3, timestampdiff, deterministic=True)
-    for name, part in (("YEAR", "year"), ("MONTH", "month"), ("DAY", "day"), ("HOUR", "hour")):
-        conn.create_function(name, 1, _part(part), deterministic=True)
-    conn.create_function("DAY_OF_MONTH", 1, _part("day"), deterministic=True)
-    conn.create_function("MINUTE", 1, _part("minute"), deterministic=True)
-    conn.create_function("SECOND", 1, _part("second"), deterministic=True)
-    conn.create_function("LAST_DAY", 1, last_day, deterministic=True)
-    conn.create_function("STRFTIME_PY", 2, strftime_py, deterministic=True)
-    conn.create_function("STRPTIME_PY", 2, strptime_py, deterministic=True)
-    conn.create_function("LEFT", 2, lambda s, n: None if s is None else str(s)[: max(n, 0)])
-    conn.create_function(
-        "RIGHT", 2, lambda s, n: None if s is None else str(s)[len(str(s)) - n :] if n > 0 else ""
-    )
-    conn.create_function("CONCAT_WS", -1, concat_ws, deterministic=True)
-    conn.create_aggregate("GROUP_CONCAT_SORTED", -1, GroupConcatSorted)
 
 
 def parse_moment(value: object) -> tuple[datetime, bool] | None:
@@ -196,12 +177,37 @@ def timestampdiff(unit: str, start: object, end: object) -> int | None:
     return None
 
 
-def _part(name: str):  # noqa: ANN202 - a SQLite scalar function
+def _part(name: str) -> Callable[[object], int | None]:
     def part(value: object) -> int | None:
         parsed = parse_moment(value)
         return None if parsed is None else getattr(parsed[0], name)
 
     return part
+
+
+def _weekday(number: Callable[[date], int]) -> Callable[[object], int | None]:
+    """DAYOFWEEK (1 = Sunday) or WEEKDAY (0 = Monday) of a date text."""
+
+    def weekday(value: object) -> int | None:
+        parsed = parse_moment(value)
+        return None if parsed is None else number(parsed[0].date())
+
+    return weekday
+
+
+def number_to_str(value: object, decimals: object) -> str | None:
+    """MySQL FORMAT(x, d): '1,234.50'."""
+    number, places = _number(value), _number(decimals)
+    return None if number is None or places is None else f"{number:,.{max(int(places), 0)}f}"
+
+
+def truncate(value: object, decimals: object = 0) -> float | None:
+    """MySQL TRUNCATE(x, d): cut (not round) to d decimals."""
+    number, places = _number(value), _number(decimals)
+    if number is None or places is None:
+        return None
+    scale = 10 ** int(places)
+    return math.trunc(number * scale) / scale
 
 
 def last_day(value: object) -> str | None:
@@ -265,3 +271,39 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     if value is None:
         return (0, 0)
     return (2, value.casefold()) if isinstance(value, str) else (1, value)
+
+
+# name -> (number of arguments, function): what OfficeSQLite's output calls besides SQLite's own.
+_SCALARS: dict[str, tuple[int, Callable[..., object]]] = {
+    "DATE_ADD": (3, date_add),
+    "DATE_SUB": (3, lambda v, n, u: date_add(v, _neg(n), u)),
+    "DATEDIFF": (2, datediff),
+    "TIMESTAMPDIFF": (3, timestampdiff),
+    "YEAR": (1, _part("year")),
+    "MONTH": (1, _part("month")),
+    "DAY": (1, _part("day")),
+    "DAY_OF_MONTH": (1, _part("day")),
+    "HOUR": (1, _part("hour")),
+    "MINUTE": (1, _part("minute")),
+    "SECOND": (1, _part("second")),
+    "DAY_OF_WEEK": (1, _weekday(lambda d: d.isoweekday() % 7 + 1)),  # 1 = Sunday
+    "WEEKDAY": (1, _weekday(lambda d: d.weekday())),  # 0 = Monday
+    "DAYNAME": (1, lambda v: strftime_py(v, "%A")),
+    "LAST_DAY": (1, last_day),
+    "STRFTIME_PY": (2, strftime_py),
+    "STRPTIME_PY": (2, strptime_py),
+    "NUMBER_TO_STR": (2, number_to_str),
+    "TRUNCATE": (-1, truncate),
+    "CONCAT_WS": (-1, concat_ws),
+}
+
+
+def register(conn: sqlite3.Connection, now: datetime) -> None:
+    """The functions OfficeSQLite's output calls; NOW() and CURDATE() hold for the request."""
+    stamp = now.strftime("%Y-%m-%d %H:%M:%S")
+    clock = {"NOW": stamp, "SYSDATE": stamp, "CURDATE": stamp[:10], "CURTIME": stamp[11:]}
+    for name, value in clock.items():
+        conn.create_function(name, 0, lambda value=value: value)
+    for name, (arity, function) in _SCALARS.items():
+        conn.create_function(name, arity, function, deterministic=True)
+    conn.create_aggregate("GROUP_CONCAT_SORTED", -1, GroupConcatSorted)

@@ -113,9 +113,11 @@ _LIST_END = frozenset(
 _READ_ACTIONS = frozenset(
     {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
 )
-# Writes SQLite may do on the temp database: rows of temporary tables and their schema rows.
+# Writes SQLite may do on the temp database: rows of temporary tables and their schema rows
+# (CREATE_TABLE there is sqlite_sequence, for an AUTO_INCREMENT column).
 _TEMP_WRITES = frozenset(
     {
+        sqlite3.SQLITE_CREATE_TABLE,
         sqlite3.SQLITE_INSERT,
         sqlite3.SQLITE_UPDATE,
         sqlite3.SQLITE_DELETE,
@@ -271,7 +273,7 @@ def run(
     """One page of the command's answer; raises QueryNotReadOnly / QueryError / QueryTimeout."""
     plan = _plan(sql, schema)
     denied: list[int] = []
-    conn = _connect(path, timeout_s, denied)
+    conn = connect(path, timeout_s, denied)
     try:
         rows, description = _execute(conn, plan, limit, offset)
     except sqlite3.Error as exc:
@@ -294,12 +296,12 @@ def _plan(sql: str, schema: Schema) -> Plan:
     answer = queries[-1] if queries else None
     planner = _Planner(schema)
     steps: list[Step] = []
-    plan = Plan(steps=())
+    shape: dict[str, Any] = {}
     for i, stmt in enumerate(statements):
-        if i == answer:
-            plan = _answer_shape(stmt, chunks[i] if chunks else None, sql, planner.tables())
+        if i == answer:  # typed against the temporary tables created before it
+            shape = _answer_shape(stmt, chunks[i] if chunks else None, sql, planner.tables())
         steps.extend(planner.steps(stmt, answer=i == answer))
-    return Plan(tuple(steps), plan.head, plan.tail, plan.star, plan.dates)
+    return Plan(tuple(steps), **shape)
 
 
 def _parse(sql: str) -> tuple[list[exp.Expr], list[list[Token]] | None]:
@@ -349,12 +351,15 @@ def _chunks(tokens: list[Token]) -> list[list[Token]]:
 
 
 def _starts_a_write(sql: str) -> bool:
-    """Whether any statement (of a command sqlglot cannot parse) begins with a write keyword."""
+    """Whether any statement (of a command sqlglot cannot parse) begins with a write keyword,
+    or writes a file (SELECT ... INTO OUTFILE)."""
     try:
         chunks = _chunks(MySQL().tokenize(sql))
     except TokenError:
         return False
     for chunk in chunks:
+        if any(t.text.lower() in ("outfile", "dumpfile") for t in chunk):
+            return True
         words = [t.text.lower() for t in chunk[:2]]
         temporary = words[0] in ("create", "drop") and words[1:] == ["temporary"]
         if words[0] in _WRITE_WORDS and not temporary:
@@ -404,13 +409,18 @@ def _for_sqlite(node: exp.Expr) -> exp.Expr:
     """User variables become named parameters; text comparisons get MySQL's case-insensitivity."""
     if isinstance(node, exp.Parameter):
         return exp.Placeholder(this=node.name.lower())
+    if isinstance(node, exp.Collate):  # a MySQL collation by its case rule: _ci or binary
+        name = node.expression.name.upper()
+        if name not in ("NOCASE", "BINARY", "RTRIM"):
+            node.set("expression", exp.Var(this="NOCASE" if name.endswith("_CI") else "BINARY"))
     if isinstance(node, exp.SetOperation):  # SQLite takes no parentheses around UNION's sides
         for side in ("this", "expression"):
             operand = node.args.get(side)
             if isinstance(operand, exp.Subquery) and not _has_modifiers(operand.this):
                 node.set(side, operand.this)
     if isinstance(node, _COMPARISONS) and not isinstance(node.parent, exp.Update):
-        if _is_text(node.this) or _is_text(node.expression):
+        explicit = isinstance(node.this, exp.Collate) or isinstance(node.expression, exp.Collate)
+        if not explicit and (_is_text(node.this) or _is_text(node.expression)):
             node.set("this", _nocase(node.this))
     elif isinstance(node, exp.In) and any(_is_text(e) for e in node.expressions):
         node.set("this", _nocase(node.this))
@@ -454,8 +464,10 @@ def _paged(query: exp.Query) -> exp.Query:
     return query
 
 
-def _answer_shape(query: exp.Query, tokens: list[Token] | None, sql: str, tables: Tables) -> Plan:
-    """Names as written (MySQL reports them so) and DATE/DATETIME flags of the answer."""
+def _answer_shape(
+    query: exp.Query, tokens: list[Token] | None, sql: str, tables: Tables
+) -> dict[str, Any]:
+    """Plan fields for the answer: names as written (MySQL reports them so), DATE flags."""
     items = query.selects
     texts = _item_texts(tokens, sql) if tokens else None
     if texts is not None and len(texts) != len(items):
@@ -467,9 +479,9 @@ def _answer_shape(query: exp.Query, tokens: list[Token] | None, sql: str, tables
     types = _output_types(query, tables)
     dates = tuple(t in _DATE_TYPES for _, t in types) if types else ()
     if None not in names:
-        return Plan((), tuple(names), (), False, dates)  # type: ignore[arg-type]
+        return {"head": tuple(names), "dates": dates}
     first, last = names.index(None), len(names) - names[::-1].index(None)
-    return Plan((), tuple(names[:first]), tuple(names[last:]), True, dates)  # type: ignore[arg-type]
+    return {"head": tuple(names[:first]), "tail": tuple(names[last:]), "star": True, "dates": dates}
 
 
 def _is_star(node: exp.Expr) -> bool:
@@ -527,7 +539,7 @@ def _output_types(query: exp.Query, tables: Tables) -> list[tuple[str, exp.DType
     ]
 
 
-def _connect(path: str, timeout_s: float, denied: list[int]) -> sqlite3.Connection:
+def connect(path: str, timeout_s: float, denied: list[int]) -> sqlite3.Connection:
     """A read-only connection whose temp database (in memory) is the only writable one."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
     conn.execute("PRAGMA temp_store=MEMORY")

@@ -67,6 +67,10 @@ def _fetch(sandbox: RunningSandbox, sql: str) -> list[dict]:
         ("SELECT IFNULL(NULL, 'x') AS i, IF(2 > 1, 'yes', 'no') AS f", {"i": "x", "f": "yes"}),
         ("SELECT CAST('2024-03-05 14:07:09' AS DATE) AS d", {"d": "2024-03-05T00:00:00"}),
         ("SELECT `v`.`n` FROM (SELECT 7 AS n) AS `v`", {"n": 7}),
+        ("SELECT LEFT('Smith', 2) AS l, RIGHT('Smith', 3) AS r", {"l": "Sm", "r": "ith"}),
+        ("SELECT FORMAT(1234.5, 2) AS f, TRUNCATE(1.29, 1) AS t", {"f": "1,234.50", "t": 1.2}),
+        ("SELECT DAYOFWEEK('2024-03-01') AS dw, WEEKDAY('2024-03-01') AS wd", {"dw": 6, "wd": 4}),
+        ("SELECT 'ABC' = 'abc' AS ci, 'ABC' = 'abc' COLLATE utf8mb4_bin AS cs", {"ci": 1, "cs": 0}),
     ],
 )
 def test_mysql_functions_return_mysql_values(api: SandboxApi, sql: str, expected: dict) -> None:
@@ -168,6 +172,15 @@ def test_temporary_tables_take_inserts_updates_and_deletes(api: SandboxApi) -> N
     assert rows == [{"PatNum": 2, "Seen": "2020-02-02T00:00:00", "Note": "updated"}]
 
 
+def test_temporary_tables_take_auto_increment_keys(api: SandboxApi) -> None:
+    rows = _rows(
+        api,
+        "CREATE TEMPORARY TABLE t (Id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, Name VARCHAR(9));"
+        " INSERT INTO t (Name) VALUES ('a'), ('b'); SELECT * FROM t ORDER BY Id",
+    )
+    assert rows == [{"Id": 1, "Name": "a"}, {"Id": 2, "Name": "b"}]
+
+
 def test_the_answer_is_the_last_statement_returning_rows(api: SandboxApi) -> None:
     assert _rows(api, "SELECT 1 AS a; SELECT 2 AS b; SET @x = 3") == [{"b": 2}]
     assert _rows(api, "SET @x = 3") == []
@@ -194,6 +207,7 @@ def test_the_answer_is_the_last_statement_returning_rows(api: SandboxApi) -> Non
         "PRAGMA writable_schema = 1",
         "SET GLOBAL max_connections = 1",
         "SELECT PatNum INTO @p FROM patient LIMIT 1",
+        "SELECT * FROM patient INTO OUTFILE '/tmp/odsandbox-out.csv'",
         "BEGIN",
     ],
 )
@@ -210,7 +224,7 @@ def test_the_authorizer_lets_user_sql_write_only_the_temp_database(
     sandbox: RunningSandbox,
 ) -> None:
     denied: list[int] = []
-    conn = shortquery._connect(sandbox.state.offices[0].store.path, 5.0, denied)
+    conn = shortquery.connect(sandbox.state.offices[0].store.path, 5.0, denied)
     try:
         conn.execute("CREATE TEMP TABLE t AS SELECT PatNum FROM patient")
         conn.execute("DELETE FROM t")
@@ -269,6 +283,14 @@ def test_keys_are_written_names_and_repeats_are_numbered(api: SandboxApi) -> Non
     assert list(row) == ["patnum", "LName", "count(*)", "year( p.Birthdate )", "PatNum", "Pat Num"]
     star = _one(api, "SELECT p.*, g.PatNum FROM patient p JOIN patient g ON g.PatNum = 1 LIMIT 1")
     assert list(star)[:2] == ["PatNum", "LName"] and list(star)[-1] == "PatNum1"
+
+
+def test_a_command_running_past_the_time_limit_is_504(api: SandboxApi) -> None:
+    endless = (
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT COUNT(*) FROM n"
+    )
+    r = api.query(f"SET @x := 1; {endless}")
+    assert (r.status_code, r.text) == (504, "Gateway Time-out")
 
 
 @pytest.mark.skipif(
