@@ -25,7 +25,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.mysql import MySQL
-from sqlglot.errors import ErrorLevel, ParseError, SqlglotError, TokenError
+from sqlglot.errors import ErrorLevel, ParseError, TokenError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.tokens import Token, TokenType
@@ -531,7 +531,7 @@ def _output_types(query: exp.Query, tables: Tables) -> list[tuple[str, exp.DType
             query.copy(), schema=tables, dialect="sqlite", validate_qualify_columns=False
         )
         tree = annotate_types(tree, schema=tables, dialect="mysql")
-    except SqlglotError:
+    except Exception:  # noqa: BLE001 - types are a best effort; SQLite decides what runs
         return None
     return [
         (s.alias_or_name.lower(), s.type.this if s.type else exp.DType.UNKNOWN)
