@@ -6,7 +6,8 @@ The interface is fixed by CONTRACT-sandbox-client.md; facts follow
 /work/shared/opendental-api.md ([V] facts are followed exactly).
 
 Modules: ``config`` (OfficeSpec, SandboxConfig, keys), ``data`` (deterministic generation into
-one SQLite file per office), ``store`` (blocking SQLite reads and ShortQuery), ``state``
+one SQLite file per office), ``store`` (blocking SQLite reads), ``shortquery`` (ShortQuery's
+screening, statements and answer) and ``mysql`` (the MySQL dialect on SQLite), ``state``
 (keys, offices, faults, counters; the Python control surface), ``app`` (Starlette routes and
 the request pipeline), ``resources`` (JSON shapes), ``dateformat`` (.NET date patterns for
 DateFormatString/DateTimeFormatString), ``web`` (HTTP helpers), ``throttle``,
@@ -69,12 +70,29 @@ Choices made where the real behaviour is unknown ([U]) or inferred ([I]):
   ``resources.shift_buckets``: back in time today's 0-30 charges vanish and half of >90 was
   61-90; forward everything ages; credits stay in 0-30). InsWoEst is 0 and InsPayEst is
   InsEst (capped at the shifted balance). It waits ``report_latency_ms`` (250 ms) extra.
-- ShortQuery: statements starting with a write keyword, or that SQLite's authorizer sees doing
-  anything but SELECT/READ/FUNCTION/RECURSIVE, are 401 "Query is not read-only." (temporary
-  tables are therefore refused); other SQLite errors are 400 "Error in SQL: <message>".
-  Connections are read-only. Plain column references are keyed as written (MySQL behaviour);
-  values that look like dates or datetimes come back ``yyyy-MM-ddTHH:mm:ss``. MySQL's CONCAT,
-  NOW, CURDATE and IF are provided. A query running past ``request_timeout_s`` gives 504.
+- ShortQuery (``shortquery``, ``mysql``): the command is MySQL, transpiled per statement to
+  SQLite by sqlglot (MySQL functions SQLite lacks are Python functions on the connection;
+  NOW()/CURDATE() are the local clock). Several statements may be separated by ``;``: queries,
+  ``SET @var := ...`` user variables (names case-insensitive, unset ones NULL) and temporary
+  tables (CREATE TEMPORARY TABLE, INSERT/UPDATE/DELETE/ALTER/TRUNCATE on them, DROP), which
+  live for the request. The answer is the last query's rows ([I]; earlier queries run, their
+  rows are dropped), ``[]`` when there is none. Anything else (a write or DDL on a real table,
+  SET GLOBAL/SESSION, SELECT ... INTO [OUTFILE], ATTACH, PRAGMA, transactions, ...) is 401 "Query is
+  not read-only." (the real text is roughly "not read-only or is not executing on temporary
+  tables"), screened on sqlglot's AST with SQLite's authorizer as the backstop (writes only
+  to the temp database). Syntax errors are 400 "Error in SQL: You have an error in your SQL
+  syntax; ... near '...' at line n" (MySQL's wording); SQLite's errors are 400 "Error in SQL:
+  <message>"; null bytes (also the ``\\0`` escape) are 400; SHOW/DESCRIBE are 400 (not
+  supported). Keys are the names as written (alias, column name, or the expression's source
+  text); columns from ``*`` take the declared names; a repeated name gets 1, 2, ... appended
+  (.NET DataTable style, [I]). Only columns sqlglot's optimizer types DATE/DATETIME/TIMESTAMP
+  (declared types of the office file, CURDATE(), DATE_SUB(...), CAST(... AS DATE), ...) come
+  back ``yyyy-MM-ddTHH:mm:ss``; other values come back as stored, numbers as numbers.
+  Comparisons (=, <>, <, >, IN) with a text literal ignore ASCII case, LIKE ignores ASCII case
+  (SQLite's own), as MySQL's default collation does; an explicit ``COLLATE x_ci`` is NOCASE,
+  any other collation BINARY. ORDER BY and GROUP BY on text stay case-sensitive, accents are
+  not folded, and trailing spaces count. Offset/Limit page the
+  answer inside SQL (combined with the query's own LIMIT). Past ``request_timeout_s``: 504.
 - Keys: the public test pair maps to "Open Dental Test Office" (listed in the manifest under
   ``test_office``, not in ``offices``); its customer key also accepts our developer key. Key
   status changes (portal PUT, faults) take effect on the next request (the real gateway may

@@ -16,15 +16,9 @@ from starlette.responses import Response
 
 from odsandbox.config import ALL_PERMISSIONS
 from odsandbox.data import BILLING_TYPES, CONTACT_METHOD, GENDER, PAT_STATUS, POSITION, YN
+from odsandbox.shortquery import QueryError, QueryNotReadOnly, QueryTimeout
 from odsandbox.state import AuthError, SandboxState
-from odsandbox.store import (
-    AGING_COLUMNS,
-    OfficeStore,
-    QueryError,
-    QueryNotReadOnly,
-    QueryTimeout,
-    Row,
-)
+from odsandbox.store import AGING_COLUMNS, OfficeStore, Row
 from odsandbox.web import (
     ApiError,
     check_content_type,

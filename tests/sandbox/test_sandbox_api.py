@@ -152,7 +152,7 @@ def test_preferences_expose_the_aging_recipe_values(api: SandboxApi) -> None:
         "UPDATE patient SET LName='x'",
         "DROP TABLE nosuchtable",
         "INSERT INTO apikey VALUES (99, 'x', 'y')",
-        "CREATE TEMPORARY TABLE t AS SELECT 1",
+        "CREATE TABLE t AS SELECT 1",
         "WITH g AS (SELECT 1) DELETE FROM patient",
         "PRAGMA writable_schema = 1",
     ],
