@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from odsandbox import resources
+from odsandbox import clinical, family, resources
 from odsandbox.config import SandboxConfig
 from odsandbox.control import control_routes
 from odsandbox.state import AuthError, KeyRecord, Office, SandboxState
@@ -89,6 +89,8 @@ class Endpoint:
     handler: Handler
     paged: bool = True
     extra_latency: Callable[[SandboxConfig], float] | None = None
+    # False where Open Dental ignores unknown parameters (GET /appointments accepts ``fields``).
+    strict_params: bool = True
 
 
 def _endpoints() -> list[Endpoint]:
@@ -146,7 +148,55 @@ def _endpoints() -> list[Endpoint]:
             lambda c: c.report_latency_ms / 1000,
         ),
         Endpoint("/queries/shortquery", "PUT", "ApiQueries", paging, resources.short_query),
+        *_practice_endpoints(paging),
     ]
+
+
+def _practice_endpoints(paging: tuple[str, ...]) -> list[Endpoint]:
+    """Schedule, chart, insurance and account routes (clinical.py and family.py)."""
+    patient_select = ("LName", "FName", "Phone", "Address", "hideInactive", "City", "State",
+                      "SSN", "ChartNumber", "guarOnly", "showArchived", "Birthdate", "SiteNum",
+                      "SubscriberId", "Email", "Country", "clinicNums", "clinicAbbr",
+                      "invoiceNumber")  # fmt: skip
+    appointment_filters = ("PatNum", "AptStatus", "Op", "date", "dateStart", "dateEnd",
+                           "ClinicNum", "DateTStamp", "AppointmentTypeNum")  # fmt: skip
+    procedure_filters = ("PatNum", "AptNum", "ProcStatus", "PlannedAptNum", "ClinicNum",
+                         "CodeNum", "DateTStamp")  # fmt: skip
+    read, write = "ApiReadAll", "ApiAppointments"
+    apt = "/appointments/{aptnum:int}"
+    return [
+        Endpoint("/patients", "GET", read, (*patient_select, *paging), family.patients),
+        Endpoint(
+            "/appointments", "GET", read, (*appointment_filters, *paging), clinical.appointments,
+            strict_params=False,
+        ),
+        Endpoint(apt, "GET", read, (), clinical.appointment, False, strict_params=False),
+        Endpoint("/appointments", "POST", write, (), clinical.appointment_create, False),
+        Endpoint(apt, "PUT", write, (), clinical.appointment_update, False),
+        Endpoint(f"{apt}/confirm", "PUT", write, (), clinical.appointment_confirm, False),
+        Endpoint("/operatories", "GET", read, ("ClinicNum", *paging), clinical.operatories),
+        Endpoint("/providers/{provnum:int}", "GET", read, (), clinical.provider, False),
+        Endpoint(
+            "/procedurelogs", "GET", read, (*procedure_filters, *paging), clinical.procedurelogs
+        ),
+        Endpoint("/procedurecodes", "GET", read, ("DateTStamp", *paging), clinical.procedurecodes),
+        Endpoint("/insplans", "GET", read, paging, family.insplans),
+        Endpoint(
+            "/inssubs", "GET", read, ("PlanNum", "Subscriber", "SecDateTEdit", *paging),
+            family.inssubs,
+        ),
+        Endpoint("/patplans", "GET", read, ("PatNum", "InsSubNum", *paging), family.patplans),
+        Endpoint("/carriers", "GET", read, paging, family.carriers),
+        Endpoint(
+            "/accountmodules/{patnum:int}/patientbalances", "GET", read, (),
+            family.patient_balances, False,
+        ),
+        Endpoint(
+            "/accountmodules/{patnum:int}/servicedateview", "GET", read, ("isFamily",),
+            family.service_date_view, False,
+        ),
+        Endpoint("/computers", "GET", read, paging, clinical.computers),
+    ]  # fmt: skip
 
 
 def create_app(config: SandboxConfig, state: SandboxState | None = None) -> Starlette:
@@ -232,7 +282,7 @@ async def _pipeline(
         raise ApiError(401, f"Customer key does not have the {endpoint.permission} permission.")
     if office.is_remote and office.faults.econnector_down:
         raise ApiError(400, "eConnector is not running or cannot be reached for this office.")
-    params = _check_params(request, endpoint.params)
+    params = _check_params(request, endpoint.params, endpoint.strict_params)
     await _sleep_ms(office.faults.latency_ms)
     fault = office.faults.active_response_fault()
     if fault is not None and fault not in ("malformed_json", "truncated_json"):
@@ -275,12 +325,15 @@ async def _throttle(state: SandboxState, record: KeyRecord, arrived: float) -> N
         raise ApiError(429, "Too many requests.", {"Retry-After": f"{decision.wait:.2f}"})
 
 
-def _check_params(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:
-    """Query parameters keyed by their canonical names; 400 for any unknown name."""
+def _check_params(request: Request, allowed: tuple[str, ...], strict: bool) -> dict[str, str]:
+    """Query parameters keyed by their canonical names; unknown names are 400 when strict,
+    else ignored."""
     canonical = {name.lower(): name for name in allowed}
     params: dict[str, str] = {}
     for name, value in request.query_params.multi_items():
         if name.lower() not in canonical:
+            if not strict:
+                continue
             raise ApiError(400, f"'{name}' is not a valid parameter.")
         params[canonical[name.lower()]] = value
     return params
