@@ -3,7 +3,7 @@
 Open Dental's table and column names, declared types as its MySQL schema has them (DATE,
 DATETIME), enums stored as integers: ``definition``, ``procedurecode``, ``fee``,
 ``operatory``, ``carrier``, ``insplan``, ``inssub``, ``patplan``, ``appointment``,
-``procedurelog`` and ``computer``.
+``procedurelog``, ``computer``, and ``schedule`` / ``scheduleop`` (provider schedules).
 
 Consistent with the patients ``data.py`` generated (``PatientInfo``, one per patient): every
 appointment belongs to a patient of its operatory's clinic, on a business day between 8:00 and
@@ -319,6 +319,11 @@ SCHEMA: tuple[str, ...] = (
     "IsDateProsthEst INTEGER, SecDateEntry DATETIME)",
     "CREATE TABLE computer (ComputerNum INTEGER PRIMARY KEY, CompName TEXT, "
     "LastHeartBeat DATETIME)",
+    "CREATE TABLE schedule (ScheduleNum INTEGER PRIMARY KEY, SchedDate DATE, StartTime TIME, "
+    "StopTime TIME, SchedType INTEGER, ProvNum INTEGER, BlockoutType INTEGER, Note TEXT, "
+    "Status INTEGER, EmployeeNum INTEGER, DateTStamp DATETIME, ClinicNum INTEGER)",
+    "CREATE TABLE scheduleop (ScheduleOpNum INTEGER PRIMARY KEY, ScheduleNum INTEGER, "
+    "OperatoryNum INTEGER)",
 )
 INDEXES: tuple[str, ...] = (
     "CREATE INDEX idx_appointment_patnum ON appointment (PatNum)",
@@ -330,6 +335,7 @@ INDEXES: tuple[str, ...] = (
     "CREATE INDEX idx_inssub_subscriber ON inssub (Subscriber)",
     "CREATE INDEX idx_patplan_patnum ON patplan (PatNum)",
     "CREATE INDEX idx_patplan_inssubnum ON patplan (InsSubNum)",
+    "CREATE INDEX idx_schedule_scheddate ON schedule (SchedDate)",
 )
 
 
@@ -384,6 +390,7 @@ def fill_practice(
     coverage = _insurance(conn, rng, today, patients)
     _appointments(conn, rng, today, chairs, by_clinic, coverage)
     conn.executemany("INSERT INTO computer VALUES (?, ?, ?)", computer_rows(today))
+    _schedules(conn, today, chairs)
     for statement in INDEXES:
         conn.execute(statement)
 
@@ -400,6 +407,27 @@ def computer_rows(today: date) -> list[tuple[int, str, str]]:
         beat = midnight - (timedelta(seconds=num * 3) if running else timedelta(days=23, hours=7))
         rows.append((num, name, beat.isoformat(" ")))
     return rows
+
+
+def _schedules(conn: sqlite3.Connection, today: date, chairs: list[_Chair]) -> None:
+    """Provider schedules (SchedType 1) for every business day, 8:00-17:00, on their chairs."""
+    working: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for chair in chairs:
+        working[(chair.clinic, chair.hygienist if chair.hygiene else chair.dentist)].append(
+            chair.op_num
+        )
+    schedules: list[tuple[object, ...]] = []
+    ops: list[tuple[int, int, int]] = []
+    last_stamp = today - timedelta(days=1)
+    for day in _business_days(today):
+        published = min(day - timedelta(days=30), last_stamp).isoformat()
+        for (clinic, prov), op_nums in working.items():
+            num = len(schedules) + 1
+            schedules.append((num, day.isoformat(), "08:00:00", "17:00:00", 1, prov, 0, "", 0, 0,
+                              f"{published} 16:45:00", clinic))  # fmt: skip
+            ops.extend((len(ops) + 1, num, op) for op in op_nums)
+    conn.executemany(f"INSERT INTO schedule VALUES ({_marks(12)})", schedules)  # noqa: S608
+    conn.executemany("INSERT INTO scheduleop VALUES (?, ?, ?)", ops)
 
 
 def _patients_by_clinic(

@@ -141,6 +141,12 @@ def test_schedule_is_business_hours_and_statuses_follow_the_calendar(
         assert start.weekday() < 5 and start.hour >= 8 and end_minute <= 17 * 60
     days = sorted(r["AptDateTime"][:10] for r in rows)
     assert days[0] < f"{date.today().year - 1}-{date.today():%m-%d}" < today < days[-1]
+    unscheduled_chair = store.fetch(
+        "SELECT COUNT(*) AS n FROM appointment a WHERE a.Op <> 0 AND NOT EXISTS (SELECT 1 FROM "
+        "schedule s JOIN scheduleop o ON o.ScheduleNum = s.ScheduleNum WHERE o.OperatoryNum = "
+        "a.Op AND s.SchedDate = substr(a.AptDateTime, 1, 10) AND s.SchedType = 1)"
+    )[0]["n"]
+    assert unscheduled_chair == 0  # every booked chair has a provider schedule that day
 
 
 def test_completed_appointments_have_complete_procedures_on_their_day(
