@@ -343,3 +343,41 @@ def test_computer_heartbeats_stop_while_the_econnector_is_down() -> None:
     assert frozen["ODSERVER"] <= down_at.isoformat(" ")
     assert resumed["ODSERVER"] > frozen["ODSERVER"]
     assert resumed["OLDLAPTOP"] == running["OLDLAPTOP"]
+
+
+# --- the tables behind them ----------------------------------------------------------------
+
+
+def test_practice_tables_declare_open_dentals_date_and_datetime_types(
+    sandbox: RunningSandbox,
+) -> None:
+    store = _store(sandbox)
+    declared = {
+        (table, c["name"]): c["type"]
+        for table in ("appointment", "procedurelog", "inssub", "patplan", "computer", "schedule")
+        for c in store.fetch(f"PRAGMA table_info({table})")
+    }
+    assert declared[("appointment", "AptDateTime")] == "DATETIME"
+    assert declared[("appointment", "DateTStamp")] == "DATETIME"
+    assert declared[("procedurelog", "ProcDate")] == "DATE"
+    assert declared[("procedurelog", "ProcFee")] == "REAL"
+    assert declared[("inssub", "DateEffective")] == "DATE"
+    assert declared[("patplan", "SecDateTEdit")] == "DATETIME"
+    assert declared[("computer", "LastHeartBeat")] == "DATETIME"
+    assert declared[("schedule", "SchedDate")] == "DATE"
+    assert declared[("appointment", "Note")] == "TEXT"
+
+
+def test_short_query_joins_appointments_procedures_and_patients(
+    sandbox: RunningSandbox, api: SandboxApi
+) -> None:
+    sql = (
+        "SELECT a.AptNum, p.LName, SUM(l.ProcFee) AS fees FROM appointment a "
+        "JOIN patient p ON p.PatNum = a.PatNum JOIN procedurelog l ON l.AptNum = a.AptNum "
+        "WHERE a.AptStatus = 2 GROUP BY a.AptNum, p.LName ORDER BY a.AptNum"
+    )
+    rows = api.query(sql).json()
+    first = api.get(f"/appointments/{rows[0]['AptNum']}").json()
+    procs = api.get("/procedurelogs", params={"AptNum": first["AptNum"]}).json()
+    assert len(rows) == 100 and first["AptStatus"] == "Complete"
+    assert round(rows[0]["fees"], 2) == round(sum(float(p["ProcFee"]) for p in procs), 2)
