@@ -70,7 +70,9 @@ Choices made where the real behaviour is unknown ([U]) or inferred ([I]):
   the build date, weekdays 8:00-17:00, on operatories sized to the office (alternately doctor
   and hygiene chairs, plus one hidden); past ones Complete (90%), Broken or UnschedList,
   future ones Scheduled, ASAP or Planned (Planned: Op 0, procedures via PlannedAptNum).
-  Procedures are CDT codes at one fee schedule (53); ~55% of families are insured. DateTStamps
+  Procedures are CDT codes at one fee schedule (53); ~55% of families are insured. Every
+  chair in use has a provider schedule (SchedType Provider, 8:00-17:00) each business day.
+  GET /operatories lists hidden chairs too ("Gets a list of all operatories"). DateTStamps
   never pass the build date's midnight.
 - Parameters: GET /appointments (list and single) ignores unknown parameters (the live API
   accepted ``fields``); every other route stays strict. GET /appointments lists every status.
@@ -90,12 +92,13 @@ Choices made where the real behaviour is unknown ([U]) or inferred ([I]):
   ApptEConfirmStatus* preferences, "None" is the first Appt Confirmed definition.
 - Procedure logs: ProcFee is a string with two decimals and serverDateTime comes last, as on
   the apiprocedurelogs page; DateTStamp filters are inclusive like the others.
-- PatientBalances leaves deleted members out and prints whole balances without decimals (the
-  live ``"Balance":0``). ServiceDateView derives the credits (no payment table is generated):
-  each member's newest charges stay unpaid up to their EstBalance, the rest shows as attached
-  patient payments (PrimaryKey = the ProcNum); a balance above the charges is a "Balance
-  forward" adjustment, a credit an unallocated payment; "Day Total" lines carry the day's net
-  and a last "Overall Total" line the balance.
+- PatientBalances and ServiceDateView are 404 for an unknown patient and 400 for a deleted one
+  (as Aging). PatientBalances leaves deleted members out and prints whole balances without
+  decimals (the live ``"Balance":0``). ServiceDateView derives the credits (no payment table
+  is generated): each member's newest charges stay unpaid up to their EstBalance, the rest
+  shows as attached patient payments (PrimaryKey = the ProcNum); a balance above the charges
+  is a "Balance forward" adjustment, a credit an unallocated payment; "Day Total" lines carry
+  the day's net and a last "Overall Total" line the balance.
 - GET /computers: eight workstations, one switched off (a weeks-old heartbeat); running ones
   beat within the last 20 s. While eConnector-down is on, every heartbeat stays at the moment
   the fault went on (seen on Local/Service offices; Remote ones answer 400). The computer
