@@ -507,9 +507,8 @@ def _fill(conn: sqlite3.Connection, params: BuildParams) -> None:
         f"INSERT INTO provider VALUES ({_marks(15)})",  # noqa: S608 - placeholders only
         _provider_rows(params.today),
     )
-    conn.executemany(
-        "INSERT INTO providerclinic VALUES (NULL, ?, ?)", _provider_clinic_rows(clinic_nums)
-    )
+    provider_clinics = list(_provider_clinic_rows(clinic_nums))
+    conn.executemany("INSERT INTO providerclinic VALUES (NULL, ?, ?)", provider_clinics)
     conn.executemany("INSERT INTO preference VALUES (?, ?, ?)", _preference_rows(params, rng))
     conn.executemany("INSERT INTO apikey VALUES (?, ?, ?)", _apikey_rows(params, rng))
     patients: list[PatientInfo] = []
@@ -522,7 +521,7 @@ def _fill(conn: sqlite3.Connection, params: BuildParams) -> None:
     conn.execute("CREATE INDEX idx_patient_name ON patient (LName, FName)")
     # A stream of its own, so the patients stay what earlier versions generated.
     practice_rng = random.Random(f"{params.rng_label}:practice")  # noqa: S311 - fake data
-    fill_practice(conn, practice_rng, params.today, patients, clinic_nums)
+    fill_practice(conn, practice_rng, params.today, patients, clinic_nums, provider_clinics)
     conn.execute("PRAGMA journal_mode = WAL")
 
 

@@ -365,8 +365,13 @@ def fill_practice(
     today: date,
     patients: list[PatientInfo],
     clinic_nums: list[int],
+    provider_clinics: list[tuple[int, int]],
 ) -> None:
-    """Create and fill every practice table (after the patients), then their indexes."""
+    """Create and fill every practice table (after the patients), then their indexes.
+
+    ``provider_clinics`` are the (ProvNum, ClinicNum) rows of ``providerclinic``: a clinic's
+    chairs are staffed by the providers who work there.
+    """
     for statement in SCHEMA:
         conn.execute(statement)
     stamp = f"{today - timedelta(days=400)} 07:30:00"
@@ -382,7 +387,7 @@ def fill_practice(
          for c in PROCEDURE_CODES],
     )  # fmt: skip
     by_clinic = _patients_by_clinic(patients, clinic_nums)
-    chairs = _chairs(by_clinic)
+    chairs = _chairs(by_clinic, provider_clinics)
     conn.executemany(
         f"INSERT INTO operatory VALUES ({_marks(13)})",  # noqa: S608 - placeholders only
         _operatory_rows(chairs, stamp),
@@ -455,11 +460,18 @@ def _business_days(today: date) -> list[date]:
     return [d for d in days if d.weekday() < 5]
 
 
-def _chairs(by_clinic: dict[int, tuple[list[PatientInfo], list[PatientInfo]]]) -> list[_Chair]:
-    """Enough operatories per clinic for its daily appointments, every other one for hygiene."""
+def _chairs(
+    by_clinic: dict[int, tuple[list[PatientInfo], list[PatientInfo]]],
+    provider_clinics: list[tuple[int, int]],
+) -> list[_Chair]:
+    """Enough operatories per clinic for its daily appointments, every other one for hygiene,
+    staffed by the clinic's own dentists and hygienists (any, where it has none of a kind)."""
     days = _DAYS_BACK + _DAYS_AHEAD
     chairs: list[_Chair] = []
     for clinic, (past, _future) in by_clinic.items():
+        staff = {prov for prov, at in provider_clinics if at == clinic}
+        dentists = [p for p in _DENTISTS if p in staff] or list(_DENTISTS)
+        hygienists = [p for p in _HYGIENISTS if p in staff] or list(_HYGIENISTS)
         per_day = len(past) * APPOINTMENTS_PER_PATIENT * 7 / 5 / days
         count = max(2, math.ceil(per_day / _APPOINTMENTS_PER_CHAIR_DAY))
         for i in range(count):
@@ -468,8 +480,8 @@ def _chairs(by_clinic: dict[int, tuple[list[PatientInfo], list[PatientInfo]]]) -
                     len(chairs) + 1,
                     clinic,
                     i % 2 == 1,
-                    _DENTISTS[(i // 2) % len(_DENTISTS)],
-                    _HYGIENISTS[(i // 2) % len(_HYGIENISTS)],
+                    dentists[(i // 2) % len(dentists)],
+                    hygienists[(i // 2) % len(hygienists)],
                 )
             )
     return chairs
@@ -578,7 +590,7 @@ def _appointments(
     chairs_of: dict[int, list[_Chair]] = defaultdict(list)
     for chair in chairs:
         chairs_of[chair.clinic].append(chair)
-    writer = _ScheduleWriter(conn, rng, today, coverage)
+    writer = _ScheduleWriter(conn, rng, today, coverage, chairs)
     calendar_days = _DAYS_BACK + _DAYS_AHEAD
     for day in days:
         for clinic, clinic_chairs in chairs_of.items():
@@ -606,6 +618,7 @@ class _ScheduleWriter:
         rng: random.Random,
         today: date,
         coverage: dict[int, list[int]],
+        chairs: list[_Chair],
     ) -> None:
         self.conn = conn
         self.rng = rng
@@ -616,6 +629,10 @@ class _ScheduleWriter:
         self.next_apt = 1
         self.next_proc = 1
         self._dates: dict[int, str] = {}
+        self.dentists: dict[int, list[int]] = defaultdict(list)
+        for chair in chairs:
+            if not chair.hygiene and chair.dentist not in self.dentists[chair.clinic]:
+                self.dentists[chair.clinic].append(chair.dentist)
 
     def _date(self, ordinal: int) -> str:
         """yyyy-MM-dd of a day number (cached: few distinct days, many rows)."""
@@ -692,7 +709,7 @@ class _ScheduleWriter:
         self.appointments.append(
             (apt_num, patient.pat_num, status, pattern, confirmed[int(r() * len(confirmed))], 0,
              0 if status == 6 else chair.op_num, "",
-             patient.pri_prov if chair.hygiene else chair.dentist,
+             self._dentist(chair, patient),
              provider if chair.hygiene else 0, self._stamp(ordinal, start), 0, 0, int(is_new),
              ", ".join(_CODES[c][3] for c in codes), chair.clinic, int(chair.hygiene), stamp,
              *times, plans[0] if plans else 0, plans[1] if len(plans) > 1 else 0, NO_DATETIME, 0,
@@ -702,6 +719,14 @@ class _ScheduleWriter:
         for code in codes:
             self._procedure(patient, apt_num, status, _CODES[code], provider, chair.clinic, day,
                             stamp, entered)  # fmt: skip
+
+    def _dentist(self, chair: _Chair, patient: PatientInfo) -> int:
+        """ProvNum of a visit: a hygiene visit goes to the patient's own dentist if they work
+        at this clinic, else to one who does."""
+        if not chair.hygiene:
+            return chair.dentist
+        staff = self.dentists[chair.clinic]
+        return patient.pri_prov if patient.pri_prov in staff else staff[0]
 
     def _status(self, ordinal: int) -> int:
         """ApptStatus: past visits mostly Complete, future ones mostly Scheduled."""

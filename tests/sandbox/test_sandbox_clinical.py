@@ -147,6 +147,11 @@ def test_schedule_is_business_hours_and_statuses_follow_the_calendar(
         "a.Op AND s.SchedDate = substr(a.AptDateTime, 1, 10) AND s.SchedType = 1)"
     )[0]["n"]
     assert unscheduled_chair == 0  # every booked chair has a provider schedule that day
+    elsewhere = store.fetch(
+        "SELECT COUNT(*) AS n FROM appointment a WHERE NOT EXISTS (SELECT 1 FROM providerclinic "
+        "pc WHERE pc.ProvNum = a.ProvNum AND pc.ClinicNum = a.ClinicNum)"
+    )[0]["n"]
+    assert elsewhere == 0  # dentists see patients at the clinics they work at
 
 
 def test_completed_appointments_have_complete_procedures_on_their_day(
