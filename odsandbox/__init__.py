@@ -6,13 +6,16 @@ The interface is fixed by CONTRACT-sandbox-client.md; facts follow
 /work/shared/opendental-api.md ([V] facts are followed exactly).
 
 Modules: ``config`` (OfficeSpec, SandboxConfig, keys), ``data`` (deterministic generation into
-one SQLite file per office), ``store`` (blocking SQLite reads), ``shortquery`` (ShortQuery's
-screening, statements and answer) and ``mysql`` (the MySQL dialect on SQLite), ``state``
-(keys, offices, faults, counters; the Python control surface), ``app`` (Starlette routes and
-the request pipeline), ``resources`` (JSON shapes), ``dateformat`` (.NET date patterns for
-DateFormatString/DateTimeFormatString), ``web`` (HTTP helpers), ``throttle``,
-``faults``, ``control`` (/_sandbox routes), ``writes`` (POST/PUT /patients), ``subscriptions``
-(/subscriptions), ``events`` (API Events delivery), ``testing`` and ``__main__``.
+one SQLite file per office) with ``practice`` (its appointment, procedure, insurance,
+definition and computer tables), ``store`` (blocking SQLite reads), ``shortquery``
+(ShortQuery's screening, statements and answer) and ``mysql`` (the MySQL dialect on SQLite),
+``state`` (keys, offices, faults, counters; the Python control surface), ``app`` (Starlette
+routes and the request pipeline), ``resources`` (JSON shapes), ``clinical`` (appointments,
+operatories, procedures, computers) and ``family`` (Patient Select, insurance, account
+ledger), ``dateformat`` (.NET date patterns for DateFormatString/DateTimeFormatString),
+``web`` (HTTP helpers), ``throttle``, ``faults``, ``control`` (/_sandbox routes), ``writes``
+(POST/PUT /patients), ``subscriptions`` (/subscriptions), ``events`` (API Events delivery),
+``testing`` and ``__main__``.
 
 Choices made where the real behaviour is unknown ([U]) or inferred ([I]):
 
@@ -151,4 +154,41 @@ Choices made where the real behaviour is unknown ([U]) or inferred ([I]):
 - Control: ``POST /_sandbox/offices/{key}/touch`` with ``{"table": "patient"|"provider",
   "count": n}`` (the first n rows by PK) or ``"PKs": [...]`` (``{"PatNums": [...]}`` still
   works) stamps the rows with the office clock and answers ``{"DateTStamp", "PKs"}``.
+- Practice data: ~1.8 appointments per patient over the 18 months before and 2 months after
+  the build date, weekdays 8:00-17:00, on operatories sized to the office (alternately doctor
+  and hygiene chairs, plus one hidden); past ones Complete (90%), Broken or UnschedList,
+  future ones Scheduled, ASAP or Planned (Planned: Op 0, procedures via PlannedAptNum).
+  Procedures are CDT codes at one fee schedule (53); ~55% of families are insured. Every
+  chair in use has a provider schedule (SchedType Provider, 8:00-17:00) each business day.
+  GET /operatories lists hidden chairs too ("Gets a list of all operatories"). DateTStamps
+  never pass the build date's midnight.
+- Parameters: GET /appointments (list and single) ignores unknown parameters (the live API
+  accepted ``fields``); every other route stays strict. GET /appointments lists every status.
+- GET /patients (Patient Select): LName, FName, City, State, ChartNumber, clinicAbbr and
+  SubscriberId match as prefixes, Address/Address2 and Email anywhere, Phone and SSN by their
+  digits anywhere in any phone; deleted patients never appear; archived and deceased ones only
+  with showArchived=true; sorted by LName, FName, PatNum (the doc's example lists Jane before
+  John); Country matches nobody (no Country column: US offices leave it blank), invoiceNumber
+  matches nobody (no statements); booleans other than true/false are 400.
+- Appointment writes (ApiAppointments): POST needs PatNum, Op, AptDateTime (400 "X is
+  required."); an unknown patient is 404, an unknown Op, provider, clinic or definition 400
+  naming the field; unknown body fields are ignored; ClinicNum defaults to the operatory's
+  clinic, else the patient's; InsPlan1/2 come from the patient's patplans. PUT cannot change
+  PatNum, an empty body is 400, and AptStatus Complete completes the attached TP procedures.
+  Writes set DateTStamp to the office clock. PUT Confirm takes exactly one of confirmVal or
+  defNum and answers 200 with an empty body; confirmVal maps through the
+  ApptEConfirmStatus* preferences, "None" is the first Appt Confirmed definition.
+- Procedure logs: ProcFee is a string with two decimals and serverDateTime comes last, as on
+  the apiprocedurelogs page; DateTStamp filters are inclusive like the others.
+- PatientBalances and ServiceDateView are 404 for an unknown patient and 400 for a deleted one
+  (as Aging). PatientBalances leaves deleted members out and prints whole balances without
+  decimals (the live ``"Balance":0``). ServiceDateView derives the credits (no payment table
+  is generated): each member's newest charges stay unpaid up to their EstBalance, the rest
+  shows as attached patient payments (PrimaryKey = the ProcNum); a balance above the charges
+  is a "Balance forward" adjustment, a credit an unallocated payment; "Day Total" lines carry
+  the day's net and a last "Overall Total" line the balance.
+- GET /computers: eight workstations, one switched off (a weeks-old heartbeat); running ones
+  beat within the last 20 s. While eConnector-down is on, every heartbeat stays at the moment
+  the fault went on (seen on Local/Service offices; Remote ones answer 400). The computer
+  table keeps its generated values.
 """

@@ -28,7 +28,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from odsandbox import dateformat, events, resources, subscriptions, writes
+from odsandbox import clinical, dateformat, events, family, resources, subscriptions, writes
 from odsandbox.config import SandboxConfig
 from odsandbox.control import control_routes
 from odsandbox.state import AuthError, KeyRecord, Office, SandboxState
@@ -166,6 +166,7 @@ def _endpoints() -> list[Endpoint]:
             date_formats=False,
         ),
         *_write_endpoints(),
+        *_practice_endpoints(paging),
     ]
 
 
@@ -188,6 +189,53 @@ def _write_endpoints() -> list[Endpoint]:
         Endpoint(subs, "PUT", "ApiReadAll", (), subscriptions.subscription_update, False),
         Endpoint(subs, "DELETE", "ApiReadAll", (), subscriptions.subscription_delete, False),
     ]
+
+
+def _practice_endpoints(paging: tuple[str, ...]) -> list[Endpoint]:
+    """Schedule, chart, insurance and account routes (clinical.py and family.py)."""
+    patient_select = ("LName", "FName", "Phone", "Address", "hideInactive", "City", "State",
+                      "SSN", "ChartNumber", "guarOnly", "showArchived", "Birthdate", "SiteNum",
+                      "SubscriberId", "Email", "Country", "clinicNums", "clinicAbbr",
+                      "invoiceNumber")  # fmt: skip
+    appointment_filters = ("PatNum", "AptStatus", "Op", "date", "dateStart", "dateEnd",
+                           "ClinicNum", "DateTStamp", "AppointmentTypeNum")  # fmt: skip
+    procedure_filters = ("PatNum", "AptNum", "ProcStatus", "PlannedAptNum", "ClinicNum",
+                         "CodeNum", "DateTStamp")  # fmt: skip
+    read, write = "ApiReadAll", "ApiAppointments"
+    apt = "/appointments/{aptnum:int}"
+    return [
+        Endpoint("/patients", "GET", read, (*patient_select, *paging), family.patients),
+        Endpoint(
+            "/appointments", "GET", read, (*appointment_filters, *paging), clinical.appointments,
+            strict_params=False,
+        ),
+        Endpoint(apt, "GET", read, (), clinical.appointment, False, strict_params=False),
+        Endpoint("/appointments", "POST", write, (), clinical.appointment_create, False),
+        Endpoint(apt, "PUT", write, (), clinical.appointment_update, False),
+        Endpoint(f"{apt}/confirm", "PUT", write, (), clinical.appointment_confirm, False),
+        Endpoint("/operatories", "GET", read, ("ClinicNum", *paging), clinical.operatories),
+        Endpoint("/providers/{provnum:int}", "GET", read, (), clinical.provider, False),
+        Endpoint(
+            "/procedurelogs", "GET", read, (*procedure_filters, *paging), clinical.procedurelogs
+        ),
+        Endpoint("/procedurecodes", "GET", read, ("DateTStamp", *paging), clinical.procedurecodes),
+        Endpoint("/insplans", "GET", read, paging, family.insplans),
+        Endpoint(
+            "/inssubs", "GET", read, ("PlanNum", "Subscriber", "SecDateTEdit", *paging),
+            family.inssubs,
+        ),
+        Endpoint("/patplans", "GET", read, ("PatNum", "InsSubNum", *paging), family.patplans),
+        Endpoint("/carriers", "GET", read, paging, family.carriers),
+        Endpoint(
+            "/accountmodules/{patnum:int}/patientbalances", "GET", read, (),
+            family.patient_balances, False,
+        ),
+        Endpoint(
+            "/accountmodules/{patnum:int}/servicedateview", "GET", read, ("isFamily",),
+            family.service_date_view, False,
+        ),
+        Endpoint("/computers", "GET", read, paging, clinical.computers),
+    ]  # fmt: skip
 
 
 def create_app(config: SandboxConfig, state: SandboxState | None = None) -> Starlette:

@@ -1,8 +1,9 @@
 """Deterministic generation of one office's Open Dental database into a SQLite file.
 
 Tables and columns carry Open Dental's names (``patient``, ``clinic``, ``provider``,
-``providerclinic``, ``preference``, ``apikey``), and enums are stored as Open Dental stores them
-(integers), so SQL written for the real MySQL schema, e.g.
+``providerclinic``, ``preference``, ``apikey``, plus the practice tables of ``practice.py``:
+``appointment``, ``procedurelog``, ``operatory``, ``insplan``, ...), and enums are stored as
+Open Dental stores them (integers), so SQL written for the real MySQL schema, e.g.
 ``SELECT patnum, bal_0_30 FROM patient WHERE patnum=guarantor``, runs unchanged here.
 
 Aging invariants on every guarantor row (non-guarantor rows carry zeros):
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from odsandbox.config import DEV_NAME, OfficeSpec, random_key
+from odsandbox.practice import CONFIRM_PREFERENCES, PatientInfo, fill_practice
 
 GENERATOR_VERSION = 5
 PROGRAM_VERSION = "24.4.17.0"
@@ -508,18 +510,44 @@ def _fill(conn: sqlite3.Connection, params: BuildParams) -> None:
         f"INSERT INTO provider VALUES ({_marks(23)})",  # noqa: S608 - placeholders only
         _provider_rows(params.today),
     )
-    conn.executemany(
-        "INSERT INTO providerclinic VALUES (NULL, ?, ?)", _provider_clinic_rows(clinic_nums)
-    )
+    provider_clinics = list(_provider_clinic_rows(clinic_nums))
+    conn.executemany("INSERT INTO providerclinic VALUES (NULL, ?, ?)", provider_clinics)
     conn.executemany("INSERT INTO preference VALUES (?, ?, ?)", _preference_rows(params, rng))
     conn.executemany("INSERT INTO apikey VALUES (?, ?, ?)", _apikey_rows(params, rng))
+    patients: list[PatientInfo] = []
     conn.executemany(
         f"INSERT INTO patient VALUES ({_marks(len(PATIENT_COLUMNS))})",  # noqa: S608
-        _patient_rows(params, rng, clinic_nums),
+        _noting(_patient_rows(params, rng, clinic_nums), patients, params.today),
     )
     conn.execute("CREATE INDEX idx_patient_guarantor ON patient (Guarantor)")
     conn.execute("CREATE INDEX idx_patient_datetstamp ON patient (DateTStamp)")
+    conn.execute("CREATE INDEX idx_patient_name ON patient (LName, FName)")
+    # A stream of its own, so the patients stay what earlier versions generated.
+    practice_rng = random.Random(f"{params.rng_label}:practice")  # noqa: S311 - fake data
+    fill_practice(conn, practice_rng, params.today, patients, clinic_nums, provider_clinics)
     conn.execute("PRAGMA journal_mode = WAL")
+
+
+_INFO_COLUMNS = tuple(
+    PATIENT_COLUMNS.index(c)
+    for c in ("PatNum", "Guarantor", "PatStatus", "ClinicNum", "PriProv", "Position", "Birthdate")
+)
+
+
+def _noting(
+    rows: Iterator[tuple[object, ...]], into: list[PatientInfo], today: date
+) -> Iterator[tuple[object, ...]]:
+    """Pass patient rows through, keeping what the practice tables need about each."""
+    child_born_after = (today - timedelta(days=14 * 365)).isoformat()
+    num, guarantor, status, clinic, prov, position, birth = _INFO_COLUMNS
+    for row in rows:
+        into.append(
+            PatientInfo(
+                row[num], row[guarantor], row[status], row[clinic], row[prov], row[position],
+                row[birth] > child_born_after,
+            )  # type: ignore[arg-type]
+        )  # fmt: skip
+        yield row
 
 
 def _marks(count: int) -> str:
@@ -625,6 +653,7 @@ def _preference_rows(params: BuildParams, rng: random.Random) -> list[tuple[int,
         ("AgingReportShowAgePatPayplanPayments", "0"),
         ("BillingAgeOfAccount", ""),
         ("DataBaseVersion", PROGRAM_VERSION),
+        *((pref, str(def_num)) for _label, pref, def_num in CONFIRM_PREFERENCES),
         ("DateLastAging", params.today.isoformat()),
         ("EasyNoClinics", "0" if spec.clinics else "1"),
         ("FamPhiAccess", "1"),

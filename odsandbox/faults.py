@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any
+from datetime import datetime
+from typing import Any, ClassVar
 
 #: Faults that replace the response; ``times`` limits how many requests they hit.
 RESPONSE_FAULTS: tuple[str, ...] = (
@@ -32,6 +33,14 @@ class Faults:
     html_error: bool = False
     status_429: bool = False
     times: int | None = None  # None = until reset; n = next n requests, then response faults clear
+    #: When econnector_down last went on (office clock); GET /computers freezes heartbeats there.
+    econnector_down_since: ClassVar[datetime | None] = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "econnector_down" and value != getattr(self, name, False):
+            since = datetime.now().replace(microsecond=0) if value else None
+            object.__setattr__(self, "econnector_down_since", since)
+        object.__setattr__(self, name, value)
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply a partial update; ``{"reset": true}`` clears everything first."""

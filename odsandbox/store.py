@@ -89,6 +89,17 @@ class OfficeStore:
             finally:
                 conn.close()
 
+    def insert(self, sql: str, args: Sequence[object] = ()) -> int:
+        """Run one trusted INSERT (the API's own writes); returns the new row's primary key."""
+        self.ensure()
+        with self._lock:
+            conn = sqlite3.connect(self.path, timeout=10)
+            try:
+                with conn:
+                    return conn.execute(sql, args).lastrowid or 0
+            finally:
+                conn.close()
+
     def page(
         self, table: str, pk: str, where: str, args: Sequence[object], limit: int, offset: int
     ) -> list[Row]:

@@ -68,6 +68,15 @@ def test_fleet_with_two_worker_processes_shares_the_offices(worker_env, settings
     assert figures["worker_cpu_s"] > 0
 
 
+def test_sandbox_build_reports_its_time_and_row_counts():
+    lines, figures = run_bench("sandbox-build", "--patients", "600", "--clinics", "2")
+    assert lines[0].startswith("round 1:")
+    assert {"patients", "wall_s", "cpu_s", "rows", "file_mb"} <= set(figures)
+    assert 400 < figures["patients"] < 800 and figures["wall_s"] > 0
+    assert figures["rows"]["appointment"] > figures["patients"]
+    assert figures["rows"]["procedurelog"] > figures["rows"]["appointment"]
+
+
 def test_ingest_reports_its_rate_and_the_copy_baseline(settings, tmp_path):
     settings.VAR_DIR = tmp_path
     _, figures = run_bench("ingest", "--rows", "500")

@@ -26,7 +26,6 @@ _OFFLINE = (
     "failed to fetch", "error sending request", "dns error", "connection refused",
     "could not connect", "timed out", "failed to lookup address", "network is unreachable",
 )  # fmt: skip
-WAIT_FOR_DATA = "appointments/patients multiple endpoints land with h16-data"
 
 
 @pytest.fixture(scope="module")
@@ -72,19 +71,15 @@ def results(sdk_python: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
         return _run_script(sdk_python, sb.base_url, sb.manifest["developer_key"], cust)
 
 
-_LATER = pytest.mark.xfail(strict=True, reason=WAIT_FOR_DATA)
-_LATER_PROVIDER = pytest.mark.xfail(strict=True, reason="providers/{ProvNum} lands with h16-data")
-
-
 @pytest.mark.parametrize(
     "group",
     [
         "patients_get",
-        pytest.param("patients_list", marks=_LATER),
+        "patients_list",
         "providers_list",
-        pytest.param("providers_get", marks=_LATER_PROVIDER),
+        "providers_get",
         "preferences",
-        pytest.param("appointments", marks=_LATER),
+        "appointments",
         "queries",
     ],
 )

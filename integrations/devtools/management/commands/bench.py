@@ -1,4 +1,5 @@
-"""``manage.py bench fleet|refresh|health|ingest|pages``: the last output line is the figures.
+"""``manage.py bench fleet|refresh|health|ingest|pages|sandbox-build``: the last output line is
+the figures.
 
 See docs/benchmarks.md for what each one measures and the figures of the reference machine.
 """
@@ -54,6 +55,10 @@ class Command(BaseCommand):
         pages.add_argument("--requests", type=int, default=40, help="Timed requests per page")
         pages.add_argument("--warmup", type=int, default=5)
         pages.add_argument("--keep", action="store_true", help="Keep the benchmark's rows.")
+        build = sub.add_parser("sandbox-build", help="Generation time of one sandbox office.")
+        build.add_argument("--patients", type=int, default=100_000)
+        build.add_argument("--clinics", type=int, default=3)
+        build.add_argument("--repeat", type=int, default=1, help="Rounds; the best one counts.")
 
     def handle(self, *args, benchmark: str, **options) -> None:
         exit_through_cleanup_on_termination()  # the sandbox and worker are stopped on kill too
@@ -107,6 +112,12 @@ class Command(BaseCommand):
                 requests=options["requests"], warmup=options["warmup"], keep=options["keep"],
             )  # fmt: skip
             return pages_run(pages, self._say)
+        if benchmark == "sandbox-build":
+            from integrations.devtools.bench.sandbox_build import sandbox_build_run
+
+            return sandbox_build_run(
+                options["patients"], options["clinics"], self._say, repeat=options["repeat"]
+            )
         from integrations.devtools.bench.ingest import ingest_run
 
         return ingest_run(options["rows"], self._say, repeat=options["repeat"])
