@@ -135,7 +135,8 @@ Choices made where the real behaviour is unknown ([U]) or inferred ([I]):
   subscription is 404. EndPointUrl must be http(s); PollingSeconds a positive whole number,
   only for WatchTable subscriptions; WatchTable/UiEventType match case-insensitively and
   cannot be changed by PUT (400). Every documented WatchTable is accepted, but only those in
-  ``events.WATCH_TABLES`` fire (Patient, Provider); UI events never fire (there is no UI).
+  ``events.WATCH_TABLES`` fire (Patient, Provider, Appointment, Operatory); UI events never
+  fire (there is no UI).
 - API Events: each office has one simulated workstation that fires every subscription
   whatever its Workstation names; the ``Workstation`` header is the subscription's, or
   ``ODSANDBOX-WS1`` when blank. Polls start right after a subscription is created and then

@@ -455,24 +455,26 @@ async def operatories(ctx: Ctx) -> list[dict[str, Any]]:
         where, args = "ClinicNum = ?", [_int(ctx.params, "ClinicNum")]
     store = ctx.office.store
     rows = await ctx.run(store.page, "operatory", "OperatoryNum", where, args, limit, offset)
-    return [
-        {
-            "OperatoryNum": r["OperatoryNum"],
-            "OpName": r["OpName"],
-            "Abbrev": r["Abbrev"],
-            "ItemOrder": r["ItemOrder"],
-            "IsHidden": yes_no(r["IsHidden"]),
-            "ProvDentist": r["ProvDentist"],
-            "ProvHygienist": r["ProvHygienist"],
-            "IsHygiene": yes_no(r["IsHygiene"]),
-            "ClinicNum": r["ClinicNum"],
-            "SetProspective": yes_no(r["SetProspective"]),
-            "IsWebSched": yes_no(r["IsWebSched"]),
-            "OperatoryType": r["OperatoryType"],
-            "operatoryType": "",
-        }
-        for r in rows
-    ]
+    return [operatory_json(r) for r in rows]
+
+
+def operatory_json(r: Row) -> dict[str, Any]:
+    """One operatory as the live API shows it."""
+    return {
+        "OperatoryNum": r["OperatoryNum"],
+        "OpName": r["OpName"],
+        "Abbrev": r["Abbrev"],
+        "ItemOrder": r["ItemOrder"],
+        "IsHidden": yes_no(r["IsHidden"]),
+        "ProvDentist": r["ProvDentist"],
+        "ProvHygienist": r["ProvHygienist"],
+        "IsHygiene": yes_no(r["IsHygiene"]),
+        "ClinicNum": r["ClinicNum"],
+        "SetProspective": yes_no(r["SetProspective"]),
+        "IsWebSched": yes_no(r["IsWebSched"]),
+        "OperatoryType": r["OperatoryType"],
+        "operatoryType": "",
+    }
 
 
 _PROC_INT_FILTERS = ("PatNum", "AptNum", "PlannedAptNum", "ClinicNum", "CodeNum")

@@ -30,7 +30,7 @@ import anyio
 import anyio.to_thread
 import httpx
 
-from odsandbox import resources, subscriptions
+from odsandbox import clinical, resources, subscriptions
 from odsandbox.state import Office, SandboxState
 from odsandbox.store import OfficeStore, Row
 
@@ -50,7 +50,7 @@ class WatchTable:
     """How a WatchTable's changed rows are found and shown.
 
     ``table`` has a ``DateTStamp`` column; ``to_json`` (blocking) gives the GET resource's
-    rows, which carry ``DateTStamp`` and ``pk`` under those names.
+    rows, one per table row, in the same order.
     """
 
     table: str
@@ -67,20 +67,42 @@ def _providers_json(store: OfficeStore, rows: list[Row]) -> list[dict[str, Any]]
     return [resources._provider_json(r, None) for r in rows]
 
 
+def _appointments_json(store: OfficeStore, rows: list[Row]) -> list[dict[str, Any]]:
+    names = clinical._Lookups(store)
+    return [clinical.appointment_json(r, names, None) for r in rows]
+
+
+def _operatories_json(store: OfficeStore, rows: list[Row]) -> list[dict[str, Any]]:
+    return [clinical.operatory_json(r) for r in rows]
+
+
 #: WatchTable name -> table, primary key and the GET resource's JSON (no serverDateTime).
 WATCH_TABLES: dict[str, WatchTable] = {
     "Patient": WatchTable("patient", "PatNum", _patients_json),
     "Provider": WatchTable("provider", "ProvNum", _providers_json),
+    "Appointment": WatchTable("appointment", "AptNum", _appointments_json),
+    "Operatory": WatchTable("operatory", "OperatoryNum", _operatories_json),
 }
 
 
-def changed_rows(store: OfficeStore, watch: WatchTable, since: str, until: str) -> list[Row]:
-    """Blocking: rows stamped from ``since`` to ``until`` (inclusive), in the GET shape, in
-    primary-key order."""
+@dataclass(frozen=True)
+class Changed:
+    """A changed row: its stamp and key (from the table: not every GET shape shows them, e.g.
+    operatories) and the row in the GET resource's shape."""
+
+    stamp: str
+    pk: int
+    body: dict[str, Any]
+
+
+def changed_rows(store: OfficeStore, watch: WatchTable, since: str, until: str) -> list[Changed]:
+    """Blocking: rows stamped from ``since`` to ``until`` (inclusive), in primary-key order."""
     sql = (
         f"SELECT * FROM {watch.table} WHERE DateTStamp >= ? AND DateTStamp <= ? ORDER BY {watch.pk}"  # noqa: S608, E501 - registry constants
     )
-    return watch.to_json(store, store.fetch(sql, (since, until)))
+    rows = store.fetch(sql, (since, until))
+    bodies = watch.to_json(store, rows)
+    return [Changed(r["DateTStamp"], r[watch.pk], b) for r, b in zip(rows, bodies, strict=True)]
 
 
 def touch_rows(
@@ -175,11 +197,11 @@ class Delivery:
         rows = await self._thread(changed_rows, office.store, watch, since, until)
         sent_second, sent = self.boundary.get(key, ("", set()))
         if sent_second == since:
-            rows = [r for r in rows if r["DateTStamp"] != since or r[watch.pk] not in sent]
+            rows = [r for r in rows if r.stamp != since or r.pk not in sent]
         for start in range(0, len(rows), BATCH_SIZE):
-            if not await self._post(sub, rows[start : start + BATCH_SIZE]):
+            if not await self._post(sub, [r.body for r in rows[start : start + BATCH_SIZE]]):
                 return  # DateTimeStart holds; the next poll sends these again
-        now_sent = {r[watch.pk] for r in rows if r["DateTStamp"] == until}
+        now_sent = {r.pk for r in rows if r.stamp == until}
         self.boundary[key] = (until, now_sent | (sent if sent_second == until else set()))
         num, old = sub["ApiSubscriptionNum"], sub["DateTimeStart"]
         await self._thread(subscriptions.advance_start, office.store, num, old, until)

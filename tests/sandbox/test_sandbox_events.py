@@ -459,6 +459,22 @@ def test_provider_changes_fire_provider_events(
     assert call.body[0] == {k: v for k, v in listed[2].items() if k != "serverDateTime"}
 
 
+def test_appointment_and_operatory_changes_fire_their_events(
+    sandbox: RunningSandbox, api: SandboxApi, receiver: Receiver
+) -> None:
+    _subscribe(api, receiver.url, table="Appointment")
+    _subscribe(api, receiver.url, table="Operatory")
+    apts = _touch(sandbox, table="appointment", PKs=[5, 9])
+    ops = _touch(sandbox, table="operatory", PKs=[1])
+    calls = {c.headers["Event-Type"]: c for c in receiver.wait_for(2)}
+    apt_call, op_call = calls["WatchTable: Appointment"], calls["WatchTable: Operatory"]
+    assert [row["AptNum"] for row in apt_call.body] == apts
+    single = api.get("/appointments/5").json()
+    assert apt_call.body[0] == {k: v for k, v in single.items() if k != "serverDateTime"}
+    listed = {o["OperatoryNum"]: o for o in api.get("/operatories").json()}
+    assert op_call.body == [listed[n] for n in ops]
+
+
 def test_patient_writes_fire_patient_events(api: SandboxApi, receiver: Receiver) -> None:
     _subscribe(api, receiver.url)
     created = api.request("POST", "/patients", json={"LName": "Event", "FName": "Eve"}).json()
@@ -471,7 +487,7 @@ def test_touch_refuses_a_table_that_is_not_watched(sandbox: RunningSandbox) -> N
         f"{sandbox.control_url}/offices/{_key(sandbox)}/touch", json={"table": "clinic", "count": 1}
     )
     assert r.status_code == 400
-    assert r.text.startswith("table must be one of: patient, provider")
+    assert r.text.startswith("table must be one of: patient, provider, appointment, operatory")
 
 
 def test_only_the_guarantor_hands_the_family_on_and_its_aging_moves_along(
