@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -32,7 +33,7 @@ from integrations.accounts.models import (
     Role,
 )
 from integrations.accounts.services import accounts as account_services
-from odportal.lib.csv import csv_download
+from odportal.lib.csv import csv_download, download_name
 from odportal.lib.forms import posted, service_errors_to_form
 from odportal.lib.htmx import render_page
 
@@ -186,7 +187,7 @@ def account_audit_csv(request: HttpRequest, public_id) -> StreamingHttpResponse:
     account = reads.get_account_for_user(request.user, public_id)
     events = reads.audit_events(account, _audit_filter_form(request, account).filters())
     return csv_download(
-        f"audit-{account.public_id}.csv",
+        download_name("audit", account.company_name, day=timezone.localdate()),
         reads.AUDIT_CSV_COLUMNS,
         reads.audit_csv_rows(events),
         text_columns=reads.AUDIT_CSV_TEXT_COLUMNS,

@@ -37,5 +37,10 @@ urlpatterns = [
         imports.account_import,
         name="account_import",
     ),
+    path(
+        "developer-accounts/<uuid:public_id>/import/template.csv",
+        imports.account_import_template,
+        name="account_import_template",
+    ),
     path("imports/<uuid:public_id>/", imports.import_job, name="import_job"),
 ]

@@ -140,7 +140,7 @@ def test_csv_export_streams_filtered_rows(client, account, owner):
     assert response.streaming
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows[0] == [
         "time_utc",
         "actor",
@@ -159,7 +159,7 @@ def test_csv_neutralises_formulas(client, account, owner):
     AuditEventFactory(account=account, object_repr='=HYPERLINK("http://evil")')
     client.force_login(owner)
     response = client.get(reverse("account_audit_csv", args=[account.public_id]))
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows[1][5].startswith("'=")
 
 
@@ -169,7 +169,7 @@ def test_csv_neutralises_a_username_that_looks_like_a_formula(client, account, o
     AuditEventFactory(account=account, actor=UserFactory(username="@SUM(1+1)"))
     client.force_login(owner)
     response = client.get(reverse("account_audit_csv", args=[account.public_id]))
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows[1][1] == "'@SUM(1+1)"
 
 

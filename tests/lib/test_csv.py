@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from decimal import Decimal
 
 import pytest
 
-from odportal.lib.csv import ROWS_PER_CHUNK, csv_download, csv_lines
+from odportal.lib.csv import ROWS_PER_CHUNK, attachment, csv_download, csv_lines, download_name
 
 
 def _parse(lines) -> list[list[str]]:
@@ -49,4 +50,17 @@ def test_download_is_a_streamed_attachment():
     response = csv_download("x.csv", ("name",), [("=cmd",)], text_columns=("name",))
     assert response.streaming and response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"] == 'attachment; filename="x.csv"'
-    assert b"".join(response.streaming_content) == b"name\r\n'=cmd\r\n"
+    # A UTF-8 byte-order mark first, so Excel reads the file as UTF-8.
+    assert b"".join(response.streaming_content) == b"\xef\xbb\xbfname\r\n'=cmd\r\n"
+
+
+def test_files_are_named_after_what_they_hold_and_survive_non_ascii_names():
+    assert download_name("aging", "Smile Dental, Inc.", day=date(2026, 12, 1)) == (
+        "aging-smile-dental-inc-2026-12-01.csv"
+    )
+    name = download_name("audit", "Zahnärzte Müller")
+    assert name == "audit-zahnärzte-müller.csv"
+    header = attachment(name)
+    assert header.startswith('attachment; filename="audit-zahn_rzte-m_ller.csv"; filename*=UTF-8')
+    assert "zahn%C3%A4rzte" in header
+    assert download_name("", "///") == "export.csv"

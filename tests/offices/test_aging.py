@@ -116,7 +116,7 @@ def test_trend_draws_earlier_complete_snapshots(owner_client, office, snapshot):
 def test_csv_streams_header_and_every_row(owner_client, office, snapshot):
     response = owner_client.get(_url(office, "office_aging_csv"))
     assert response.streaming and response["Content-Type"].startswith("text/csv")
-    text = b"".join(response.streaming_content).decode()
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0][:3] == ["pat_num", "name", "clinic_num"]
     assert len(rows) == 1 + 30 and rows[1][0] == "1001"
@@ -126,7 +126,9 @@ def test_csv_streams_header_and_every_row(owner_client, office, snapshot):
 
 def test_csv_neutralises_formulas_in_names(owner_client, office, snapshot):
     snapshot.rows.filter(pat_num=1001).update(name="=HYPERLINK(1)")
-    text = b"".join(owner_client.get(_url(office, "office_aging_csv")).streaming_content).decode()
+    text = b"".join(owner_client.get(_url(office, "office_aging_csv")).streaming_content).decode(
+        "utf-8-sig"
+    )
     assert "'=HYPERLINK(1)" in text
 
 

@@ -58,6 +58,13 @@ logger = logging.getLogger(__name__)
 
 CSV_REQUIRED = ("name", "customer_key")
 CSV_COLUMNS = ("name", "customer_key", "api_mode", "base_url", "time_zone", "reference", "notes")
+# The downloadable template's example rows (the customer keys are placeholders to replace).
+TEMPLATE_ROWS = (
+    ("Smile Dental - Main St", "REPLACE_WITH_KEY1", "remote", "", "America/New_York", "SD-001",
+     "Remote: requests go through Open Dental's servers"),
+    ("Lakeside Family Dentistry", "REPLACE_WITH_KEY2", "service", "http://10.0.5.20:30223/api/v1",
+     "America/Chicago", "LFD-7", "Service: the office's own API Service (owners confirm the host)"),
+)  # fmt: skip
 MANIFEST_KEY_STATUS = {
     "Enabled": KeyStatus.ENABLED,
     "EnabledReadOnly": KeyStatus.ENABLED,
@@ -437,7 +444,10 @@ def _decode(source: bytes | str) -> str:
         try:
             source = source.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise ValidationError("The file is not UTF-8 text.") from None
+            raise ValidationError(
+                "The file is not UTF-8 text. In Excel, save it with “Save as” and the file "
+                "type “CSV UTF-8 (Comma delimited)”."
+            ) from None
     return source.removeprefix("\ufeff")
 
 

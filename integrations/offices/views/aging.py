@@ -19,7 +19,7 @@ from integrations.offices.selectors import aging as aging_selectors
 from integrations.offices.selectors import offices as selectors
 from integrations.offices.services.polling import dispatch
 from integrations.offices.views._access import office_for_user
-from odportal.lib.csv import csv_download
+from odportal.lib.csv import csv_download, download_name
 from odportal.lib.htmx import render_page
 from odportal.lib.tables import sort_headers
 
@@ -188,10 +188,9 @@ def aging_csv(request: HttpRequest, public_id) -> StreamingHttpResponse:
     snapshot = aging_selectors.aging_snapshot_for(office, request.GET.get("snapshot") or None)
     clinic = _clinic_param(request)
     rows = aging_selectors.aging_csv_rows(snapshot, clinic=clinic) if snapshot else iter(())
-    as_of = snapshot.as_of.isoformat() if snapshot else "none"
-    suffix = f"-clinic{clinic}" if clinic is not None else ""
+    clinic_part = f"clinic {clinic}" if clinic is not None else ""
     return csv_download(
-        f"aging-{office.public_id}-{as_of}{suffix}.csv",
+        download_name("aging", office.name, clinic_part, day=snapshot.as_of if snapshot else None),
         aging_selectors.AGING_CSV_COLUMNS,
         rows,
         text_columns=("name",),  # the guarantor's name is the one free-text cell

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods
@@ -18,7 +18,13 @@ from integrations.accounts.selectors import get_account_for_user
 from integrations.accounts.views import account_page_context
 from integrations.offices.forms import ImportForm
 from integrations.offices.selectors import imports as selectors
-from integrations.offices.services.imports import import_hosts_to_confirm, import_job_create
+from integrations.offices.services.imports import (
+    CSV_COLUMNS,
+    TEMPLATE_ROWS,
+    import_hosts_to_confirm,
+    import_job_create,
+)
+from odportal.lib.csv import csv_download, download_name
 from odportal.lib.forms import posted, service_errors_to_form
 from odportal.lib.htmx import render_page, wants_partial
 
@@ -53,6 +59,18 @@ def account_import(request: HttpRequest, public_id) -> HttpResponse:
     jobs = selectors.import_jobs_recent(account)
     ctx = account_page_context(request, account, "import", form=form, jobs=jobs)
     return render(request, "offices/import.html", ctx)
+
+
+@require_GET
+def account_import_template(request: HttpRequest, public_id) -> StreamingHttpResponse:
+    """A CSV to fill in: the header the import reads and one example row per API mode."""
+    account = get_account_for_user(request.user, public_id)
+    return csv_download(
+        download_name("offices import template", account.company_name),
+        CSV_COLUMNS,
+        TEMPLATE_ROWS,
+        text_columns=("name", "reference", "notes"),
+    )
 
 
 def _upload_errors_to_form(form: ImportForm, exc: ValidationError) -> None:
