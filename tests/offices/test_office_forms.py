@@ -113,11 +113,14 @@ def test_edit_office_goes_through_the_service_and_audits(owner_client, office):
     assert AuditEvent.objects.filter(action="office.update").exists()
 
 
-def test_edit_office_rejects_a_too_short_interval(owner_client, office):
+@pytest.mark.parametrize("interval", ["10", "0"])
+def test_edit_office_rejects_a_too_short_interval(owner_client, office, interval):
     data = {"name": "A", "api_mode": "remote", "base_url": office.base_url}
-    data.update(time_zone="America/Chicago", health_interval_s="10")
+    data.update(time_zone="America/Chicago", health_interval_s=interval)
     response = owner_client.post(reverse("office_edit", args=[office.public_id]), data)
     assert "at most once a minute" in response.content.decode()
+    office.refresh_from_db()
+    assert office.health_interval_s == 300 and office.name != "A"  # nothing saved
 
 
 def test_add_key_shows_only_last4_and_never_echoes_the_key(owner_client, office):

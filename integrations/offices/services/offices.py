@@ -67,8 +67,8 @@ def _validate_office(office: Office) -> None:
         errors["reference"] = "Another office of this account has this reference."
     if office.time_zone not in _time_zones():
         errors["time_zone"] = f"Unknown time zone {office.time_zone!r} (use e.g. America/Chicago)."
-    if office.health_interval_s and office.health_interval_s < 60:
-        errors["health_interval_s"] = "Poll at most once a minute."
+    if office.health_interval_s is not None and office.health_interval_s < 60:  # 0 too
+        errors["health_interval_s"] = "Poll at most once a minute (60 seconds or more)."
     if errors:
         raise ValidationError(errors)
 
