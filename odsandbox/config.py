@@ -100,6 +100,8 @@ class SandboxConfig:
     zero_balance_fraction: float = 0.25
     test_office_guarantors: int = 20
     max_threads: int = 16
+    # Seconds before a status set through the Developer Portal reaches customer calls.
+    portal_propagation_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.over_limit not in OVER_LIMIT_CHOICES:
