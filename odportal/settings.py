@@ -271,6 +271,11 @@ CLAIM_STALE_AFTER_S = env_int("ODPORTAL_CLAIM_STALE_AFTER_S", 60)
 QUEUED_STALE_AFTER_S = env_int("ODPORTAL_QUEUED_STALE_AFTER_S", 600)
 SNAPSHOT_RETENTION_DAYS = env_int("ODPORTAL_SNAPSHOT_RETENTION_DAYS", 90)
 KEY_MOVE_PENDING_MINUTES = 15  # Open Dental: a moved key can take up to 15 minutes to work.
+# A disable or enable sent to the Developer Portal: attempts in all (transient faults only) and
+# the backoff's base and cap in seconds (full jitter, doubling per attempt).
+KEY_PORTAL_MAX_ATTEMPTS = env_int("ODPORTAL_KEY_PORTAL_MAX_ATTEMPTS", 5)
+KEY_PORTAL_BACKOFF_S = float(env_str("ODPORTAL_KEY_PORTAL_BACKOFF_S", "5"))
+KEY_PORTAL_BACKOFF_MAX_S = float(env_str("ODPORTAL_KEY_PORTAL_BACKOFF_MAX_S", "300"))
 
 # Error pages and reports hide marked POST fields and locals even with DEBUG on, and the
 # passwords inside DATABASE_URL / REDIS_URL.

@@ -386,6 +386,7 @@ async def portal(request: Request) -> Response:
         check_content_type(request, state.config.strict_content_type)
         dev, portal_key = parse_authorization(request)
         _portal_auth(state, dev, portal_key)
+        state.portal_requests[request.method] += 1  # authenticated portal calls, by method
         fault = await _portal_fault(state)
         if fault is not None:
             return fault

@@ -140,6 +140,7 @@ class SandboxState:
         self.total_requests = 0
         self.keys: dict[str, KeyRecord] = {}
         self.portal_faults = PortalFaults()
+        self.portal_requests: dict[str, int] = {"GET": 0, "POST": 0, "PUT": 0}
         self.offices: list[Office] = []
         for index, spec in enumerate(default_office_specs(config)):
             key = random_key(seeded_rng(config.seed, "customer", index))
@@ -224,11 +225,13 @@ class SandboxState:
             "requests": self.total_requests,
             "throttle_violations": sum(s.violations for s in self.key_stats.values()),
             "per_key": per_key,
+            "portal_requests": dict(self.portal_requests),
         }
 
     def reset_stats(self) -> None:
         """Zero all counters and forget throttle history."""
         self.total_requests = 0
+        self.portal_requests = dict.fromkeys(self.portal_requests, 0)
         self.key_stats.clear()
         self.throttle.reset()
 

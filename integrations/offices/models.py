@@ -226,6 +226,14 @@ class KeyStatus(models.TextChoices):
     PENDING_MOVE = "pending_move", "Moved (pending)"
 
 
+class PortalAction(models.TextChoices):
+    """A key change on its way to Open Dental's Developer Portal (PUT /apikeys)."""
+
+    NONE = "", "None"
+    DISABLE = "disable", "Disabling at Open Dental…"
+    ENABLE = "enable", "Enabling at Open Dental…"
+
+
 class CustomerKey(models.Model):
     """An office's customer key: encrypted, shown only as last-4, disabled but never deleted."""
 
@@ -247,6 +255,21 @@ class CustomerKey(models.Model):
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A disable or enable sent to the Developer Portal: pending until Open Dental confirms; the
+    # key's own status changes only then. ``portal_error`` holds Open Dental's reason when it
+    # refused (or, while pending, why the last attempt will be retried).
+    portal_action = models.CharField(
+        max_length=10, choices=PortalAction.choices, default=PortalAction.NONE, blank=True
+    )
+    portal_requested_at = models.DateTimeField(null=True, blank=True)
+    portal_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    portal_reason = models.CharField(max_length=300, blank=True)
+    portal_error = models.TextField(blank=True)
+    # What the Developer Portal last reported for the key (its KeyStatus) and when.
+    portal_status = models.CharField(max_length=30, blank=True)
+    portal_checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-is_current", "-created_at"]

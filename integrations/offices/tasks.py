@@ -15,7 +15,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from integrations.accounts.throttle import login_attempts_prune
-from integrations.offices.services import imports
+from integrations.offices.services import imports, portal
 from integrations.offices.services.aging import snapshots
 from integrations.offices.services.polling import batch, dispatch, execute, sweep
 
@@ -56,6 +56,16 @@ def import_job_task(self, job_id: int) -> None:
     """Import an upload's offices, resuming at the first row an earlier run left unprocessed."""
     # A redelivered or retried message keeps its id, so it takes back the job it held.
     imports.import_job_run(job_id, claimer=self.request.id or uuid.uuid4().hex)
+
+
+@shared_task(name=portal.KEY_PORTAL_TASK, **RUN_TASK)
+def key_portal_task(self, key_id: int) -> None:
+    """Carry a key's pending disable or enable to the Developer Portal; a transient fault is
+    retried with backoff (bounded by KEY_PORTAL_MAX_ATTEMPTS; a retry re-reads Open Dental
+    first, so it never sends twice what was done)."""
+    retry_in = portal.key_portal_apply(key_id=key_id, attempt=self.request.retries)
+    if retry_in is not None:
+        raise self.retry(countdown=retry_in, max_retries=None)
 
 
 @shared_task(name="offices.imports_resume", **SWEEP_TASK)

@@ -1,4 +1,10 @@
-"""Customer keys: add, disable, enable, rotate, move. Keys are disabled, never deleted."""
+"""Customer keys: add, disable, enable, rotate, move. Keys are disabled, never deleted.
+
+Disable and Enable here change odportal's rows only. ``services.portal`` is what the pages
+call: with a Developer Portal key on the account it asks Open Dental first (the key pending
+until confirmed) and applies the outcome through the functions here; without one it calls
+these directly (and the forms say the change is local).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from integrations.offices.models import (
     KeyStatus,
     Office,
     OfficeStatus,
+    PortalAction,
 )
 from integrations.offices.services.status import office_status_set
 from integrations.opendental.keys import KEY_RULE, is_key
@@ -87,9 +94,14 @@ def _disable(key: CustomerKey, actor: AbstractBaseUser | None, *, reason: str) -
     key.status = KeyStatus.DISABLED_BY_DEVELOPER
     key.disabled_at = timezone.now()
     key.pending_until = None
-    key.changed_by = actor if getattr(actor, "is_authenticated", False) else None
+    key.changed_by = _actor(actor)
     key.save(update_fields=["status", "disabled_at", "pending_until", "changed_by"])
     _office_key_state_changed(key)
+
+
+def key_disable_local(*, key: CustomerKey, actor: AbstractBaseUser | None, reason: str) -> None:
+    """Mark the key disabled by the developer in odportal's rows."""
+    _disable(key, actor, reason=reason)
 
 
 def _office_key_state_changed(key: CustomerKey) -> None:
@@ -107,47 +119,106 @@ def _office_key_state_changed(key: CustomerKey) -> None:
         office.save(update_fields=["status", "status_since"])
 
 
+def _actor(actor: AbstractBaseUser | None) -> AbstractBaseUser | None:
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
+def key_refuse_while_pending(key: CustomerKey) -> None:
+    """A key with a portal change on its way takes no other change until Open Dental answers."""
+    if key.portal_action:
+        raise ValidationError(
+            f"{key.get_portal_action_display()} Wait for Open Dental's answer before changing it."
+        )
+
+
 @transaction.atomic
 def customer_key_disable(
     *, key: CustomerKey, actor: AbstractBaseUser | None, reason: str = ""
 ) -> CustomerKey:
-    """Disable a key (by the developer); polling stops for it."""
+    """Disable a key (by the developer) in odportal only; polling stops for it."""
+    key_disable_check(key)
+    _disable(key, actor, reason=reason)
+    key_disable_record(key=key, actor=actor, reason=reason, where="odportal only")
+    return key
+
+
+def key_disable_check(key: CustomerKey) -> None:
+    """ValidationError unless the key can be disabled now."""
     if key.status == KeyStatus.DISABLED_BY_DEVELOPER:
         raise ValidationError("This key is already disabled.")
-    _disable(key, actor, reason=reason)
+    key_refuse_while_pending(key)
+
+
+def key_enable_check(key: CustomerKey) -> None:
+    """ValidationError unless the key can be enabled now."""
+    if key.status == KeyStatus.ENABLED and key.is_current:
+        raise ValidationError("This key is already enabled.")
+    key_refuse_while_pending(key)
+
+
+def key_disable_record(
+    *, key: CustomerKey, actor: AbstractBaseUser | None, reason: str, where: str
+) -> None:
+    """Audit a disable that took effect (``where``: "odportal only" or "Open Dental")."""
     audit_record(
         account=key.office.account,
         actor=actor,
         action="key.disable",
         obj=key,
-        detail={"office": key.office.name, "last4": key.last4, "reason": reason},
+        detail={"office": key.office.name, "last4": key.last4, "reason": reason, "where": where},
     )
-    return key
 
 
 @transaction.atomic
 def customer_key_enable(
     *, key: CustomerKey, actor: AbstractBaseUser | None, reason: str = ""
 ) -> CustomerKey:
-    """Re-enable a disabled key; it becomes the office's current key again."""
-    if key.status == KeyStatus.ENABLED and key.is_current:
-        raise ValidationError("This key is already enabled.")
+    """Re-enable a key in odportal only; it becomes the office's current key again."""
+    key_enable_check(key)
+    key_enable_local(key=key, actor=actor)
+    key_enable_record(key=key, actor=actor, reason=reason, where="odportal only")
+    return key
+
+
+def key_enable_local(*, key: CustomerKey, actor: AbstractBaseUser | None) -> None:
+    """Make the key enabled and current in odportal's rows."""
     _retire_current(key.office, except_key=key)
     key.is_current = True
     key.status = KeyStatus.ENABLED
     key.enabled_at = timezone.now()
     key.pending_until = None
-    key.changed_by = actor if getattr(actor, "is_authenticated", False) else None
+    key.changed_by = _actor(actor)
     key.save()
     _office_key_state_changed(key)
+
+
+def key_enable_record(
+    *, key: CustomerKey, actor: AbstractBaseUser | None, reason: str, where: str
+) -> None:
+    """Audit an enable that took effect (``where``: "odportal only" or "Open Dental")."""
     audit_record(
         account=key.office.account,
         actor=actor,
         action="key.enable",
         obj=key,
-        detail={"office": key.office.name, "last4": key.last4, "reason": reason},
+        detail={"office": key.office.name, "last4": key.last4, "reason": reason, "where": where},
     )
-    return key
+
+
+def key_portal_end(*, key: CustomerKey, error: str) -> None:
+    """End a pending portal change that did not happen: the key stays as it was, the reason
+    is shown on its row, and the audit log records the outcome."""
+    action = key.portal_action
+    key.portal_action = PortalAction.NONE
+    key.portal_error = error[:2000]
+    key.save(update_fields=["portal_action", "portal_error"])
+    audit_record(
+        account=key.office.account,
+        actor=key.portal_requested_by,
+        action=f"key.{action}.refused",
+        obj=key,
+        detail={"office": key.office.name, "last4": key.last4, "error": key.portal_error},
+    )
 
 
 @transaction.atomic

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from integrations.offices import forms
 from integrations.offices.selectors import offices as selectors
 from integrations.offices.services import keys as key_services
+from integrations.offices.services import portal as portal_services
 from integrations.offices.views._access import office_for_user
 from odportal.lib.forms import posted, service_errors_to_form
 from odportal.lib.htmx import redirect_page, render_page
@@ -70,11 +71,19 @@ def key_action(request: HttpRequest, public_id, key_id, action: str) -> HttpResp
         "action": action,
         "title": title,
         "destructive": destructive,
+        **portal_context(office),
     }
     if action == "move":
         picked = form.cleaned_data.get("to_office") if form.is_bound else None
         context |= _move_choices_context(request, office, picked)
     return render_page(request, "offices/key_action.html", context, "form")
+
+
+def portal_context(office) -> dict:
+    """Whether key actions reach Open Dental, and where the account's portal key is set."""
+    account = office.account
+    url = reverse("account_edit", args=[account.public_id]) + "#id_portal_key"
+    return {"portal": account.has_portal_key, "portal_settings_url": url}
 
 
 @require_GET
@@ -97,10 +106,14 @@ def _move_choices_context(request: HttpRequest, office, picked) -> dict:
 def _perform_key_action(action: str, key, data: dict, actor) -> str:
     reason = data.get("reason", "")
     if action == "disable":
-        key_services.customer_key_disable(key=key, actor=actor, reason=reason)
-        return f"Key …{key.last4} disabled."
+        portal_services.customer_key_disable(key=key, actor=actor, reason=reason)
+        if key.portal_action:
+            return f"Disabling key …{key.last4} at Open Dental; its row shows the outcome."
+        return f"Key …{key.last4} disabled in odportal only: disable it in the portal too."
     if action == "enable":
-        key_services.customer_key_enable(key=key, actor=actor, reason=reason)
+        portal_services.customer_key_enable(key=key, actor=actor, reason=reason)
+        if key.portal_action:
+            return f"Enabling key …{key.last4} at Open Dental; its row shows the outcome."
         return f"Key …{key.last4} enabled and is the current key again."
     if action == "rotate":
         new = key_services.customer_key_rotate(

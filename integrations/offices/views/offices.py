@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -18,6 +17,7 @@ from integrations.offices.services import offices as office_services
 from integrations.offices.services.polling import sweep
 from integrations.offices.views._access import office_for_user
 from integrations.offices.views._rows import office_rows_prepare
+from integrations.offices.views.keys import portal_context
 from integrations.offices.views.polls import poll_context
 from odportal.lib.forms import posted, service_errors_to_form
 from odportal.lib.htmx import redirect_page, render_page
@@ -104,9 +104,11 @@ def office_detail(request: HttpRequest, public_id) -> HttpResponse:
         "requested": list(office.account.requested_permissions.all()),
         "who_acts": selectors.WHO_ACTS.get(office.status, ""),
         "key_form": forms.CustomerKeyForm(),
+        "keys_pending": any(k.portal_action for k in keys),
+        **portal_context(office),
         **poll_context(office),
     }
-    return render(request, "offices/detail.html", context)
+    return render_page(request, "offices/detail.html", context, "keys")
 
 
 @require_http_methods(["GET", "POST"])
