@@ -14,7 +14,7 @@ from integrations.offices.models import ApiMode, Office, OfficeStatus
 from integrations.offices.selectors.offices import OfficeFilters
 from integrations.offices.services.offices import base_url_validate
 from integrations.opendental import network
-from integrations.opendental.keys import KEY_HELP, KEY_RULE, is_key
+from integrations.opendental.keys import KEY_HELP, key_problem
 from odportal.lib.forms import SecretInput
 
 CUSTOMER_KEY_HELP = f"{KEY_HELP}, from the office's Open Dental (Setup > Advanced > API)."
@@ -171,9 +171,10 @@ class CustomerKeyForm(forms.Form):
     )
 
     def clean_customer_key(self) -> str:
-        key = self.cleaned_data["customer_key"]
-        if not is_key(key):
-            raise ValidationError(KEY_RULE)
+        key = self.cleaned_data["customer_key"]  # stripped, never cut
+        problem = key_problem(key)
+        if problem:
+            raise ValidationError(problem)
         return key
 
 

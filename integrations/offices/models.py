@@ -39,6 +39,7 @@ class OfficeStatus(models.TextChoices):
     OK = "ok", "OK"
     KEY_REJECTED = "key_rejected", "Key rejected"
     KEY_DISABLED = "key_disabled", "Key disabled"
+    NO_KEY = "no_key", "No key"
     PERMISSION_MISSING = "permission_missing", "Permission missing"
     ECONNECTOR_DOWN = "econnector_down", "eConnector down"
     THROTTLED = "throttled", "Throttled"
@@ -51,6 +52,7 @@ class OfficeStatus(models.TextChoices):
 PROBLEM_STATUSES = (
     OfficeStatus.KEY_REJECTED,
     OfficeStatus.KEY_DISABLED,
+    OfficeStatus.NO_KEY,
     OfficeStatus.PERMISSION_MISSING,
     OfficeStatus.ECONNECTOR_DOWN,
     OfficeStatus.UNREACHABLE,

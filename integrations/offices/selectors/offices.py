@@ -39,6 +39,7 @@ from integrations.offices.models import (
     PROBLEM_STATUSES,
     Clinic,
     CustomerKey,
+    KeyStatus,
     Office,
     OfficeStatus,
     OfficeStatusChange,
@@ -87,9 +88,27 @@ WHO_ACTS = {
     OfficeStatus.TIMED_OUT: "Open Dental / network: the next poll retries",
     OfficeStatus.OD_ERROR: "Open Dental: the next poll retries",
     OfficeStatus.UNREACHABLE: "The vendor: check the base URL and network, then retry",
+    OfficeStatus.NO_KEY: "The vendor: add or move a customer key to this office",
     OfficeStatus.NEVER_POLLED: "The vendor: add a key and wait for the first poll",
     OfficeStatus.OK: "",
 }
+# For "Key disabled": who disabled it, as Open Dental reported, says who must act.
+KEY_WHO_ACTS = {
+    KeyStatus.DISABLED_BY_CUSTOMER: (
+        "The office: re-enable the key in Open Dental (Setup > Advanced Setup > API, tick Enabled)"
+    ),
+    KeyStatus.DISABLED_BY_HQ: "Open Dental HQ disabled the key: the vendor asks their support",
+    KeyStatus.DISABLED_BY_DEVELOPER: "The vendor: enable the key, or add a new one",
+}
+
+
+def who_acts(status: str, key_status: str | None = None) -> str:
+    """Who must act on an office's status, by the current key's status where that decides."""
+    if status == OfficeStatus.KEY_DISABLED and key_status in KEY_WHO_ACTS:
+        return KEY_WHO_ACTS[KeyStatus(key_status)]
+    return WHO_ACTS.get(status, "")
+
+
 STALE_WHO_ACTS = "The vendor: check that workers run and polling is on"
 
 
@@ -114,6 +133,11 @@ def attention_q() -> Q:
 def _key_last4() -> Subquery:
     current = CustomerKey.objects.filter(office=OuterRef("pk"), is_current=True).order_by()
     return Subquery(current.values("last4")[:1])
+
+
+def _key_status() -> Subquery:
+    current = CustomerKey.objects.filter(office=OuterRef("pk"), is_current=True).order_by()
+    return Subquery(current.values("status")[:1])
 
 
 def _base_office_list(user: AbstractBaseUser) -> QuerySet[Office]:
@@ -225,6 +249,7 @@ def offices_needing_attention(user: AbstractBaseUser, *, limit: int = 50) -> lis
         _base_office_list(user)
         .filter(attention_q())
         .annotate(
+            key_status=_key_status(),
             severity=office_severity(),  # leads the office_attention_order index
             is_stale=Case(
                 When(stale_q(), then=Value(True)),
@@ -235,13 +260,18 @@ def offices_needing_attention(user: AbstractBaseUser, *, limit: int = 50) -> lis
         .order_by("severity", F("status_since").asc(nulls_last=True), "name")[:limit]
     )
     for office in offices:
-        office.who_acts = WHO_ACTS.get(office.status, "")
+        office.who_acts = who_acts(office.status, office.key_status)
         if office.status == OfficeStatus.OK and office.is_stale:
             office.who_acts = STALE_WHO_ACTS
     return offices
 
 
 # --- Office detail ----------------------------------------------------------------------------
+
+
+def office_spare_enabled_keys(office: Office) -> list[CustomerKey]:
+    """The office's keys still enabled (so valid and billed at Open Dental) but not current."""
+    return list(office.keys.filter(is_current=False, status=KeyStatus.ENABLED))
 
 
 def office_keys(office: Office) -> list[CustomerKey]:

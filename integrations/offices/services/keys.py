@@ -23,7 +23,7 @@ from integrations.offices.models import (
     PortalAction,
 )
 from integrations.offices.services.status import office_status_set
-from integrations.opendental.keys import KEY_RULE, is_key
+from integrations.opendental.keys import key_problem
 from odportal.lib import crypto
 
 
@@ -32,8 +32,9 @@ def _clean_key(raw: str) -> str:
     key = (raw or "").strip()
     if not key:
         raise ValidationError({"customer_key": "Enter the customer key."})
-    if not is_key(key):
-        raise ValidationError({"customer_key": KEY_RULE})
+    problem = key_problem(key)
+    if problem:
+        raise ValidationError({"customer_key": problem})
     if CustomerKey.objects.filter(key_hash__in=crypto.key_hashes(key)).exists():
         raise ValidationError({"customer_key": "This customer key is already registered."})
     return key
@@ -76,8 +77,9 @@ def customer_key_add(*, office: Office, key: str, actor: AbstractBaseUser | None
     key = _clean_key(key)
     previous = CustomerKey.objects.filter(office=office, is_current=True).first()
     if previous is not None:
-        _disable(previous, actor, reason="replaced by a new key")
         _retire_current(office)
+        previous.is_current = False  # retired first: the office is not "key disabled"
+        _disable(previous, actor, reason="replaced by a new key")
     new = _new_key(office=office, key=key, actor=actor)
     _office_key_state_changed(new)
     audit_record(
@@ -111,6 +113,13 @@ def _office_key_state_changed(key: CustomerKey) -> None:
     office_qs = Office.objects.filter(pk=key.office_id)
     if key.status in (KeyStatus.ENABLED, KeyStatus.PENDING_MOVE):
         office_qs.update(next_health_at=None)
+        office = office_qs.select_for_update().only("status", "status_since").get()
+        # "No key" stops being true now; the first poll with the key says how it is.
+        if office.status == OfficeStatus.NO_KEY and office_status_set(
+            office=office, status=OfficeStatus.NEVER_POLLED, now=timezone.now(),
+            error=f"Key …{key.last4} added; not polled with it yet",
+        ):  # fmt: skip
+            office.save(update_fields=["status", "status_since"])
         return
     office = office_qs.select_for_update().only("status", "status_since").get()
     error = f"Key …{key.last4}: {key.get_status_display()}"
@@ -129,6 +138,14 @@ def key_refuse_while_pending(key: CustomerKey) -> None:
         raise ValidationError(
             f"{key.get_portal_action_display()} Wait for Open Dental's answer before changing it."
         )
+
+
+def _office_without_key(office: Office, error: str) -> None:
+    """The office's current key went elsewhere: it cannot be polled until it gets one."""
+    office = Office.objects.select_for_update().only("status", "status_since").get(pk=office.pk)
+    if office_status_set(office=office, status=OfficeStatus.NO_KEY, now=timezone.now(),
+                         error=error):  # fmt: skip
+        office.save(update_fields=["status", "status_since"])
 
 
 @transaction.atomic
@@ -228,8 +245,9 @@ def customer_key_rotate(
 ) -> CustomerKey:
     """Replace a key with a new one for the same office; the old one is disabled."""
     new_key = _clean_key(new_key)
-    _disable(key, actor, reason="rotated")
     _retire_current(key.office)
+    key.is_current = False  # retired first: the office is not "key disabled"
+    _disable(key, actor, reason="rotated")
     new = _new_key(office=key.office, key=new_key, actor=actor)
     _office_key_state_changed(new)
     audit_record(
@@ -257,6 +275,7 @@ def customer_key_move(
     if to_office.pk == key.office_id:
         raise ValidationError({"to_office": "The key already belongs to this office."})
     from_office = key.office
+    was_current = key.is_current
     _retire_current(to_office)
     now = timezone.now()
     key.office = to_office
@@ -266,6 +285,8 @@ def customer_key_move(
     key.changed_by = actor if getattr(actor, "is_authenticated", False) else None
     key.save()
     _office_key_state_changed(key)
+    if was_current:
+        _office_without_key(from_office, f"Key …{key.last4} moved to {to_office.name}")
     audit_record(
         account=to_office.account,
         actor=actor,

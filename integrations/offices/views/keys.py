@@ -120,5 +120,14 @@ def _perform_key_action(action: str, key, data: dict, actor) -> str:
             key=key, new_key=data["customer_key"], actor=actor, reason=reason
         )
         return f"Key …{key.last4} replaced by …{new.last4}."
-    key_services.customer_key_move(key=key, to_office=data["to_office"], actor=actor, reason=reason)
-    return f"Key …{key.last4} moved to {data['to_office'].name} (works within 15 minutes)."
+    to_office = data["to_office"]
+    key_services.customer_key_move(key=key, to_office=to_office, actor=actor, reason=reason)
+    done = f"Key …{key.last4} moved to {to_office.name} (works within 15 minutes)."
+    spare = selectors.office_spare_enabled_keys(to_office)
+    if spare:
+        listed = ", ".join(f"…{k.last4}" for k in spare)
+        done += (
+            f" {to_office.name}'s previous key {listed} is still enabled (valid and billed at "
+            "Open Dental): disable it if it is no longer used."
+        )
+    return done

@@ -91,6 +91,7 @@ def office_detail(request: HttpRequest, public_id) -> HttpResponse:
     office, can_act = office_for_user(request, public_id)
     runs = selectors.office_recent_runs(office)
     keys = selectors.office_keys(office)
+    current = next((k for k in keys if k.is_current), None)
     next_check_at, next_check_note = sweep.next_health_check(office, keys)
     context = {
         "office": office,
@@ -102,7 +103,8 @@ def office_detail(request: HttpRequest, public_id) -> HttpResponse:
         "history": selectors.office_status_changes(office),
         "clinics": selectors.office_clinics(office),
         "requested": list(office.account.requested_permissions.all()),
-        "who_acts": selectors.WHO_ACTS.get(office.status, ""),
+        "who_acts": selectors.who_acts(office.status, current.status if current else None),
+        "current_key": current,
         "key_form": forms.CustomerKeyForm(),
         "keys_pending": any(k.portal_action for k in keys),
         **portal_context(office),
