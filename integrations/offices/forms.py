@@ -158,9 +158,21 @@ class OfficeCreateForm(OfficeForm):
     class Meta(OfficeForm.Meta):
         fields = ["account", *OfficeForm.Meta.fields]
 
+    generate_key = forms.BooleanField(
+        required=False,
+        label="Generate its customer key at Open Dental now",
+        help_text="Needs the account's Developer Portal key; the office's IT then gets the key "
+        "from the office's onboarding page.",
+    )
+
     def __init__(self, *args, accounts=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["account"].queryset = accounts
+
+    def office_fields(self) -> dict:
+        fields = super().office_fields()
+        fields.pop("generate_key", None)
+        return fields
 
 
 class CustomerKeyForm(forms.Form):

@@ -347,3 +347,63 @@ def office_active_run(office: Office, kind: str | None = None) -> PollRun | None
 def office_status_changes(office: Office, limit: int = 20) -> list[OfficeStatusChange]:
     """The office's latest status changes, newest first (its health history)."""
     return list(OfficeStatusChange.objects.filter(office=office)[:limit])
+
+
+# --- Onboarding of a generated key ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OnboardingStep:
+    """One thing the office's IT does, and what polling has seen of it."""
+
+    label: str
+    how: str
+    state: str  # "done", "waiting" or "problem"
+    seen: str
+
+
+def onboarding_steps(office: Office, key: CustomerKey) -> list[OnboardingStep]:
+    """The office's onboarding as polling sees it since ``key`` was created."""
+    polled = office.last_polled_at is not None and office.last_polled_at >= key.created_at
+    ok = office.last_success_at is not None and office.last_success_at >= key.created_at
+    rejected = polled and office.status in (OfficeStatus.KEY_REJECTED, OfficeStatus.KEY_DISABLED)
+    down = polled and office.status == OfficeStatus.ECONNECTOR_DOWN
+    missing = office.missing_permissions if ok else []
+    not_yet = "Not polled with this key yet" if not polled else "Waiting for a successful poll"
+    return [
+        OnboardingStep(
+            "Key accepted",
+            "In Open Dental: Setup > Advanced Setup > API > Add Key, paste the key, tick Enabled.",
+            "done" if ok or down else "problem" if rejected else "waiting",
+            "Open Dental accepts the key"
+            if ok or down
+            else office.last_error
+            if rejected
+            else not_yet,
+        ),
+        OnboardingStep(
+            "eConnector answering",
+            "Keep the eConnector service running on the office's server.",
+            "done" if ok else "problem" if down else "waiting",
+            "The office answers through its eConnector"
+            if ok
+            else office.last_error
+            if down
+            else not_yet,
+        ),
+        OnboardingStep(
+            "Permissions granted",
+            "Nothing to do at the office: Open Dental grants what the vendor requested.",
+            "problem" if missing else "done" if ok else "waiting",
+            f"Missing: {', '.join(missing)}"
+            if missing
+            else "Every requested permission"
+            if ok
+            else not_yet,
+        ),
+    ]
+
+
+def onboarding_key(office: Office) -> CustomerKey | None:
+    """The generated current key the onboarding page is about, if any."""
+    return office.keys.filter(is_current=True, generated=True).first()

@@ -48,7 +48,9 @@ def _retire_current(office: Office, *, except_key: CustomerKey | None = None) ->
 
 
 @sensitive_variables("key")
-def _new_key(*, office: Office, key: str, actor: AbstractBaseUser | None) -> CustomerKey:
+def _new_key(
+    *, office: Office, key: str, actor: AbstractBaseUser | None, generated: bool = False
+) -> CustomerKey:
     now = timezone.now()
     user = actor if getattr(actor, "is_authenticated", False) else None
     try:
@@ -59,6 +61,7 @@ def _new_key(*, office: Office, key: str, actor: AbstractBaseUser | None) -> Cus
                 last4=crypto.last4(key),
                 key_hash=crypto.key_hash(key),
                 is_current=True,
+                generated=generated,
                 status=KeyStatus.ENABLED,
                 enabled_at=now,
                 created_by=user,
@@ -72,20 +75,23 @@ def _new_key(*, office: Office, key: str, actor: AbstractBaseUser | None) -> Cus
 
 @transaction.atomic
 @sensitive_variables("key")
-def customer_key_add(*, office: Office, key: str, actor: AbstractBaseUser | None) -> CustomerKey:
-    """Add a key as the office's current key; an existing current key is retired (disabled)."""
+def customer_key_add(
+    *, office: Office, key: str, actor: AbstractBaseUser | None, generated: bool = False
+) -> CustomerKey:
+    """Add a key as the office's current key; an existing current key is retired (disabled).
+    ``generated``: odportal created it through the Developer Portal."""
     key = _clean_key(key)
     previous = CustomerKey.objects.filter(office=office, is_current=True).first()
     if previous is not None:
         _retire_current(office)
         previous.is_current = False  # retired first: the office is not "key disabled"
         _disable(previous, actor, reason="replaced by a new key")
-    new = _new_key(office=office, key=key, actor=actor)
+    new = _new_key(office=office, key=key, actor=actor, generated=generated)
     _office_key_state_changed(new)
     audit_record(
         account=office.account,
         actor=actor,
-        action="key.add",
+        action="key.generate" if generated else "key.add",
         obj=new,
         detail={"office": office.name, "last4": new.last4},
     )
@@ -300,6 +306,31 @@ def customer_key_move(
         },
     )
     return key
+
+
+def key_revealable(key: CustomerKey) -> bool:
+    """A generated current key may be shown in full until the office's first successful poll
+    with it (after that the office has it, and nobody needs to see it again)."""
+    office = key.office
+    polled_ok = office.last_success_at is not None and office.last_success_at >= key.created_at
+    return key.generated and key.is_current and not polled_ok
+
+
+@sensitive_variables("plain")
+def customer_key_reveal(*, key: CustomerKey, actor: AbstractBaseUser) -> str:
+    """The generated key in full, for the office's IT to paste; audited. ValidationError once
+    the office has polled successfully with it."""
+    if not key_revealable(key):
+        raise ValidationError("This key is no longer shown: the office already uses it.")
+    plain = customer_key_plaintext(key)
+    audit_record(
+        account=key.office.account,
+        actor=actor,
+        action="key.reveal",
+        obj=key,
+        detail={"office": key.office.name, "last4": key.last4},
+    )
+    return plain
 
 
 def customer_key_plaintext(key: CustomerKey) -> str:

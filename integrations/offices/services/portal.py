@@ -17,12 +17,13 @@ import random
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from integrations.accounts.services.audit import audit_record
-from integrations.offices.models import CustomerKey, KeyStatus, PortalAction
+from integrations.offices.models import CustomerKey, KeyStatus, Office, PortalAction
 from integrations.offices.services import keys
 from integrations.offices.services.clients import NoKey, portal_client
 from integrations.offices.services.polling.dispatch import broker_producer
@@ -67,6 +68,28 @@ def customer_key_enable(
         return keys.customer_key_enable(key=key, actor=actor, reason=reason)
     keys.key_enable_check(key)
     return _request(key, PortalAction.ENABLE, actor, reason)
+
+
+@sensitive_variables("created")
+def customer_key_generate(*, office: Office, actor: AbstractBaseUser | None) -> CustomerKey:
+    """Create a customer key for the office at Open Dental (POST /apikeys, DevRefId = the
+    office's reference, else its id) and make it the office's current key, stored encrypted.
+
+    Sent from the request, not a task: the vendor waits for the key, and a create is retried
+    only when it surely never reached Open Dental (a lost answer must not make two keys)."""
+    if not office.account.has_portal_key:
+        raise ValidationError("Add the account's Developer Portal key to generate keys.")
+    try:
+        created = portal_client(office.account).api_key_create(dev_ref_id=office_dev_ref_id(office))
+    except OpenDentalError as exc:
+        raise ValidationError(f"Open Dental did not create a key: {exc}") from None
+    return keys.customer_key_add(office=office, key=created.customer_key, actor=actor,
+                                 generated=True)  # fmt: skip
+
+
+def office_dev_ref_id(office: Office) -> str:
+    """The DevRefId odportal gives an office's keys: its reference label, else its id."""
+    return office.reference or str(office.public_id)
 
 
 def _request(

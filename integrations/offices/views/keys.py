@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from integrations.offices import forms
 from integrations.offices.selectors import offices as selectors
@@ -37,6 +38,58 @@ def key_add(request: HttpRequest, public_id) -> HttpResponse:
             return redirect_page(request, reverse("office_detail", args=[office.public_id]))
     context = {"office": office, "key_form": form}
     return render_page(request, "offices/key_add.html", context, "key_form")
+
+
+@require_POST
+def key_generate(request: HttpRequest, public_id) -> HttpResponse:
+    """Generate the office's customer key at Open Dental, then show its onboarding page."""
+    office, _ = office_for_user(request, public_id, write=True)
+    try:
+        key = portal_services.customer_key_generate(office=office, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect_page(request, reverse("office_detail", args=[office.public_id]))
+    messages.success(request, f"Key …{key.last4} generated at Open Dental; it is the current key.")
+    return redirect_page(request, reverse("office_onboarding", args=[office.public_id]))
+
+
+@require_GET
+def office_onboarding(request: HttpRequest, public_id) -> HttpResponse:
+    """What the office's IT does with a generated key, and each step's live status."""
+    office, can_act = office_for_user(request, public_id)
+    return _onboarding(request, office, can_act, revealed="")
+
+
+@require_POST
+@never_cache
+@sensitive_variables("revealed")
+def key_reveal(request: HttpRequest, public_id) -> HttpResponse:
+    """Show the generated key in full (owners and operators, until the first successful poll)."""
+    office, can_act = office_for_user(request, public_id, write=True)
+    key = selectors.onboarding_key(office)
+    if key is None:
+        raise Http404("No generated key.")
+    try:
+        revealed = key_services.customer_key_reveal(key=key, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        revealed = ""
+    return _onboarding(request, office, can_act, revealed=revealed)
+
+
+@sensitive_variables("revealed")
+def _onboarding(request: HttpRequest, office, can_act: bool, *, revealed: str) -> HttpResponse:
+    key = selectors.onboarding_key(office)
+    steps = selectors.onboarding_steps(office, key) if key else []
+    context = {
+        "office": office,
+        "key": key,
+        "steps": steps,
+        "all_done": bool(steps) and all(step.state == "done" for step in steps),
+        "can_reveal": can_act and key is not None and key_services.key_revealable(key),
+        "revealed": revealed,
+    }
+    return render_page(request, "offices/onboarding.html", context, "steps")
 
 
 KEY_ACTIONS = {

@@ -14,6 +14,7 @@ from integrations.accounts.models import Role
 from integrations.offices import forms
 from integrations.offices.selectors import offices as selectors
 from integrations.offices.services import offices as office_services
+from integrations.offices.services import portal as portal_services
 from integrations.offices.services.polling import sweep
 from integrations.offices.views._access import office_for_user
 from integrations.offices.views._rows import office_rows_prepare
@@ -79,10 +80,23 @@ def office_new(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             service_errors_to_form(form, exc)
         else:
+            if form.cleaned_data.get("generate_key"):
+                return _generate_first_key(request, office)
             messages.success(request, f"Office “{office.name}” added. Now add its customer key.")
             return redirect_page(request, reverse("office_detail", args=[office.public_id]))
     context = {"form": form, "title": "Add office", "action": reverse("office_new")}
     return render_page(request, "offices/form.html", context, "form")
+
+
+def _generate_first_key(request: HttpRequest, office) -> HttpResponse:
+    """After adding an office: its key from Open Dental, then its onboarding page."""
+    try:
+        key = portal_services.customer_key_generate(office=office, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, f"Office “{office.name}” added, but {' '.join(exc.messages)}")
+        return redirect_page(request, reverse("office_detail", args=[office.public_id]))
+    messages.success(request, f"Office “{office.name}” added with key …{key.last4}.")
+    return redirect_page(request, reverse("office_onboarding", args=[office.public_id]))
 
 
 @require_GET
