@@ -69,6 +69,9 @@ def demo_sandbox(*, port: int) -> Iterator:
         seed=2026,
         throttle_scale=settings.OPENDENTAL_THROTTLE_SCALE,
         data_dir=str(Path(settings.VAR_DIR) / "sandbox"),
+        # Its control API (/_sandbox/...: faults, manifest, key assignment) for a person trying
+        # the demo; the sandbox listens on loopback only, so nothing else can reach it.
+        control=True,
     )
     with running_sandbox(config, port=port if _port_free(port) else 0) as sandbox:
         yield sandbox

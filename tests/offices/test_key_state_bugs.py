@@ -103,3 +103,10 @@ def test_no_poll_buttons_on_an_office_without_a_current_key(office, owner_client
     assert "Poll now" not in page and "Refresh aging" not in page
     assert "Add a key to poll this office" in page
     assert not office.runs.exists() and refused.status_code == 302
+
+
+def test_the_move_form_says_to_move_the_key_in_the_developer_portal_too(office, key, owner_client):
+    url = reverse("office_key_move", args=[office.public_id, key.public_id])
+    page = owner_client.get(url).content.decode()
+    assert "move the key in the" in page and "Developer Portal</a> too" in page
+    assert "pending for 15 minutes" in page

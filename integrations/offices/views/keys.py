@@ -11,6 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from integrations.accounts import selectors as account_selectors
 from integrations.offices import forms
 from integrations.offices.selectors import offices as selectors
 from integrations.offices.services import keys as key_services
@@ -136,7 +137,11 @@ def portal_context(office) -> dict:
     """Whether key actions reach Open Dental, and where the account's portal key is set."""
     account = office.account
     url = reverse("account_edit", args=[account.public_id]) + "#id_portal_key"
-    return {"portal": account.has_portal_key, "portal_settings_url": url}
+    return {
+        "portal": account.has_portal_key,
+        "portal_settings_url": url,
+        "portal_url": account_selectors.PORTAL_URL,
+    }
 
 
 @require_GET

@@ -55,6 +55,7 @@ class Command(BaseCommand):
         with ExitStack() as stack:
             sandbox = stack.enter_context(demo.demo_sandbox(port=sandbox_port))
             self.stdout.write(f"Open Dental sandbox: {sandbox.base_url}")
+            self.stdout.write(f"Sandbox control API (loopback only): {sandbox.control_url}")
             # Remote offices (all of the demo's) go to the sandbox: here, in runserver, and in
             # the worker and beat started below (they inherit the environment).
             stack.enter_context(sandbox_settings(sandbox.base_url))
