@@ -252,6 +252,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 6 * 3600.0,
         "options": {"expires": 6 * 3600 - 60},
     },
+    "sync-portal-inventories": {
+        "task": "offices.portal_inventories",
+        "schedule": float(env_int("ODPORTAL_PORTAL_SYNC_INTERVAL_S", 3600)),
+        "options": {"expires": max(env_int("ODPORTAL_PORTAL_SYNC_INTERVAL_S", 3600) - 60, 1)},
+    },
     "resume-stale-imports": {
         "task": "offices.imports_resume",
         "schedule": float(SWEEP_INTERVAL_S),
@@ -273,6 +278,8 @@ SNAPSHOT_RETENTION_DAYS = env_int("ODPORTAL_SNAPSHOT_RETENTION_DAYS", 90)
 KEY_MOVE_PENDING_MINUTES = 15  # Open Dental: a moved key can take up to 15 minutes to work.
 # A disable or enable sent to the Developer Portal: attempts in all (transient faults only) and
 # the backoff's base and cap in seconds (full jitter, doubling per attempt).
+# The inventory page flags keys enabled (billed) at Open Dental whose office has failed longer.
+PORTAL_IDLE_BILLED_DAYS = env_int("ODPORTAL_PORTAL_IDLE_BILLED_DAYS", 7)
 KEY_PORTAL_MAX_ATTEMPTS = env_int("ODPORTAL_KEY_PORTAL_MAX_ATTEMPTS", 5)
 KEY_PORTAL_BACKOFF_S = float(env_str("ODPORTAL_KEY_PORTAL_BACKOFF_S", "5"))
 KEY_PORTAL_BACKOFF_MAX_S = float(env_str("ODPORTAL_KEY_PORTAL_BACKOFF_MAX_S", "300"))

@@ -309,3 +309,15 @@ class ImportForm(forms.Form):
             "Every request carries the developer key and the office's customer key. Tick, "
             "choose the file again and import: rows already added are skipped."
         )
+
+
+class AdoptKeyForm(forms.Form):
+    """Track a key Open Dental lists as the current key of one of the account's offices."""
+
+    office = forms.ModelChoiceField(
+        queryset=Office.objects.none(), to_field_name="public_id", label="Office"
+    )
+
+    def __init__(self, *args, offices=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["office"].queryset = offices

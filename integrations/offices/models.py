@@ -587,3 +587,51 @@ class ImportJobRow(models.Model):
     @property
     def messages(self) -> list[str]:
         return error_lines(self.errors)
+
+
+class PortalKey(models.Model):
+    """One customer key as the account's Developer Portal lists it (``GET /apikeys``), as of
+    the last inventory sync; matched to odportal's keys by keyed hash."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    account = models.ForeignKey(
+        "accounts.DeveloperAccount", on_delete=models.CASCADE, related_name="portal_keys"
+    )
+    key_encrypted = models.TextField()
+    last4 = models.CharField(max_length=4)
+    key_hash = models.CharField(max_length=64)
+    key_status = models.CharField(max_length=30)
+    date_created = models.DateField(null=True, blank=True)
+    date_disabled = models.DateField(null=True, blank=True)
+    date_time_assigned = models.DateTimeField(null=True, blank=True)
+    dev_ref_id = models.CharField(max_length=200, blank=True)
+    # A vendor's "yes, we know this one" for a key no office tracks (kept across syncs).
+    known = models.BooleanField(default=False)
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["date_created", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "key_hash"], name="portalkey_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"…{self.last4} ({self.key_status})"
+
+    @property
+    def is_enabled(self) -> bool:
+        """Enabled at Open Dental, so billed once assigned."""
+        return self.key_status in ("Enabled", "EnabledReadOnly")
+
+
+class PortalSync(models.Model):
+    """When an account's Developer Portal inventory was last read, and how it went."""
+
+    account = models.OneToOneField(
+        "accounts.DeveloperAccount", on_delete=models.CASCADE, related_name="portal_sync"
+    )
+    synced_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.account} synced {self.synced_at}"

@@ -15,7 +15,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from integrations.accounts.throttle import login_attempts_prune
-from integrations.offices.services import imports, portal
+from integrations.offices.services import imports, inventory, portal
 from integrations.offices.services.aging import snapshots
 from integrations.offices.services.polling import batch, dispatch, execute, sweep
 
@@ -66,6 +66,18 @@ def key_portal_task(self, key_id: int) -> None:
     retry_in = portal.key_portal_apply(key_id=key_id, attempt=self.request.retries)
     if retry_in is not None:
         raise self.retry(countdown=retry_in, max_retries=None)
+
+
+@shared_task(name="offices.portal_inventories", **SWEEP_TASK)
+def portal_inventories_task() -> int:
+    """Send one inventory sync per account with a Developer Portal key."""
+    return inventory.portal_inventories_queue()
+
+
+@shared_task(name=inventory.INVENTORY_TASK, **SWEEP_TASK)
+def portal_inventory_task(account_id: int) -> int:
+    """Store what the account's Developer Portal lists (GET /apikeys)."""
+    return inventory.portal_inventory_sync(account_id=account_id)
 
 
 @shared_task(name="offices.imports_resume", **SWEEP_TASK)

@@ -5,7 +5,7 @@ The routes of one office are a list included once under its prefix (as healthche
 
 from django.urls import include, path
 
-from integrations.offices.views import aging, imports, keys, offices, overview, polls
+from integrations.offices.views import aging, imports, inventory, keys, offices, overview, polls
 
 key_urls = [
     *[
@@ -41,4 +41,23 @@ urlpatterns = [
         name="account_import",
     ),
     path("imports/<uuid:public_id>/", imports.import_job, name="import_job"),
+    path(
+        "developer-accounts/<uuid:public_id>/portal-keys/",
+        inventory.account_portal_keys,
+        name="account_portal_keys",
+    ),
+    path(
+        "developer-accounts/<uuid:public_id>/portal-keys/sync/",
+        inventory.account_portal_keys_sync,
+        name="account_portal_keys_sync",
+    ),
+    *[
+        path(
+            f"developer-accounts/<uuid:public_id>/portal-keys/<uuid:key_id>/{action}/",
+            inventory.portal_key_action,
+            {"action": action},
+            name=f"portal_key_{action}",
+        )
+        for action in inventory.PORTAL_KEY_ACTIONS
+    ],
 ]
