@@ -47,6 +47,16 @@ urlpatterns = [
         name="account_portal_keys",
     ),
     path(
+        "developer-accounts/<uuid:public_id>/billing/",
+        inventory.account_billing,
+        name="account_billing",
+    ),
+    path(
+        "developer-accounts/<uuid:public_id>/billing.csv",
+        inventory.account_billing_csv,
+        name="account_billing_csv",
+    ),
+    path(
         "developer-accounts/<uuid:public_id>/portal-keys/sync/",
         inventory.account_portal_keys_sync,
         name="account_portal_keys_sync",

@@ -21,3 +21,22 @@ def test_the_demo_sandbox_serves_its_control_api_on_loopback(settings, tmp_path)
     assert ipaddress.ip_address(host).is_loopback
     assert manifest["developer_portal_key"] and fault.json()["latency_ms"] == 5
     assert portal.status_code == 200
+
+
+def test_the_demo_portal_lists_one_untracked_billed_key_and_one_disabled(settings, tmp_path):
+    from integrations.devtools.demo import demo_portal_seed
+    from integrations.opendental import DeveloperPortalClient
+
+    settings.VAR_DIR = tmp_path
+    with demo_sandbox(port=0) as sandbox:
+        closed = demo_portal_seed(sandbox.state)
+        m = sandbox.manifest
+        listed = DeveloperPortalClient(
+            sandbox.base_url, m["developer_key"], m["developer_portal_key"]
+        ).api_keys()
+    tracked = {o["customer_key"] for o in m["offices"]}
+    extra = {k.dev_ref_id: k for k in listed if k.customer_key not in tracked}
+    assert set(extra) == {"reseller-2019", "old-town"}
+    assert extra["reseller-2019"].key_status == "Enabled" and extra["reseller-2019"].is_assigned
+    assert extra["old-town"].key_status == "DisabledByDeveloper"
+    assert extra["old-town"].customer_key == closed

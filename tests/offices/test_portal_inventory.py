@@ -128,3 +128,38 @@ def test_the_hourly_beat_entry_queues_one_sync_per_account_with_a_portal_key(see
     assert entry["options"]["expires"] < entry["schedule"]
     assert inventory.portal_inventories_queue() == 1
     app.control.purge()
+
+
+@pytest.mark.parametrize(
+    ("permissions", "monthly"),
+    [
+        ({"ApiReadAll"}, "0"),
+        ({"ApiReadAll", "ApiQueries", "ApiComm"}, "15"),
+        ({"ApiReadAll", "ApiPatients"}, "30"),
+        ({"ApiAppointments", "ApiPayPlans"}, "35"),
+    ],
+)
+def test_the_price_tier_is_the_cheapest_covering_the_permissions(permissions, monthly):
+    from decimal import Decimal
+
+    from integrations.offices.pricing import tier_for
+
+    assert tier_for(permissions).monthly == Decimal(monthly)
+
+
+def test_the_billing_view_matches_a_hand_count(seeded, sandbox, owner, client):
+    account, _ = seeded
+    billed = [
+        r for r in sandbox.state.developer_keys() if r.status == "Enabled" and r.office is not None
+    ]
+    client.force_login(owner)
+    page = client.get(reverse("account_billing", args=[account.public_id])).content.decode()
+    csv = b"".join(
+        client.get(reverse("account_billing_csv", args=[account.public_id])).streaming_content
+    ).decode("utf-8-sig")
+    lines = csv.strip().splitlines()
+    assert "Basic ($15)" in page  # Patients read + Queries read: ReadAll and ApiQueries
+    assert f'<dd id="billed-count">{len(billed)} ' in page
+    assert f'<dd id="monthly-estimate">{15 * len(billed)} USD</dd>' in page
+    assert len(lines) == 1 + len(billed) and lines[0].startswith("key_last4,dev_ref_id")
+    assert sum(line.endswith(",yes") for line in lines) == 1  # the Down Office, failing 10 days

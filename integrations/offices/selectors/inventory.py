@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.http import Http404
@@ -18,6 +19,8 @@ from integrations.offices.models import (
     PortalKey,
     PortalSync,
 )
+from integrations.offices.pricing import SOURCE as PRICING_SOURCE
+from integrations.offices.pricing import PriceTier, tier_for
 
 
 @dataclass
@@ -78,3 +81,33 @@ def get_portal_key(account: DeveloperAccount, public_id) -> PortalKey:
     if found is None:
         raise Http404("No such key at Open Dental.")
     return found
+
+
+@dataclass
+class Billing:
+    """An account's Open Dental bill as odportal can estimate it."""
+
+    tier: PriceTier
+    permissions: list[str]
+    billed: list[PortalKey]
+    idle_billed: list[tuple[PortalKey, CustomerKey]]
+    synced: bool
+    source: str = PRICING_SOURCE
+
+    @property
+    def monthly_estimate(self) -> Decimal:
+        return self.tier.monthly * len(self.billed)
+
+
+def account_billing(account: DeveloperAccount, permissions: set[str]) -> Billing:
+    """Keys enabled and assigned at Open Dental (billed), the tier ``permissions`` (those the
+    account's requests need) imply, the monthly estimate, and the billed keys whose office
+    fails."""
+    found = account_inventory(account)
+    billed = [
+        p
+        for p in PortalKey.objects.filter(account=account).order_by("date_created", "id")
+        if p.is_enabled and p.date_time_assigned is not None
+    ]
+    synced = found.sync is not None and found.sync.synced_at is not None
+    return Billing(tier_for(permissions), sorted(permissions), billed, found.idle_billed, synced)

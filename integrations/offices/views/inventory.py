@@ -15,6 +15,8 @@ from integrations.accounts.views import account_page_context
 from integrations.offices import forms
 from integrations.offices.selectors import inventory as selectors
 from integrations.offices.services import inventory as services
+from integrations.offices.services.health import required_permissions
+from odportal.lib.csv import csv_download
 
 PORTAL_KEY_ACTIONS = ("adopt", "disable", "known")
 
@@ -70,3 +72,31 @@ def _perform(request: HttpRequest, account, portal_key, action: str) -> str:
     office = form.cleaned_data["office"]
     services.portal_key_adopt(portal_key=portal_key, office=office, actor=request.user)
     return f"Key …{portal_key.last4} is now {office.name}'s current key."
+
+
+def _billing(account) -> selectors.Billing:
+    needed = required_permissions(list(account.requested_permissions.all()))
+    return selectors.account_billing(account, needed)
+
+
+@require_GET
+def account_billing(request: HttpRequest, public_id) -> HttpResponse:
+    """Enabled keys, the implied price tier, the monthly estimate, the idle but billed keys."""
+    account = get_account_for_user(request.user, public_id)
+    ctx = account_page_context(request, account, "billing", billing=_billing(account))
+    return render(request, "offices/billing.html", ctx)
+
+
+@require_GET
+def account_billing_csv(request: HttpRequest, public_id) -> HttpResponse:
+    """The billed keys as CSV: one line per key with the tier's monthly price."""
+    account = get_account_for_user(request.user, public_id)
+    billing = _billing(account)
+    idle = {p.pk for p, _ in billing.idle_billed}
+    header = ["key_last4", "dev_ref_id", "assigned", "tier", "monthly_usd", "office_failing"]
+    rows = (
+        [f"…{p.last4}", p.dev_ref_id, p.date_time_assigned.isoformat(), billing.tier.name,
+         str(billing.tier.monthly), "yes" if p.pk in idle else "no"]
+        for p in billing.billed
+    )  # fmt: skip
+    return csv_download(f"billing-{account.public_id}.csv", header, rows)
