@@ -193,3 +193,16 @@ def test_without_a_portal_key_the_forms_say_the_change_is_local(office, key, own
     key.refresh_from_db()
     assert (key.status, key.portal_action) == (KeyStatus.DISABLED_BY_DEVELOPER, "")
     assert AuditEvent.objects.get(action="key.disable").detail["where"] == "odportal only"
+
+
+def test_rotating_disables_the_old_key_at_open_dental_too(portal_office, sandbox, owner):
+    from tests.factories import random_key
+
+    old, plain = _current(portal_office), portal_office.manifest["customer_key"]
+    new = portal.customer_key_rotate(key=old, new_key=random_key(), actor=owner, reason="leak")
+    old.refresh_from_db()
+    assert (old.status, old.portal_action) == (KeyStatus.DISABLED_BY_DEVELOPER, "disable")
+    portal.key_portal_apply(key_id=old.pk)
+    old.refresh_from_db()
+    assert old.portal_action == "" and new.is_current
+    assert _listed_status(sandbox, plain) == "DisabledByDeveloper"

@@ -70,6 +70,20 @@ def customer_key_enable(
     return _request(key, PortalAction.ENABLE, actor, reason)
 
 
+@transaction.atomic
+@sensitive_variables("new_key")
+def customer_key_rotate(
+    *, key: CustomerKey, new_key: str, actor: AbstractBaseUser | None, reason: str = ""
+) -> CustomerKey:
+    """Replace a key with a new one; with a portal key on the account the old key is then
+    disabled at Open Dental too (pending until confirmed; it is already disabled here)."""
+    keys.key_refuse_while_pending(key)
+    new = keys.customer_key_rotate(key=key, new_key=new_key, actor=actor, reason=reason)
+    if key.office.account.has_portal_key:
+        _request(key, PortalAction.DISABLE, actor, reason or "rotated")
+    return new
+
+
 @sensitive_variables("created")
 def customer_key_generate(*, office: Office, actor: AbstractBaseUser | None) -> CustomerKey:
     """Create a customer key for the office at Open Dental (POST /apikeys, DevRefId = the

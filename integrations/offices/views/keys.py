@@ -174,7 +174,7 @@ def _perform_key_action(action: str, key, data: dict, actor) -> str:
             return f"Enabling key …{key.last4} at Open Dental; its row shows the outcome."
         return f"Key …{key.last4} enabled and is the current key again."
     if action == "rotate":
-        new = key_services.customer_key_rotate(
+        new = portal_services.customer_key_rotate(
             key=key, new_key=data["customer_key"], actor=actor, reason=reason
         )
         return f"Key …{key.last4} replaced by …{new.last4}."
