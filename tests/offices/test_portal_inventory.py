@@ -163,3 +163,30 @@ def test_the_billing_view_matches_a_hand_count(seeded, sandbox, owner, client):
     assert f'<dd id="monthly-estimate">{15 * len(billed)} USD</dd>' in page
     assert len(lines) == 1 + len(billed) and lines[0].startswith("key_last4,dev_ref_id")
     assert sum(line.endswith(",yes") for line in lines) == 1  # the Down Office, failing 10 days
+
+
+@pytest.mark.parametrize("page", ["account_portal_keys", "account_billing"])
+def test_the_inventory_pages_read_a_fixed_number_of_queries(seeded, owner, client, page):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from odportal.lib import crypto
+
+    account, _ = seeded
+    client.force_login(owner)
+    url = reverse(page, args=[account.public_id])
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    before = count()
+    for _ in range(5):
+        plain = random_key()
+        PortalKey.objects.create(
+            account=account, key_encrypted=crypto.encrypt(plain), last4=plain[-4:],
+            key_hash=crypto.key_hash(plain), key_status="Enabled",
+            date_time_assigned=timezone.now(),
+        )  # fmt: skip
+    assert count() == before
