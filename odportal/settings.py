@@ -252,6 +252,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 6 * 3600.0,
         "options": {"expires": 6 * 3600 - 60},
     },
+    "resume-stale-key-changes": {
+        "task": "offices.key_portal_resume",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
     "sync-portal-inventories": {
         "task": "offices.portal_inventories",
         "schedule": float(env_int("ODPORTAL_PORTAL_SYNC_INTERVAL_S", 3600)),
@@ -282,6 +287,8 @@ KEY_MOVE_PENDING_MINUTES = 15  # Open Dental: a moved key can take up to 15 minu
 PORTAL_IDLE_BILLED_DAYS = env_int("ODPORTAL_PORTAL_IDLE_BILLED_DAYS", 7)
 KEY_PORTAL_MAX_ATTEMPTS = env_int("ODPORTAL_KEY_PORTAL_MAX_ATTEMPTS", 5)
 KEY_PORTAL_BACKOFF_S = float(env_str("ODPORTAL_KEY_PORTAL_BACKOFF_S", "5"))
+# A portal change still pending after this long is sent again (its message was lost).
+KEY_PORTAL_STALE_AFTER_S = env_int("ODPORTAL_KEY_PORTAL_STALE_AFTER_S", 3600)
 KEY_PORTAL_BACKOFF_MAX_S = float(env_str("ODPORTAL_KEY_PORTAL_BACKOFF_MAX_S", "300"))
 
 # Error pages and reports hide marked POST fields and locals even with DEBUG on, and the

@@ -68,6 +68,12 @@ def key_portal_task(self, key_id: int) -> None:
         raise self.retry(countdown=retry_in, max_retries=None)
 
 
+@shared_task(name="offices.key_portal_resume", **SWEEP_TASK)
+def key_portal_resume_task() -> int:
+    """Send again the key changes whose portal task was lost."""
+    return portal.key_portal_resend_stale()
+
+
 @shared_task(name="offices.portal_inventories", **SWEEP_TASK)
 def portal_inventories_task() -> int:
     """Send one inventory sync per account with a Developer Portal key."""

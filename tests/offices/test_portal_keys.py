@@ -206,3 +206,26 @@ def test_rotating_disables_the_old_key_at_open_dental_too(portal_office, sandbox
     old.refresh_from_db()
     assert old.portal_action == "" and new.is_current
     assert _listed_status(sandbox, plain) == "DisabledByDeveloper"
+
+
+def test_a_change_pending_too_long_is_sent_again_and_lands_once(portal_office, sandbox, owner):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from odportal.celery import app
+
+    key, plain = _current(portal_office), portal_office.manifest["customer_key"]
+    portal.customer_key_disable(key=key, actor=owner, reason="x")  # its message never sent
+    fresh = portal.key_portal_resend_stale()
+    CustomerKey.objects.filter(pk=key.pk).update(
+        portal_requested_at=timezone.now() - timedelta(hours=2)
+    )
+    app.control.purge()
+    assert (fresh, portal.key_portal_resend_stale()) == (0, 1)
+    app.control.purge()
+    sandbox.state.reset_stats()
+    portal.key_portal_apply(key_id=key.pk)
+    portal.key_portal_apply(key_id=key.pk)  # a second copy: nothing pending, nothing sent
+    assert sandbox.state.stats()["portal_requests"]["PUT"] == 1
+    assert _listed_status(sandbox, plain) == "DisabledByDeveloper"

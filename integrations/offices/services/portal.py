@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -126,6 +127,21 @@ def _request(
     )
     transaction.on_commit(lambda: key_portal_send(key.pk))
     return key
+
+
+def key_portal_resend_stale(*, limit: int = 100) -> int:
+    """From beat: send again the portal changes pending longer than KEY_PORTAL_STALE_AFTER_S
+    (their message lost with a broker restart, say). Safe: each attempt reads Open Dental
+    first, so a second copy never sends twice what one did."""
+    cutoff = timezone.now() - timedelta(seconds=settings.KEY_PORTAL_STALE_AFTER_S)
+    stale = CustomerKey.objects.exclude(portal_action=PortalAction.NONE).filter(
+        portal_requested_at__lt=cutoff
+    )
+    key_ids = list(stale.order_by("pk").values_list("pk", flat=True)[:limit])
+    for key_id in key_ids:
+        app.send_task(KEY_PORTAL_TASK, args=[key_id])
+    CustomerKey.objects.filter(pk__in=key_ids).update(portal_requested_at=timezone.now())
+    return len(key_ids)
 
 
 def key_portal_send(key_id: int) -> None:
