@@ -259,6 +259,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "options": {"expires": 3600 - 60},
     },
+    "resume-stale-key-changes": {
+        "task": "offices.key_portal_resume",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
+    "sync-portal-inventories": {
+        "task": "offices.portal_inventories",
+        "schedule": float(env_int("ODPORTAL_PORTAL_SYNC_INTERVAL_S", 3600)),
+        "options": {"expires": max(env_int("ODPORTAL_PORTAL_SYNC_INTERVAL_S", 3600) - 60, 1)},
+    },
     "resume-stale-imports": {
         "task": "offices.imports_resume",
         "schedule": float(SWEEP_INTERVAL_S),
@@ -287,6 +297,15 @@ POLL_RUN_RETENTION_DAYS = env_int("ODPORTAL_POLL_RUN_RETENTION_DAYS", 14)
 POLL_RUN_FAILURE_RETENTION_DAYS = env_int("ODPORTAL_POLL_RUN_FAILURE_RETENTION_DAYS", 60)
 POLL_RUN_PRUNE_BATCH = env_int("ODPORTAL_POLL_RUN_PRUNE_BATCH", 1000)
 KEY_MOVE_PENDING_MINUTES = 15  # Open Dental: a moved key can take up to 15 minutes to work.
+# A disable or enable sent to the Developer Portal: attempts in all (transient faults only) and
+# the backoff's base and cap in seconds (full jitter, doubling per attempt).
+# The inventory page flags keys enabled (billed) at Open Dental whose office has failed longer.
+PORTAL_IDLE_BILLED_DAYS = env_int("ODPORTAL_PORTAL_IDLE_BILLED_DAYS", 7)
+KEY_PORTAL_MAX_ATTEMPTS = env_int("ODPORTAL_KEY_PORTAL_MAX_ATTEMPTS", 5)
+KEY_PORTAL_BACKOFF_S = float(env_str("ODPORTAL_KEY_PORTAL_BACKOFF_S", "5"))
+# A portal change still pending after this long is sent again (its message was lost).
+KEY_PORTAL_STALE_AFTER_S = env_int("ODPORTAL_KEY_PORTAL_STALE_AFTER_S", 3600)
+KEY_PORTAL_BACKOFF_MAX_S = float(env_str("ODPORTAL_KEY_PORTAL_BACKOFF_MAX_S", "300"))
 
 # Error pages and reports hide marked POST fields and locals even with DEBUG on, and the
 # passwords inside DATABASE_URL / REDIS_URL.

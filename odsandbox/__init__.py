@@ -98,9 +98,17 @@ Choices made where the real behaviour is unknown ([U]) or inferred ([I]):
   answer inside SQL (combined with the query's own LIMIT). Past ``request_timeout_s``: 504.
 - Keys: the public test pair maps to "Open Dental Test Office" (listed in the manifest under
   ``test_office``, not in ``offices``); its customer key also accepts our developer key. Key
-  status changes (portal PUT, faults) take effect on the next request (the real gateway may
-  take minutes). Developer Portal PUT cannot re-enable a key disabled by the customer or HQ
-  (400). Unassigned keys are 401 "Customer key is not assigned to an office.".
+  status changes through faults take effect on the next request; through the Developer Portal
+  PUT after ``portal_propagation_s`` (default 0; the real gateway may take minutes, [I]); the
+  portal lists the new status at once. Developer Portal PUT cannot re-enable a key disabled by
+  the customer or HQ (400). Unassigned keys are 401 "Customer key is not assigned to an
+  office.".
+- Developer Portal (newer page): every key carries ``DevRefId`` ("" unless set; the offices'
+  own keys start with ""). POST /apikeys takes an optional body ``{"DevRefId": ...}`` ([U]:
+  the page shows DevRefId on keys, not on the POST). PUT takes ``CustomerKey`` plus optional
+  ``KeyStatus`` and ``DevRefId``; neither is 400. Portal faults (``/_sandbox/portal/faults``):
+  ``reject_portal_key`` (401 "Invalid developer portal key.", as after a reset), ``status_500``,
+  ``timeout`` (504 after ``request_timeout_s``), applied after the key check.
 - Faults: ``html_error`` is a 502 HTML page; ``status_429`` is a 429 with Retry-After 1;
   ``timeout`` waits for ``request_timeout_s`` then 504 (``timeout_immediate`` answers at once);
   ``times`` limits response faults to the next n requests. eConnector-down applies only to

@@ -26,6 +26,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--report-latency-ms", type=int, default=250)
     p.add_argument("--request-timeout-s", type=float, default=60.0)
     p.add_argument(
+        "--portal-propagation-s",
+        type=float,
+        default=0.0,
+        help="seconds before a Developer Portal status change reaches customer calls",
+    )
+    p.add_argument(
         "--allow-charset", action="store_true", help="accept 'application/json; charset=utf-8' too"
     )
     p.add_argument("--control", action="store_true", help="mount the /_sandbox control API")
@@ -49,6 +55,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         request_timeout_s=args.request_timeout_s,
         strict_content_type=not args.allow_charset,
         report_latency_ms=args.report_latency_ms,
+        portal_propagation_s=args.portal_propagation_s,
     )
 
 

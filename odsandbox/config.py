@@ -104,6 +104,8 @@ class SandboxConfig:
     # subscriptions, and the timeout of each webhook POST. Tests use a fast tick.
     events_tick_s: float = 1.0
     events_timeout_s: float = 5.0
+    # Seconds before a status set through the Developer Portal reaches customer calls.
+    portal_propagation_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.over_limit not in OVER_LIMIT_CHOICES:

@@ -32,6 +32,7 @@ def control_routes() -> list[Route]:
         Route(office + "/aging-totals", _guard(_aging_totals), methods=["GET"]),
         Route(office + "/touch", _guard(_touch), methods=["POST"]),
         Route(PREFIX + "/keys/{customer_key}/assign", _guard(_assign), methods=["POST"]),
+        Route(PREFIX + "/portal/faults", _guard(_portal_faults), methods=["GET", "POST"]),
         Route(PREFIX + "/stats", _guard(_stats), methods=["GET"]),
         Route(PREFIX + "/stats/reset", _guard(_stats_reset), methods=["POST"]),
         Route(PREFIX + "/manifest", _guard(_manifest), methods=["GET"]),
@@ -103,6 +104,12 @@ async def _assign(request: Request) -> Response:
     office_key = str((await _body(request))["office_key"])
     record = await anyio.to_thread.run_sync(state.assign_key, key, office_key)
     return JSONResponse(record.portal_json())
+
+
+async def _portal_faults(request: Request) -> Response:
+    """Developer Portal faults: POST a partial update (``{"reset": true}`` clears), GET reads."""
+    changes = await _body(request) if request.method == "POST" else {}
+    return JSONResponse(_state(request).set_portal_faults(**changes))
 
 
 async def _stats(request: Request) -> Response:

@@ -7,12 +7,13 @@ money as JSON numbers; derived read-only fields are lower camel case (``priProvA
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
 from odsandbox.config import ALL_PERMISSIONS
 from odsandbox.data import BILLING_TYPES, CONTACT_METHOD, GENDER, PAT_STATUS, POSITION, YN
@@ -415,17 +416,24 @@ async def _sql_command(request: Request) -> str:
 
 
 async def portal(request: Request) -> Response:
-    """Developer Portal /apikeys (GET list, POST create, PUT status) with the portal key."""
+    """Developer Portal /apikeys (GET list, POST create, PUT status/DevRefId) with the portal
+    key; the portal's own faults (``SandboxState.portal_faults``) apply after the key check."""
     state = request.app.state.sandbox
     try:
         check_content_type(request, state.config.strict_content_type)
         dev, portal_key = parse_authorization(request)
         _portal_auth(state, dev, portal_key)
+        state.portal_requests[request.method] += 1  # authenticated portal calls, by method
+        fault = await _portal_fault(state)
+        if fault is not None:
+            return fault
         if request.method == "GET":
             return json_response([r.portal_json() for r in state.developer_keys()])
+        body = await _portal_body(request)
         if request.method == "POST":
-            return json_response(state.create_key().portal_json(), status=201)
-        return json_response(await _portal_put(request, state))
+            dev_ref_id = _optional_text(body, "DevRefId")
+            return json_response(state.create_key(dev_ref_id or "").portal_json(), status=201)
+        return json_response(_portal_put(body, state))
     except ApiError as exc:
         return exc.response()
 
@@ -438,21 +446,53 @@ def _portal_auth(state: SandboxState, dev: str, portal_key: str) -> None:
         raise _api_error(401, str(exc)) from None
 
 
-async def _portal_put(request: Request, state: SandboxState) -> dict[str, str]:
-    """PUT /apikeys: the developer enables or disables one of its keys."""
+async def _portal_fault(state: SandboxState) -> Response | None:
+    """The injected portal fault's response (500 or a timeout's 504), if any."""
+    faults = state.portal_faults
+    if faults.latency_ms:
+        await asyncio.sleep(faults.latency_ms / 1000)
+    fault = faults.active_response_fault()
+    if fault == "status_500":
+        return PlainTextResponse("An unexpected error has occurred.", status_code=500)
+    if fault == "timeout":
+        if not faults.timeout_immediate:
+            await asyncio.sleep(state.config.request_timeout_s)
+        return PlainTextResponse("Gateway Time-out", status_code=504)
+    return None
+
+
+async def _portal_body(request: Request) -> dict[str, Any]:
+    """The JSON object body of a POST or PUT (empty when absent)."""
     try:
         body = json.loads(await request.body() or b"{}")
     except json.JSONDecodeError:
         raise _api_error(400, "Request body is not valid JSON.") from None
-    key, status = body.get("CustomerKey"), body.get("KeyStatus")
-    if status not in ("Enabled", "DisabledByDeveloper"):
+    if not isinstance(body, dict):
+        raise _api_error(400, "Request body must be a JSON object.")
+    return body
+
+
+def _optional_text(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise _api_error(400, f"{name} must be a string.")
+    return value
+
+
+def _portal_put(body: dict[str, Any], state: SandboxState) -> dict[str, str]:
+    """PUT /apikeys: the developer enables or disables a key and/or sets its DevRefId."""
+    key = body.get("CustomerKey")
+    status, dev_ref_id = _optional_text(body, "KeyStatus"), _optional_text(body, "DevRefId")
+    if status is None and dev_ref_id is None:
+        raise _api_error(400, "Nothing to update: give KeyStatus or DevRefId.")
+    if status is not None and status not in ("Enabled", "DisabledByDeveloper"):
         raise _api_error(400, "KeyStatus must be Enabled or DisabledByDeveloper.")
-    record = state.keys.get(key)
+    record = state.keys.get(key) if isinstance(key, str) else None
     if record is None or record.developer_key != state.developer_key:
         raise _api_error(400, "CustomerKey not found for this developer.")
     if record.status in ("DisabledByCustomer", "DisabledByHQ") and status == "Enabled":
         raise _api_error(400, f"Key is {record.status}; only the office or HQ can re-enable it.")
-    return state.set_key_status(key, status).portal_json()
+    return state.portal_update(key, status, dev_ref_id).portal_json()
 
 
 def _int(params: dict[str, str], name: str) -> int:

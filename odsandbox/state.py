@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -63,6 +64,18 @@ class Office:
         return cap * 10 if "ApiEnterprise" in self.permissions else cap
 
 
+ENABLED_STATUSES = ("Enabled", "EnabledReadOnly")
+
+
+@dataclass
+class PortalFaults(Faults):
+    """Faults of the Developer Portal (/apikeys): ``status_500``, ``timeout`` (504 after the
+    request time limit, or at once with ``timeout_immediate``), ``latency_ms``, ``times``, and
+    ``reject_portal_key`` (401 as for a reset portal key)."""
+
+    reject_portal_key: bool = False
+
+
 @dataclass
 class KeyRecord:
     """A customer key as HQ knows it."""
@@ -74,6 +87,18 @@ class KeyRecord:
     date_created: date
     date_disabled: date | None = None
     datetime_assigned: datetime | None = None
+    dev_ref_id: str = ""
+    # What the API gateway still enforces until a portal change propagates: (status, until).
+    enforced: tuple[str, float] | None = None
+
+    def gateway_status(self, now: float | None = None) -> str:
+        """The status customer calls see: the previous one until a portal change propagates."""
+        if self.enforced is not None:
+            status, until = self.enforced
+            if (now if now is not None else time.monotonic()) < until:
+                return status
+            self.enforced = None
+        return self.status
 
     def portal_json(self) -> dict[str, str]:
         """The Developer Portal's representation of the key."""
@@ -81,6 +106,7 @@ class KeyRecord:
         return {
             "CustomerKey": self.customer_key,
             "KeyStatus": self.status,
+            "DevRefId": self.dev_ref_id,
             "DateCreated": self.date_created.isoformat(),
             "DateDisabled": self.date_disabled.isoformat() if self.date_disabled else "0001-01-01",
             "DateTimeAssigned": assigned.strftime("%Y-%m-%d %H:%M:%S")
@@ -113,6 +139,8 @@ class SandboxState:
         self.key_stats: dict[str, KeyStats] = {}
         self.total_requests = 0
         self.keys: dict[str, KeyRecord] = {}
+        self.portal_faults = PortalFaults()
+        self.portal_requests: dict[str, int] = {"GET": 0, "POST": 0, "PUT": 0}
         self.offices: list[Office] = []
         for index, spec in enumerate(default_office_specs(config)):
             key = random_key(seeded_rng(config.seed, "customer", index))
@@ -157,15 +185,16 @@ class SandboxState:
             raise AuthError("Invalid customer key.")
         if record.office is None:
             raise AuthError("Customer key is not assigned to an office.")
-        if record.status not in ("Enabled", "EnabledReadOnly"):
-            raise AuthError(f"Customer key is disabled ({record.status}).")
+        status = record.gateway_status()
+        if status not in ENABLED_STATUSES:
+            raise AuthError(f"Customer key is disabled ({status}).")
         return record
 
     def check_portal(self, developer_key: str, portal_key: str) -> None:
         """Validate Developer Portal credentials; AuthError otherwise."""
         if developer_key != self.developer_key:
             raise AuthError("Invalid developer key.")
-        if portal_key != self.developer_portal_key:
+        if portal_key != self.developer_portal_key or self.portal_faults.reject_portal_key:
             raise AuthError("Invalid developer portal key.")
 
     def interval_for(self, record: KeyRecord) -> float:
@@ -196,11 +225,13 @@ class SandboxState:
             "requests": self.total_requests,
             "throttle_violations": sum(s.violations for s in self.key_stats.values()),
             "per_key": per_key,
+            "portal_requests": dict(self.portal_requests),
         }
 
     def reset_stats(self) -> None:
         """Zero all counters and forget throttle history."""
         self.total_requests = 0
+        self.portal_requests = dict.fromkeys(self.portal_requests, 0)
         self.key_stats.clear()
         self.throttle.reset()
 
@@ -232,24 +263,45 @@ class SandboxState:
         office = self.office_for(customer_key)
         return {**office.faults.as_dict(), "key_status": self.keys[customer_key].status}
 
-    def set_key_status(self, customer_key: str, status: str) -> KeyRecord:
-        """Set a key's status (takes effect on the next request)."""
+    def set_key_status(self, customer_key: str, status: str, delay_s: float = 0.0) -> KeyRecord:
+        """Set a key's status; customer calls see it after ``delay_s`` (0: the next request)."""
         if status not in KEY_STATUSES:
             raise ValueError(f"KeyStatus must be one of {', '.join(KEY_STATUSES)}")
         record = self.keys[customer_key]
+        previous = record.gateway_status()
         record.status = status
-        enabled = status in ("Enabled", "EnabledReadOnly")
+        record.enforced = (previous, time.monotonic() + delay_s) if delay_s > 0 else None
+        enabled = status in ENABLED_STATUSES
         record.date_disabled = None if enabled else date.today()
         return record
+
+    def portal_update(
+        self, customer_key: str, status: str | None, dev_ref_id: str | None
+    ) -> KeyRecord:
+        """Developer Portal PUT: status and/or DevRefId; a status change reaches customer calls
+        after ``config.portal_propagation_s``."""
+        record = self.keys[customer_key]
+        if dev_ref_id is not None:
+            record.dev_ref_id = dev_ref_id
+        if status is not None and status != record.status:
+            self.set_key_status(customer_key, status, self.config.portal_propagation_s)
+        return record
+
+    def set_portal_faults(self, **changes: Any) -> dict[str, Any]:
+        """Change the Developer Portal's faults (see PortalFaults); ``reset`` clears them."""
+        self.portal_faults.update(changes)
+        return self.portal_faults.as_dict()
 
     def set_permissions(self, customer_key: str, permissions: tuple[str, ...]) -> None:
         """Change the permissions HQ reports for the key's office."""
         self.office_for(customer_key).permissions = tuple(permissions)
 
-    def create_key(self) -> KeyRecord:
+    def create_key(self, dev_ref_id: str = "") -> KeyRecord:
         """A new, unassigned key for our developer (Developer Portal POST /apikeys)."""
         key = random_key(self._new_key_rng)
-        record = KeyRecord(key, self.developer_key, "Enabled", None, date.today())
+        record = KeyRecord(
+            key, self.developer_key, "Enabled", None, date.today(), dev_ref_id=dev_ref_id
+        )
         self.keys[key] = record
         return record
 

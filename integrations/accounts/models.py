@@ -64,6 +64,11 @@ class DeveloperAccount(models.Model):
     def has_developer_key(self) -> bool:
         return bool(self.developer_key_encrypted)
 
+    @property
+    def has_portal_key(self) -> bool:
+        """Key actions reach Open Dental's Developer Portal (it needs both keys)."""
+        return bool(self.portal_key_encrypted and self.developer_key_encrypted)
+
 
 class Role(models.TextChoices):
     OWNER = "owner", "Owner"

@@ -69,9 +69,38 @@ def demo_sandbox(*, port: int) -> Iterator:
         seed=2026,
         throttle_scale=settings.OPENDENTAL_THROTTLE_SCALE,
         data_dir=str(Path(settings.VAR_DIR) / "sandbox"),
+        # Its control API (/_sandbox/...: faults, manifest, key assignment) for a person trying
+        # the demo; the sandbox listens on loopback only, so nothing else can reach it.
+        control=True,
     )
     with running_sandbox(config, port=port if _port_free(port) else 0) as sandbox:
         yield sandbox
+
+
+CLOSED_OFFICE = "Old Town Dental (closed)"
+
+
+def demo_portal_seed(state) -> str:
+    """At the sandbox's Developer Portal: one key nobody tracks (enabled and assigned, so
+    billed) and one disabled there that odportal still tracks (a closed location's); returns
+    the latter. Deterministic: the sandbox's new keys follow its seed."""
+    first, last = state.offices[0].customer_key, state.offices[-1].customer_key
+    stray = state.create_key(dev_ref_id="reseller-2019")
+    state.assign_key(stray.customer_key, first)
+    closed = state.create_key(dev_ref_id="old-town")
+    state.assign_key(closed.customer_key, last)
+    state.set_key_status(closed.customer_key, "DisabledByDeveloper")
+    return closed.customer_key
+
+
+@transaction.atomic
+def demo_closed_office_ensure(*, user: AbstractBaseUser, customer_key: str) -> None:
+    """The closed location in the sandbox account, its key the one disabled at Open Dental."""
+    account = DeveloperAccount.objects.get(company_name=SANDBOX_COMPANY, membership__user=user)
+    if Office.objects.filter(account=account, name=CLOSED_OFFICE).exists():
+        return
+    office = office_create(account=account, actor=user, name=CLOSED_OFFICE, time_zone="UTC")
+    customer_key_add(office=office, key=customer_key, actor=user)
 
 
 def demo_user_ensure() -> AbstractBaseUser:

@@ -14,7 +14,7 @@ from integrations.offices.models import ApiMode, Office, OfficeStatus
 from integrations.offices.selectors.offices import OfficeFilters
 from integrations.offices.services.offices import base_url_validate
 from integrations.opendental import network
-from integrations.opendental.keys import KEY_HELP, KEY_RULE, is_key
+from integrations.opendental.keys import KEY_HELP, key_problem
 from odportal.lib.forms import SecretInput
 
 CUSTOMER_KEY_HELP = f"{KEY_HELP}, from the office's Open Dental (Setup > Advanced > API)."
@@ -158,9 +158,21 @@ class OfficeCreateForm(OfficeForm):
     class Meta(OfficeForm.Meta):
         fields = ["account", *OfficeForm.Meta.fields]
 
+    generate_key = forms.BooleanField(
+        required=False,
+        label="Generate its customer key at Open Dental now",
+        help_text="Needs the account's Developer Portal key; the office's IT then gets the key "
+        "from the office's onboarding page.",
+    )
+
     def __init__(self, *args, accounts=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["account"].queryset = accounts
+
+    def office_fields(self) -> dict:
+        fields = super().office_fields()
+        fields.pop("generate_key", None)
+        return fields
 
 
 class CustomerKeyForm(forms.Form):
@@ -171,9 +183,10 @@ class CustomerKeyForm(forms.Form):
     )
 
     def clean_customer_key(self) -> str:
-        key = self.cleaned_data["customer_key"]
-        if not is_key(key):
-            raise ValidationError(KEY_RULE)
+        key = self.cleaned_data["customer_key"]  # stripped, never cut
+        problem = key_problem(key)
+        if problem:
+            raise ValidationError(problem)
         return key
 
 
@@ -296,3 +309,15 @@ class ImportForm(forms.Form):
             "Every request carries the developer key and the office's customer key. Tick, "
             "choose the file again and import: rows already added are skipped."
         )
+
+
+class AdoptKeyForm(forms.Form):
+    """Track a key Open Dental lists as the current key of one of the account's offices."""
+
+    office = forms.ModelChoiceField(
+        queryset=Office.objects.none(), to_field_name="public_id", label="Office"
+    )
+
+    def __init__(self, *args, offices=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["office"].queryset = offices

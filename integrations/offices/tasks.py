@@ -15,7 +15,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from integrations.accounts.throttle import login_attempts_prune
-from integrations.offices.services import imports
+from integrations.offices.services import imports, inventory, portal
 from integrations.offices.services.aging import snapshots
 from integrations.offices.services.polling import (
     batch,
@@ -72,6 +72,34 @@ def import_job_task(self, job_id: int) -> None:
     """Import an upload's offices, resuming at the first row an earlier run left unprocessed."""
     # A redelivered or retried message keeps its id, so it takes back the job it held.
     imports.import_job_run(job_id, claimer=self.request.id or uuid.uuid4().hex)
+
+
+@shared_task(name=portal.KEY_PORTAL_TASK, **RUN_TASK)
+def key_portal_task(self, key_id: int) -> None:
+    """Carry a key's pending disable or enable to the Developer Portal; a transient fault is
+    retried with backoff (bounded by KEY_PORTAL_MAX_ATTEMPTS; a retry re-reads Open Dental
+    first, so it never sends twice what was done)."""
+    retry_in = portal.key_portal_apply(key_id=key_id, attempt=self.request.retries)
+    if retry_in is not None:
+        raise self.retry(countdown=retry_in, max_retries=None)
+
+
+@shared_task(name="offices.key_portal_resume", **SWEEP_TASK)
+def key_portal_resume_task() -> int:
+    """Send again the key changes whose portal task was lost."""
+    return portal.key_portal_resend_stale()
+
+
+@shared_task(name="offices.portal_inventories", **SWEEP_TASK)
+def portal_inventories_task() -> int:
+    """Send one inventory sync per account with a Developer Portal key."""
+    return inventory.portal_inventories_queue()
+
+
+@shared_task(name=inventory.INVENTORY_TASK, **SWEEP_TASK)
+def portal_inventory_task(account_id: int) -> int:
+    """Store what the account's Developer Portal lists (GET /apikeys)."""
+    return inventory.portal_inventory_sync(account_id=account_id)
 
 
 @shared_task(name="offices.imports_resume", **SWEEP_TASK)

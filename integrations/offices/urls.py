@@ -5,7 +5,7 @@ The routes of one office are a list included once under its prefix (as healthche
 
 from django.urls import include, path
 
-from integrations.offices.views import aging, imports, keys, offices, overview, polls
+from integrations.offices.views import aging, imports, inventory, keys, offices, overview, polls
 
 key_urls = [
     *[
@@ -20,6 +20,9 @@ office_urls = [
     path("edit/", offices.office_edit, name="office_edit"),
     path("poll/", polls.poll_now, name="office_poll"),
     path("keys/new/", keys.key_add, name="office_key_add"),
+    path("keys/generate/", keys.key_generate, name="office_key_generate"),
+    path("onboarding/", keys.office_onboarding, name="office_onboarding"),
+    path("onboarding/reveal/", keys.key_reveal, name="office_key_reveal"),
     path("keys/<uuid:key_id>/", include(key_urls)),
     path("aging/", aging.aging_report, name="office_aging"),
     path("aging.csv", aging.aging_csv, name="office_aging_csv"),
@@ -43,4 +46,33 @@ urlpatterns = [
         name="account_import_template",
     ),
     path("imports/<uuid:public_id>/", imports.import_job, name="import_job"),
+    path(
+        "developer-accounts/<uuid:public_id>/portal-keys/",
+        inventory.account_portal_keys,
+        name="account_portal_keys",
+    ),
+    path(
+        "developer-accounts/<uuid:public_id>/billing/",
+        inventory.account_billing,
+        name="account_billing",
+    ),
+    path(
+        "developer-accounts/<uuid:public_id>/billing.csv",
+        inventory.account_billing_csv,
+        name="account_billing_csv",
+    ),
+    path(
+        "developer-accounts/<uuid:public_id>/portal-keys/sync/",
+        inventory.account_portal_keys_sync,
+        name="account_portal_keys_sync",
+    ),
+    *[
+        path(
+            f"developer-accounts/<uuid:public_id>/portal-keys/<uuid:key_id>/{action}/",
+            inventory.portal_key_action,
+            {"action": action},
+            name=f"portal_key_{action}",
+        )
+        for action in inventory.PORTAL_KEY_ACTIONS
+    ],
 ]

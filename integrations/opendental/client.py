@@ -748,16 +748,33 @@ class DeveloperPortalClient(_ApiClient):
         """apideveloperportal.html: GET /apikeys."""
         return [ApiKey.from_json(row) for row in self._list("/apikeys")]
 
-    def api_key_create(self) -> ApiKey:
-        """apideveloperportal.html: POST /apikeys (retried only if surely not received)."""
-        return ApiKey.from_json(self.request("POST", "/apikeys", body={}, idempotent=False))
+    def api_key_find(self, customer_key: str) -> ApiKey | None:
+        """apideveloperportal.html: GET /apikeys, the one entry for ``customer_key`` (or None)."""
+        return next((k for k in self.api_keys() if k.customer_key == customer_key), None)
+
+    def api_key_create(self, dev_ref_id: str | None = None) -> ApiKey:
+        """apideveloperportal.html: POST /apikeys, optionally with the developer's DevRefId
+        (retried only if surely not received)."""
+        body = {"DevRefId": dev_ref_id} if dev_ref_id else {}
+        return ApiKey.from_json(self.request("POST", "/apikeys", body=body, idempotent=False))
+
+    def api_key_update(
+        self, customer_key: str, *, key_status: str | None = None, dev_ref_id: str | None = None
+    ) -> None:
+        """apideveloperportal.html: PUT /apikeys with CustomerKey and optional KeyStatus
+        (Enabled or DisabledByDeveloper) and DevRefId."""
+        if key_status is not None and key_status not in PORTAL_KEY_STATUSES:
+            raise ValueError(f"status must be one of {sorted(PORTAL_KEY_STATUSES)}")
+        if key_status is None and dev_ref_id is None:
+            raise ValueError("give key_status or dev_ref_id")
+        body = {"CustomerKey": customer_key}
+        body |= {"KeyStatus": key_status} if key_status is not None else {}
+        body |= {"DevRefId": dev_ref_id} if dev_ref_id is not None else {}
+        self.request("PUT", "/apikeys", body=body, expect_json=False)
 
     def api_key_set_status(self, customer_key: str, status: str) -> None:
         """apideveloperportal.html: PUT /apikeys with KeyStatus Enabled or DisabledByDeveloper."""
-        if status not in PORTAL_KEY_STATUSES:
-            raise ValueError(f"status must be one of {sorted(PORTAL_KEY_STATUSES)}")
-        body = {"CustomerKey": customer_key, "KeyStatus": status}
-        self.request("PUT", "/apikeys", body=body, expect_json=False)
+        self.api_key_update(customer_key, key_status=status)
 
 
 __all__ = [

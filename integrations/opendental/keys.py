@@ -11,6 +11,15 @@ KEY_HELP = "16 letters and digits"
 _KEY_RE = re.compile(KEY_PATTERN)
 
 
+def key_problem(value: str) -> str | None:
+    """Why ``value`` is not an Open Dental key, in words (None when it is one)."""
+    if is_key(value):
+        return None
+    if len(value) != KEY_LENGTH:
+        return f"The key has {len(value)} characters: {KEY_RULE}"
+    return f"The key contains something other than letters and digits: {KEY_RULE}"
+
+
 def is_key(value: str) -> bool:
     """True when ``value`` has the shape of an Open Dental key (nothing stripped or cut)."""
     return _KEY_RE.fullmatch(value) is not None

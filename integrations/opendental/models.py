@@ -370,10 +370,17 @@ class ApiKey:
     date_created: date | None
     date_disabled: date | None
     date_time_assigned: datetime | None
+    # The developer's own reference for the key (newer portal page; "" where not reported).
+    dev_ref_id: str = ""
 
     @property
     def last4(self) -> str:
         return self.customer_key[-4:]
+
+    @property
+    def is_assigned(self) -> bool:
+        """An office has pasted the key (HQ links it to that office)."""
+        return self.date_time_assigned is not None
 
     @classmethod
     def from_json(cls, data: Any) -> ApiKey:
@@ -384,4 +391,5 @@ class ApiKey:
             date_created=f.day("DateCreated", None),
             date_disabled=f.day("DateDisabled", None),
             date_time_assigned=f.moment("DateTimeAssigned", None),
+            dev_ref_id=f.text("DevRefId", ""),
         )

@@ -22,6 +22,8 @@ def test_demo_shows_an_office_ok_with_current_aging_and_every_kind_of_status(tmp
     assert "Bright Smiles Dental: OK · aging 800 guarantors" in out
     assert "Riverside Dental Care: eConnector down" in out
     assert "Summit Orthodontics: Key disabled" in out
+    # A closed location whose key the vendor disabled in the Developer Portal.
+    assert "Old Town Dental (closed): Key disabled" in out
     assert "Sandbox offices: 5 rows: 0 created, 5 skipped" in out
 
 

@@ -247,7 +247,7 @@ def test_move_accepts_any_office_of_the_account_and_keeps_the_pick_on_errors(
     assert CustomerKey.objects.get(pk=key.pk).office == far
 
 
-def test_poll_now_queues_a_health_run(owner_client, office, owner):
+def test_poll_now_queues_a_health_run(owner_client, office, key, owner):
     response = owner_client.post(
         reverse("office_poll", args=[office.public_id]), {"kind": "health"}
     )
@@ -256,7 +256,7 @@ def test_poll_now_queues_a_health_run(owner_client, office, owner):
     assert run.kind == PollKind.HEALTH and run.requested_by == owner
 
 
-def test_refresh_aging_over_htmx_returns_a_live_badge(owner_client, office):
+def test_refresh_aging_over_htmx_returns_a_live_badge(owner_client, office, key):
     url = reverse("office_poll", args=[office.public_id])
     response = owner_client.post(url, {"kind": "aging"}, headers=HX)
     run = PollRun.objects.get(office=office, kind=PollKind.AGING)
@@ -265,7 +265,7 @@ def test_refresh_aging_over_htmx_returns_a_live_badge(owner_client, office):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_poll_now_says_workers_unavailable_when_the_broker_is_down(client, owner, office):
+def test_poll_now_says_workers_unavailable_when_the_broker_is_down(client, owner, office, key):
     client.force_login(owner)
     boom = WorkersUnavailable("connection refused")
     with mock.patch("integrations.offices.services.polling.dispatch.run_send", side_effect=boom):
@@ -326,7 +326,7 @@ def test_enabling_a_key_the_office_disabled_explains_who_can_really_enable_it(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_nine_concurrent_refresh_now_clicks_queue_one_run_and_never_fail(owner, office):
+def test_nine_concurrent_refresh_now_clicks_queue_one_run_and_never_fail(owner, office, key):
     from django.test import Client
 
     from tests.helpers import at_once

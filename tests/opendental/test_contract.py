@@ -467,6 +467,19 @@ def test_the_developer_portal_lists_creates_and_toggles_keys(sandbox):
     client.clinics()
 
 
+def test_the_portal_creates_a_key_with_a_dev_ref_id_and_updates_it(sandbox):
+    manifest = sandbox.manifest
+    portal = DeveloperPortalClient(
+        sandbox.base_url, manifest["developer_key"], manifest["developer_portal_key"]
+    )
+    created = portal.api_key_create(dev_ref_id="OFF-1")
+    portal.api_key_update(created.customer_key, dev_ref_id="OFF-2")
+    found = portal.api_key_find(created.customer_key)
+    assert created.dev_ref_id == "OFF-1" and not created.is_assigned
+    assert found is not None and (found.dev_ref_id, found.key_status) == ("OFF-2", "Enabled")
+    assert portal.api_key_find("NoSuchKey0000000") is None
+
+
 def test_the_portal_rejects_a_wrong_portal_key(sandbox):
     portal = DeveloperPortalClient(
         sandbox.base_url, sandbox.manifest["developer_key"], "WrongPortalKey00", max_retries=0

@@ -220,6 +220,59 @@ def test_developer_portal_rejects_a_wrong_portal_key(sandbox: RunningSandbox) ->
     assert r.status_code == 401
 
 
+def _portal(sandbox: RunningSandbox) -> httpx.Client:
+    m = sandbox.manifest
+    headers = _headers(m["developer_key"], m["developer_portal_key"])
+    return httpx.Client(base_url=sandbox.base_url, headers=headers, timeout=10)
+
+
+def test_every_portal_key_carries_a_dev_ref_id_set_on_post_or_put(sandbox: RunningSandbox) -> None:
+    portal = _portal(sandbox)
+    created = portal.post("/apikeys", json={"DevRefId": "office-42"}).json()
+    plain = portal.post("/apikeys").json()
+    renamed = portal.put(
+        "/apikeys", json={"CustomerKey": plain["CustomerKey"], "DevRefId": "office-43"}
+    )
+    empty = portal.put("/apikeys", json={"CustomerKey": plain["CustomerKey"]})
+    listed = {k["CustomerKey"]: k for k in portal.get("/apikeys").json()}
+    assert all("DevRefId" in k for k in listed.values())
+    assert listed[created["CustomerKey"]]["DevRefId"] == "office-42"
+    assert renamed.status_code == 200 and renamed.json()["KeyStatus"] == "Enabled"
+    assert listed[plain["CustomerKey"]]["DevRefId"] == "office-43"
+    assert empty.status_code == 400 and "KeyStatus or DevRefId" in empty.text
+
+
+def test_a_portal_disable_reaches_customer_calls_after_the_propagation_delay() -> None:
+    config = SandboxConfig(offices=1, guarantors_per_office=2, portal_propagation_s=0.5)
+    with running_sandbox(config) as sb:
+        cust = sb.manifest["offices"][0]["customer_key"]
+        api = SandboxApi(sb.base_url, sb.manifest["developer_key"], cust)
+        body = {"CustomerKey": cust, "KeyStatus": "DisabledByDeveloper"}
+        listed = _portal(sb).put("/apikeys", json=body).json()["KeyStatus"]
+        still_works = api.get("/clinics").status_code
+        time.sleep(0.6)
+        refused = api.get("/clinics")
+    assert listed == "DisabledByDeveloper" and still_works == 200
+    assert refused.status_code == 401 and "DisabledByDeveloper" in refused.text
+
+
+def test_portal_faults_answer_401_500_and_504_until_reset(sandbox: RunningSandbox) -> None:
+    portal, url = _portal(sandbox), f"{sandbox.control_url}/portal/faults"
+    try:
+        httpx.post(url, json={"reject_portal_key": True})
+        rejected = portal.get("/apikeys")
+        httpx.post(url, json={"reset": True, "status_500": True, "times": 1})
+        failed, after = portal.put("/apikeys", json={}), portal.get("/apikeys")
+        httpx.post(url, json={"timeout": True, "timeout_immediate": True})
+        timed_out = portal.post("/apikeys")
+    finally:
+        httpx.post(url, json={"reset": True})
+    assert (rejected.status_code, rejected.text) == (401, "Invalid developer portal key.")
+    assert (failed.status_code, after.status_code) == (500, 200)
+    assert timed_out.status_code == 504
+    assert httpx.get(url).json()["timeout"] is False
+
+
 def test_same_seed_gives_same_keys_and_data(tmp_path: os.PathLike[str]) -> None:
     states = [
         SandboxState(

@@ -193,6 +193,11 @@ def _ensure_owner_remains(account: DeveloperAccount, membership: Membership, rol
         raise ValidationError({"role": "An account must keep at least one owner."})
 
 
+def portal_key_plaintext(account: DeveloperAccount) -> str:
+    """Decrypt the Developer Portal key for a portal call; never store or display the result."""
+    return crypto.decrypt(account.portal_key_encrypted) if account.portal_key_encrypted else ""
+
+
 def developer_key_plaintext(account: DeveloperAccount) -> str:
     """Decrypt the developer key for an API call; never store or display the result."""
     return (

@@ -39,6 +39,7 @@ from integrations.offices.models import (
     PROBLEM_STATUSES,
     Clinic,
     CustomerKey,
+    KeyStatus,
     Office,
     OfficeStatus,
     OfficeStatusChange,
@@ -87,9 +88,27 @@ WHO_ACTS = {
     OfficeStatus.TIMED_OUT: "Open Dental / network: the next poll retries",
     OfficeStatus.OD_ERROR: "Open Dental: the next poll retries",
     OfficeStatus.UNREACHABLE: "The vendor: check the base URL and network, then retry",
+    OfficeStatus.NO_KEY: "The vendor: add or move a customer key to this office",
     OfficeStatus.NEVER_POLLED: "The vendor: add a key and wait for the first poll",
     OfficeStatus.OK: "",
 }
+# For "Key disabled": who disabled it, as Open Dental reported, says who must act.
+KEY_WHO_ACTS = {
+    KeyStatus.DISABLED_BY_CUSTOMER: (
+        "The office: re-enable the key in Open Dental (Setup > Advanced Setup > API, tick Enabled)"
+    ),
+    KeyStatus.DISABLED_BY_HQ: "Open Dental HQ disabled the key: the vendor asks their support",
+    KeyStatus.DISABLED_BY_DEVELOPER: "The vendor: enable the key, or add a new one",
+}
+
+
+def who_acts(status: str, key_status: str | None = None) -> str:
+    """Who must act on an office's status, by the current key's status where that decides."""
+    if status == OfficeStatus.KEY_DISABLED and key_status in KEY_WHO_ACTS:
+        return KEY_WHO_ACTS[KeyStatus(key_status)]
+    return WHO_ACTS.get(status, "")
+
+
 STALE_WHO_ACTS = "The vendor: check that workers run and polling is on"
 
 
@@ -114,6 +133,11 @@ def attention_q() -> Q:
 def _key_last4() -> Subquery:
     current = CustomerKey.objects.filter(office=OuterRef("pk"), is_current=True).order_by()
     return Subquery(current.values("last4")[:1])
+
+
+def _key_status() -> Subquery:
+    current = CustomerKey.objects.filter(office=OuterRef("pk"), is_current=True).order_by()
+    return Subquery(current.values("status")[:1])
 
 
 def _base_office_list(user: AbstractBaseUser) -> QuerySet[Office]:
@@ -225,6 +249,7 @@ def offices_needing_attention(user: AbstractBaseUser, *, limit: int = 50) -> lis
         _base_office_list(user)
         .filter(attention_q())
         .annotate(
+            key_status=_key_status(),
             severity=office_severity(),  # leads the office_attention_order index
             is_stale=Case(
                 When(stale_q(), then=Value(True)),
@@ -235,13 +260,18 @@ def offices_needing_attention(user: AbstractBaseUser, *, limit: int = 50) -> lis
         .order_by("severity", F("status_since").asc(nulls_last=True), "name")[:limit]
     )
     for office in offices:
-        office.who_acts = WHO_ACTS.get(office.status, "")
+        office.who_acts = who_acts(office.status, office.key_status)
         if office.status == OfficeStatus.OK and office.is_stale:
             office.who_acts = STALE_WHO_ACTS
     return offices
 
 
 # --- Office detail ----------------------------------------------------------------------------
+
+
+def office_spare_enabled_keys(office: Office) -> list[CustomerKey]:
+    """The office's keys still enabled (so valid and billed at Open Dental) but not current."""
+    return list(office.keys.filter(is_current=False, status=KeyStatus.ENABLED))
 
 
 def office_keys(office: Office) -> list[CustomerKey]:
@@ -317,3 +347,63 @@ def office_active_run(office: Office, kind: str | None = None) -> PollRun | None
 def office_status_changes(office: Office, limit: int = 20) -> list[OfficeStatusChange]:
     """The office's latest status changes, newest first (its health history)."""
     return list(OfficeStatusChange.objects.filter(office=office)[:limit])
+
+
+# --- Onboarding of a generated key ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OnboardingStep:
+    """One thing the office's IT does, and what polling has seen of it."""
+
+    label: str
+    how: str
+    state: str  # "done", "waiting" or "problem"
+    seen: str
+
+
+def onboarding_steps(office: Office, key: CustomerKey) -> list[OnboardingStep]:
+    """The office's onboarding as polling sees it since ``key`` was created."""
+    polled = office.last_polled_at is not None and office.last_polled_at >= key.created_at
+    ok = office.last_success_at is not None and office.last_success_at >= key.created_at
+    rejected = polled and office.status in (OfficeStatus.KEY_REJECTED, OfficeStatus.KEY_DISABLED)
+    down = polled and office.status == OfficeStatus.ECONNECTOR_DOWN
+    missing = office.missing_permissions if ok else []
+    not_yet = "Not polled with this key yet" if not polled else "Waiting for a successful poll"
+    return [
+        OnboardingStep(
+            "Key accepted",
+            "In Open Dental: Setup > Advanced Setup > API > Add Key, paste the key, tick Enabled.",
+            "done" if ok or down else "problem" if rejected else "waiting",
+            "Open Dental accepts the key"
+            if ok or down
+            else office.last_error
+            if rejected
+            else not_yet,
+        ),
+        OnboardingStep(
+            "eConnector answering",
+            "Keep the eConnector service running on the office's server.",
+            "done" if ok else "problem" if down else "waiting",
+            "The office answers through its eConnector"
+            if ok
+            else office.last_error
+            if down
+            else not_yet,
+        ),
+        OnboardingStep(
+            "Permissions granted",
+            "Nothing to do at the office: Open Dental grants what the vendor requested.",
+            "problem" if missing else "done" if ok else "waiting",
+            f"Missing: {', '.join(missing)}"
+            if missing
+            else "Every requested permission"
+            if ok
+            else not_yet,
+        ),
+    ]
+
+
+def onboarding_key(office: Office) -> CustomerKey | None:
+    """The generated current key the onboarding page is about, if any."""
+    return office.keys.filter(is_current=True, generated=True).first()

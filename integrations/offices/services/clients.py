@@ -17,10 +17,17 @@ import httpx
 from django.conf import settings
 from django.db import connection
 
-from integrations.accounts.services.accounts import developer_key_plaintext
+from integrations.accounts.models import DeveloperAccount
+from integrations.accounts.services.accounts import developer_key_plaintext, portal_key_plaintext
 from integrations.offices.models import ApiMode, CustomerKey, Office
 from integrations.offices.services.keys import customer_key_plaintext
-from integrations.opendental import OpenDentalClient, Pacer, pacer_from_url, shared_http_client
+from integrations.opendental import (
+    DeveloperPortalClient,
+    OpenDentalClient,
+    Pacer,
+    pacer_from_url,
+    shared_http_client,
+)
 from integrations.opendental.aio import AsyncOpenDentalClient, SlotBooker, async_transport
 from integrations.opendental.network import NetworkGuard
 
@@ -87,6 +94,19 @@ def office_async_client(
     return AsyncOpenDentalClient(
         *args, transport=transport, booker=booker, on_request=on_request, **kwargs
     )
+
+
+def portal_client(account: DeveloperAccount) -> DeveloperPortalClient:
+    """A Developer Portal client for the account, without retries of its own (the portal
+    task retries with backoff, between attempts). The portal is assumed under the deployment's
+    Open Dental URL (``/api/v1/apikeys``; [I], its page gives no base path)."""
+    dev_key, portal_key = developer_key_plaintext(account), portal_key_plaintext(account)
+    if not dev_key or not portal_key:
+        raise NoKey("The account has no Developer Portal key or no developer key.")
+    return DeveloperPortalClient(
+        settings.OPENDENTAL_REMOTE_BASE_URL, dev_key, portal_key, max_retries=0,
+        deadline_s=settings.OPENDENTAL_DEADLINE_S, http_client=shared_http_client(network_guard()),
+    )  # fmt: skip
 
 
 def _client_args(office: Office, key: CustomerKey | None) -> tuple[tuple, dict]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -15,9 +14,11 @@ from integrations.accounts.models import Role
 from integrations.offices import forms
 from integrations.offices.selectors import offices as selectors
 from integrations.offices.services import offices as office_services
+from integrations.offices.services import portal as portal_services
 from integrations.offices.services.polling import sweep
 from integrations.offices.views._access import office_for_user
 from integrations.offices.views._rows import office_rows_prepare
+from integrations.offices.views.keys import portal_context
 from integrations.offices.views.polls import poll_context
 from odportal.lib.forms import posted, service_errors_to_form
 from odportal.lib.htmx import redirect_page, render_page
@@ -79,10 +80,23 @@ def office_new(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             service_errors_to_form(form, exc)
         else:
+            if form.cleaned_data.get("generate_key"):
+                return _generate_first_key(request, office)
             messages.success(request, f"Office “{office.name}” added. Now add its customer key.")
             return redirect_page(request, reverse("office_detail", args=[office.public_id]))
     context = {"form": form, "title": "Add office", "action": reverse("office_new")}
     return render_page(request, "offices/form.html", context, "form")
+
+
+def _generate_first_key(request: HttpRequest, office) -> HttpResponse:
+    """After adding an office: its key from Open Dental, then its onboarding page."""
+    try:
+        key = portal_services.customer_key_generate(office=office, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, f"Office “{office.name}” added, but {' '.join(exc.messages)}")
+        return redirect_page(request, reverse("office_detail", args=[office.public_id]))
+    messages.success(request, f"Office “{office.name}” added with key …{key.last4}.")
+    return redirect_page(request, reverse("office_onboarding", args=[office.public_id]))
 
 
 @require_GET
@@ -91,6 +105,7 @@ def office_detail(request: HttpRequest, public_id) -> HttpResponse:
     office, can_act = office_for_user(request, public_id)
     runs = selectors.office_recent_runs(office)
     keys = selectors.office_keys(office)
+    current = next((k for k in keys if k.is_current), None)
     next_check_at, next_check_note = sweep.next_health_check(office, keys)
     context = {
         "office": office,
@@ -102,11 +117,14 @@ def office_detail(request: HttpRequest, public_id) -> HttpResponse:
         "history": selectors.office_status_changes(office),
         "clinics": selectors.office_clinics(office),
         "requested": list(office.account.requested_permissions.all()),
-        "who_acts": selectors.WHO_ACTS.get(office.status, ""),
+        "who_acts": selectors.who_acts(office.status, current.status if current else None),
+        "current_key": current,
         "key_form": forms.CustomerKeyForm(),
+        "keys_pending": any(k.portal_action for k in keys),
+        **portal_context(office),
         **poll_context(office),
     }
-    return render(request, "offices/detail.html", context)
+    return render_page(request, "offices/detail.html", context, "keys")
 
 
 @require_http_methods(["GET", "POST"])

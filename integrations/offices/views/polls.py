@@ -14,6 +14,8 @@ from integrations.offices.services.polling import dispatch
 from integrations.offices.views._access import office_for_user
 from odportal.lib.htmx import wants_partial
 
+NO_KEY_TO_POLL = "Add a key to poll this office: it has no current customer key."
+
 
 @require_POST
 def poll_now(request: HttpRequest, public_id) -> HttpResponse:
@@ -21,11 +23,16 @@ def poll_now(request: HttpRequest, public_id) -> HttpResponse:
     office, _ = office_for_user(request, public_id, write=True)
     form = forms.PollForm(request.POST)
     kind = form.cleaned_data["kind"] if form.is_valid() else PollKind.HEALTH
-    error = ""
-    try:
-        _run, created = dispatch.poll_enqueue(office=office, kind=kind, actor=request.user)
-    except dispatch.WorkersUnavailable:
-        error = "Workers unavailable: the poll could not be queued. Start the workers and retry."
+    error, created = "", False
+    if not office.keys.filter(is_current=True).exists():
+        error = NO_KEY_TO_POLL
+    else:
+        try:
+            _run, created = dispatch.poll_enqueue(office=office, kind=kind, actor=request.user)
+        except dispatch.WorkersUnavailable:
+            error = (
+                "Workers unavailable: the poll could not be queued. Start the workers and retry."
+            )
     if not wants_partial(request):
         if error:
             messages.error(request, error)
@@ -51,8 +58,9 @@ def run_badge(request: HttpRequest, public_id) -> HttpResponse:
 
 
 def poll_context(office) -> dict:
-    """The office's active health and aging runs, for the poll panel."""
+    """The office's active health and aging runs, and whether it can be polled at all."""
     return {
+        "can_poll": office.keys.filter(is_current=True).exists(),
         "health_run": selectors.office_active_run(office, PollKind.HEALTH),
         "aging_run": selectors.office_active_run(office, PollKind.AGING),
     }

@@ -22,6 +22,7 @@ from django.core.management.base import BaseCommand, CommandError
 from integrations.devtools import demo
 from integrations.devtools.sandbox import sandbox_settings
 from integrations.devtools.termination import exit_through_cleanup_on_termination
+from integrations.offices.services import inventory
 from odportal.lib.files import private_dir
 
 # The demo runs Open Dental's throttle 10x faster so statuses and aging show within a minute;
@@ -55,6 +56,7 @@ class Command(BaseCommand):
         with ExitStack() as stack:
             sandbox = stack.enter_context(demo.demo_sandbox(port=sandbox_port))
             self.stdout.write(f"Open Dental sandbox: {sandbox.base_url}")
+            self.stdout.write(f"Sandbox control API (loopback only): {sandbox.control_url}")
             # Remote offices (all of the demo's) go to the sandbox: here, in runserver, and in
             # the worker and beat started below (they inherit the environment).
             stack.enter_context(sandbox_settings(sandbox.base_url))
@@ -62,11 +64,15 @@ class Command(BaseCommand):
             demo.demo_account_ensure(user=user)
             result = demo.demo_sandbox_account_ensure(user=user, manifest=sandbox.manifest)
             self.stdout.write(f"Sandbox offices: {result}")
+            closed_key = demo.demo_portal_seed(sandbox.state)
+            demo.demo_closed_office_ensure(user=user, customer_key=closed_key)
             if not no_workers:
                 for proc in self._start_workers():
                     stack.callback(_stop, proc)
             queued = demo.demo_poll_all()
             self.stdout.write(f"Polling now: {queued}")
+            if not no_workers:  # the Developer Portal inventory too (beat: hourly)
+                inventory.portal_inventories_queue()
             if check:
                 self._check()
                 return
