@@ -6,6 +6,7 @@ import os
 from celery import Celery, Task
 from celery.worker.request import Request
 from kombu.transport import redis as kombu_redis
+from kombu.transport import virtual as kombu_virtual
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "odportal.settings")
 
@@ -57,8 +58,26 @@ def _restore_unacked_unless_connection_lost(qos, client=None):
         return None
 
 
+def _ack_unless_connection_lost(qos, delivery_tag):
+    """kombu's Redis QoS.ack, except when the channel's connection is already gone.
+
+    A late ack can also run in the consumer's own loop (not only through the request, see
+    ``BrokerLossTolerantRequest``), after a reconnect replaced the channel's connection: kombu
+    then raises AttributeError there and the consumer stops taking messages while the process
+    stays up (seen with Redis stopped under a batch refresh). The message stays in Redis's
+    unacked index and comes back once; the task's claim makes the copy a no-op.
+    """
+    try:
+        return _kombu_ack(qos, delivery_tag)
+    except AttributeError:
+        logger.warning("broker connection lost: message %s left for redelivery", delivery_tag)
+        return kombu_virtual.QoS.ack(qos, delivery_tag)  # forget it locally
+
+
 _kombu_restore_unacked = kombu_redis.QoS.restore_unacked
 kombu_redis.QoS.restore_unacked = _restore_unacked_unless_connection_lost
+_kombu_ack = kombu_redis.QoS.ack
+kombu_redis.QoS.ack = _ack_unless_connection_lost
 
 
 app = Celery("odportal", task_cls=OdportalTask)
