@@ -17,7 +17,7 @@ from integrations.alerts import selectors
 from integrations.alerts.forms import AlertSettingsForm, ChannelForm, MuteForm
 from integrations.alerts.services import channels, incidents, policy
 from odportal.lib.forms import posted, service_errors_to_form
-from odportal.lib.htmx import redirect_page, render_page
+from odportal.lib.htmx import redirect_page, render_page, wants_partial
 
 
 @require_GET
@@ -26,7 +26,10 @@ def incident_list(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     context = {
         "groups": selectors.incident_groups(request.user, now=now),
-        "incidents": selectors.incidents_recent(request.user),
+        # The overview's panel keeps to the groups and a few rows, so the page stays short.
+        "incidents": selectors.incidents_recent(
+            request.user, limit=10 if wants_partial(request) else 50
+        ),
         "mute_form": MuteForm(),
     }
     context["open_total"] = sum(g.count for g in context["groups"])

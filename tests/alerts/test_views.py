@@ -41,7 +41,16 @@ def test_300_offices_with_one_cause_are_one_group(owner_client, account, failing
 
 def test_the_overview_loads_the_incident_panel(owner_client, incident):
     body = owner_client.get("/").content.decode()
-    assert f'hx-get="{reverse("incident_list")}"' in body and 'hx-trigger="load"' in body
+    assert f'hx-get="{reverse("incident_list")}"' in body
+    assert 'hx-trigger="load, every 30s, refresh-page"' in body
+
+
+def test_the_overview_and_office_list_refresh_themselves(owner_client):
+    overview = owner_client.get("/").content.decode()
+    assert 'hx-select="#status-counts"' in overview and overview.count("data-refresh") == 2
+    listing = owner_client.get(reverse("office_list"), {"status": "ok"}).content.decode()
+    assert 'hx-get="/offices/?status=ok" hx-trigger="every 30s, refresh-page"' in listing
+    assert "js/refresh.js" in listing
 
 
 def test_incidents_are_the_users_accounts_only(client, outsider, incident):
