@@ -36,13 +36,14 @@ class ChannelForm(forms.Form):
     name = forms.CharField(max_length=100)
     target = forms.CharField(
         label="Addresses or URL", required=False, max_length=2000,
-        help_text="Email: comma-separated addresses (empty: every member). Webhook: its URL.",
+        help_text="Email: comma-separated addresses (empty: every member). Webhook: its URL. "
+        "Chat: an Apprise URL (slack://..., msteams://..., discord://...).",
     )  # fmt: skip
 
     def clean(self):
         data = super().clean()
-        if data.get("kind") == ChannelKind.WEBHOOK and not data.get("target"):
-            self.add_error("target", "A webhook needs its URL.")
+        if data.get("kind") in (ChannelKind.WEBHOOK, ChannelKind.CHAT) and not data.get("target"):
+            self.add_error("target", "This channel needs its URL.")
         return data
 
 

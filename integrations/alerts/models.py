@@ -115,6 +115,7 @@ class Incident(models.Model):
 class ChannelKind(models.TextChoices):
     EMAIL = "email", "Email"
     WEBHOOK = "webhook", "Signed webhook"
+    CHAT = "chat", "Chat (Slack, Teams, Discord, ... through Apprise)"
 
 
 class Channel(models.Model):
@@ -127,6 +128,8 @@ class Channel(models.Model):
     kind = models.CharField(max_length=10, choices=ChannelKind.choices)
     name = models.CharField(max_length=100)
     # Email: comma-separated addresses (empty: every member with an address). Webhook: the URL.
+    # Chat: only the service's scheme, for display; its Apprise URL holds tokens, so it is the
+    # secret.
     target = models.TextField(blank=True)
     secret_encrypted = models.TextField(blank=True)
     secret_last4 = models.CharField(max_length=4, blank=True)

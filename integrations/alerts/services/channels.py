@@ -15,6 +15,7 @@ from integrations.accounts.models import DeveloperAccount
 from integrations.accounts.services.audit import audit_record
 from integrations.alerts.models import Channel, ChannelKind, Delivery, DeliveryEvent
 from integrations.alerts.services import deliveries
+from integrations.alerts.services.chat import chat_url_problem
 from integrations.opendental import network
 from odportal.lib import crypto
 
@@ -63,6 +64,8 @@ def channel_create(
     *, account: DeveloperAccount, actor, kind: str, name: str, target: str
 ) -> tuple[Channel, str]:
     """A new channel, and (webhooks) its signing secret, returned this once in full."""
+    if kind == ChannelKind.CHAT:
+        return _chat_create(account=account, actor=actor, name=name, url=target.strip()), ""
     channel = Channel(account=account, kind=kind, name=name.strip(),
                       target=_clean_target(kind, target))  # fmt: skip
     secret = ""
@@ -74,6 +77,20 @@ def channel_create(
     audit_record(account=account, actor=actor, action="alert_channel.create", obj=channel,
                  detail={"kind": kind, "name": channel.name})  # fmt: skip
     return channel, secret
+
+
+def _chat_create(*, account: DeveloperAccount, actor, name: str, url: str) -> Channel:
+    problem = chat_url_problem(url)
+    if problem:
+        raise ValidationError({"target": problem})
+    channel = Channel(account=account, kind=ChannelKind.CHAT, name=name.strip(),
+                      target=url.split("://", 1)[0].lower() + "://",
+                      secret_encrypted=crypto.encrypt(url), secret_last4=url[-4:])  # fmt: skip
+    channel.full_clean()
+    channel.save()
+    audit_record(account=account, actor=actor, action="alert_channel.create", obj=channel,
+                 detail={"kind": channel.kind, "name": channel.name})  # fmt: skip
+    return channel
 
 
 @transaction.atomic

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from integrations.accounts.models import Membership
 from integrations.alerts.models import Channel, ChannelKind, Delivery, DeliveryEvent, DeliveryState
+from integrations.alerts.services import chat
 from integrations.offices.models import OfficeStatus
 from integrations.offices.selectors.offices import WHO_ACTS
 from integrations.opendental import network
@@ -125,7 +126,18 @@ def _send(delivery: Delivery, now: datetime) -> Sent:
     payload = message_payload(delivery)
     if delivery.channel.kind == ChannelKind.EMAIL:
         return _send_email(delivery.channel, payload)
+    if delivery.channel.kind == ChannelKind.CHAT:
+        return _send_chat(delivery.channel, payload)
     return _send_webhook(delivery.channel, payload, now)
+
+
+def _send_chat(channel: Channel, payload: dict[str, Any]) -> Sent:
+    title, body = email_text(payload)
+    started = time.monotonic()
+    error = chat.chat_send(crypto.decrypt(channel.secret_encrypted), title=title, body=body)
+    if error:
+        raise DeliveryFailed(f"Chat message not sent: {error}")
+    return Sent(None, int((time.monotonic() - started) * 1000))
 
 
 def message_payload(delivery: Delivery) -> dict[str, Any]:
