@@ -69,6 +69,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "integrations.accounts",
     "integrations.offices",
+    # Incidents, notification channels and odportal's own heartbeats: a separate aggregate that
+    # reads offices (offices never import it; the sweep sends its task by name).
+    "integrations.alerts",
 ]
 # The demo and benchmark commands (and their seeding): tooling, not product.
 DEVTOOLS = env_bool("ODPORTAL_DEVTOOLS", default=DEBUG)
@@ -106,6 +109,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "integrations.alerts.context_processors.system_health",
             ],
         },
     },
@@ -275,6 +279,11 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": max(SWEEP_INTERVAL_S - 5, 1)},
     },
 }
+
+# odportal's own health (integrations.alerts.services.heartbeats): each worker writes its
+# heartbeat this often; the banner shows when no worker wrote one, or the sweep did not run,
+# for 3 sweep intervals.
+WORKER_HEARTBEAT_S = env_int("ODPORTAL_WORKER_HEARTBEAT_S", 30)
 
 # Polling policy (per-office overrides live on the Office row).
 HEALTH_INTERVAL_S = env_int("ODPORTAL_HEALTH_INTERVAL_S", 300)

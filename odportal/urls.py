@@ -20,4 +20,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("integrations.offices.urls")),
     path("", include("integrations.accounts.urls")),
+    path("", include("integrations.alerts.urls")),
 ]

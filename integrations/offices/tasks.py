@@ -27,6 +27,7 @@ from integrations.offices.services.polling import (
 )
 
 logger = logging.getLogger(__name__)
+ALERTS_EVALUATE_TASK = "alerts.evaluate"
 
 # Aging rows are written with psycopg's COPY, which Django does not wrap: a database restart
 # mid-COPY raises psycopg's own errors, and those must retry like Django's.
@@ -113,6 +114,12 @@ def sweep_task() -> dict[str, int]:
     """Queue polls for every office that is due."""
     result = sweep.sweep_due_offices()
     logger.info("sweep queued %s", result)
+    # Incidents and their notifications follow every sweep in a task of their own (sent by
+    # name: offices never import integrations.alerts), so polling never waits on them.
+    try:
+        sweep_task.app.send_task(ALERTS_EVALUATE_TASK)
+    except Exception:  # noqa: BLE001 - broker away: the sweep's own sends failed too
+        logger.warning("could not queue the alerts evaluation", exc_info=True)
     return result
 
 

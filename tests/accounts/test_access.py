@@ -26,11 +26,13 @@ def test_owner_and_teammate_see_the_office_outsider_gets_404(
     assert client.get(url).status_code == 404
 
 
-def test_overview_lists_only_own_offices_and_shows_key_last4_only(client, office, owner, outsider):
+def test_office_list_lists_only_own_offices_and_shows_key_last4_only(
+    client, office, owner, outsider
+):
     plaintext = random_key()
     keys.customer_key_add(office=office, key=plaintext, actor=owner)
     client.force_login(owner)
-    body = client.get(reverse("overview")).content.decode()
+    body = client.get(reverse("office_list")).content.decode()
     assert office.name in body and plaintext[-4:] in body and plaintext not in body
     client.force_login(outsider)
-    assert office.name not in client.get(reverse("overview")).content.decode()
+    assert office.name not in client.get(reverse("office_list")).content.decode()

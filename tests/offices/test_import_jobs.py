@@ -172,10 +172,10 @@ def test_the_import_page_lists_recent_imports_in_a_fixed_number_of_queries(
 ):
     ImportJobFactory.create_batch(3, account=account, requested_by=owner)
     url = reverse("account_import", args=[account.public_id])
-    with django_assert_num_queries(5):  # session, user, account, role, jobs with their users
+    with django_assert_num_queries(6):  # session, user, account, role, jobs, heartbeats
         response = owner_client.get(url)
     ImportJobFactory.create_batch(9, account=account, requested_by=UserFactory())
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         response = owner_client.get(url)
     assert response.content.decode().count('href="/imports/') == 10
 

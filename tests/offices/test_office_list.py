@@ -74,13 +74,13 @@ def test_paginates_fifty_per_page(owner_client, account):
 def test_query_count_does_not_grow_with_rows(owner_client, account, django_assert_num_queries):
     few = bulk_offices(account, 3)
     CustomerKeyFactory(office=few[0])
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         owner_client.get(URL, {"sort": "over90"})
     many = bulk_offices(account, 150, status=OfficeStatus.OK)
     for office in many[:60]:
         CustomerKeyFactory(office=office)
         PollRunFactory(office=office, outcome=RunOutcome.RUNNING, kind=PollKind.HEALTH)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         response = owner_client.get(URL, {"sort": "gap", "q": "Bulk"})
     assert len(response.context["page"].object_list) == 50
 
@@ -117,23 +117,14 @@ def test_running_poll_shows_a_polling_badge_that_stops_when_done(owner_client, o
     assert done.status_code == 286 and "every 2s" not in done.content.decode()
 
 
-def test_overview_lists_problems_first_with_who_must_act(owner_client, account):
-    since = timezone.now() - timedelta(hours=3)
+def test_overview_counts_offices_by_status(owner_client, account):
+    # Its "needs attention" is the alerts app's incident panel (tests/alerts/test_views.py).
     OfficeFactory(account=account, name="Healthy", status="ok", last_success_at=timezone.now())
-    OfficeFactory(account=account, name="Down", status="econnector_down", status_since=since)
-    OfficeFactory(account=account, name="Rejected", status="key_rejected", status_since=since)
+    OfficeFactory(account=account, name="Down", status="econnector_down")
     response = owner_client.get("/")
-    names = [o.name for o in response.context["attention"]]
-    assert names == ["Rejected", "Down"]
-    body = response.content.decode()
-    assert "office&#x27;s IT" in body or "office's IT" in body
-    assert "Healthy" not in body
-    down = response.context["attention"][1]
-    assert f'<a href="/offices/{down.public_id}/">Down</a>' in body
-    assert f'<time datetime="{timezone.localtime(since).isoformat()}"' in body
-    assert "3 hours ago</time>" in body
     counts = {c["status"]: c["count"] for c in response.context["status_counts"]}
     assert counts["ok"] == 1 and counts["econnector_down"] == 1
+    assert response.context["attention_total"] == 1
 
 
 def test_overview_sums_current_snapshots_by_bucket(owner_client, office, snapshot):

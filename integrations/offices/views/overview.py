@@ -1,4 +1,4 @@
-"""Overview: office health at a glance, the offices that need someone to act, receivables."""
+"""Overview: office health at a glance, the open incidents (loaded in), receivables."""
 
 from __future__ import annotations
 
@@ -8,19 +8,16 @@ from django.views.decorators.http import require_GET
 
 from integrations.accounts import selectors as account_selectors
 from integrations.offices.selectors import offices as selectors
-from integrations.offices.views._rows import office_rows_prepare
 
 
 @require_GET
 def overview(request: HttpRequest) -> HttpResponse:
-    """Counts by status, offices needing attention (worst first) and receivables totals."""
+    """Counts by status and receivables totals; the open incidents load into the page from
+    the alerts app (offices never import it)."""
     user = request.user
     summary = selectors.overview_summary(user)
-    attention = selectors.offices_needing_attention(user, limit=50)
-    office_rows_prepare(attention)
     context = {
         "status_counts": summary.status_counts,
-        "attention": attention,
         "attention_total": summary.attention_total,
         "totals": summary.totals,
         "office_total": sum(row["count"] for row in summary.status_counts),

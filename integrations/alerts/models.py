@@ -1,0 +1,214 @@
+"""Incidents, notification channels, their deliveries, and odportal's own heartbeats.
+
+A separate aggregate from offices: an incident reads an office's health (offices never import
+this app), and a delivery hangs off an incident and a channel. Secrets are stored encrypted
+(``odportal.lib.crypto``); models never call the network.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import time
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from integrations.offices.models import OfficeStatus
+
+DEFAULT_GRACE_POLLS = 2
+
+
+class AlertSettings(models.Model):
+    """An account's alerting policy: grace, quiet hours (in each office's time zone), repeats."""
+
+    account = models.OneToOneField(
+        "accounts.DeveloperAccount", on_delete=models.CASCADE, related_name="alert_settings"
+    )
+    grace_polls = models.PositiveSmallIntegerField(
+        default=DEFAULT_GRACE_POLLS, help_text="Consecutive failed health polls before an incident."
+    )
+    quiet_start = models.TimeField(null=True, blank=True, help_text="e.g. 19:00 (office time)")
+    quiet_end = models.TimeField(null=True, blank=True, help_text="e.g. 07:00 (office time)")
+    # Weekdays the offices are closed (0 = Monday .. 6 = Sunday): quiet all day.
+    quiet_days = models.JSONField(default=list, blank=True)
+    repeat_hours = models.PositiveSmallIntegerField(
+        default=6, help_text="At most one message per office and cause in this many hours."
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(grace_polls__gte=1), name="alertsettings_grace_min"),
+            models.CheckConstraint(
+                condition=Q(quiet_start__isnull=True, quiet_end__isnull=True)
+                | Q(quiet_start__isnull=False, quiet_end__isnull=False),
+                name="alertsettings_quiet_both_or_none",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"alert settings of {self.account}"
+
+    @property
+    def quiet_window(self) -> tuple[time, time] | None:
+        if self.quiet_start is None or self.quiet_end is None:
+            return None
+        return self.quiet_start, self.quiet_end
+
+
+class Resolution(models.TextChoices):
+    OK = "ok", "Office OK again"
+    NOT_MONITORED = "not_monitored", "No longer monitored (polling off or key disabled)"
+
+
+class Incident(models.Model):
+    """One office's problem from the grace until it is OK again (Sentry's grouped issue)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    office = models.ForeignKey("offices.Office", on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(
+        "accounts.DeveloperAccount", on_delete=models.CASCADE, related_name="+"
+    )
+    cause = models.CharField(max_length=20, choices=OfficeStatus.choices)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    count = models.PositiveIntegerField(default=1, help_text="Consecutive failed polls.")
+    opened_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=20, choices=Resolution.choices, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    muted_until = models.DateTimeField(null=True, blank=True)
+    muted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Whether its opening / resolution messages were planned (deliveries created, or none
+    # because of the repeat cap): the evaluation plans each once.
+    open_planned = models.BooleanField(default=False)
+    resolve_planned = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["office"], condition=Q(resolved_at__isnull=True), name="incident_one_open"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account", "cause"], condition=Q(resolved_at__isnull=True),
+                         name="incident_open_by_cause"),
+            models.Index(fields=["office", "-opened_at"], name="incident_office_recent"),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"{self.office_id}: {self.cause} since {self.first_seen:%Y-%m-%d %H:%M}"
+
+    @property
+    def duration_minutes(self) -> int | None:
+        if self.resolved_at is None:
+            return None
+        return int((self.resolved_at - self.first_seen).total_seconds() // 60)
+
+
+class ChannelKind(models.TextChoices):
+    EMAIL = "email", "Email"
+    WEBHOOK = "webhook", "Signed webhook"
+    CHAT = "chat", "Chat (Slack, Teams, Discord, ... through Apprise)"
+
+
+class Channel(models.Model):
+    """Where an account's notifications go: email addresses, or a signed JSON webhook."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    account = models.ForeignKey(
+        "accounts.DeveloperAccount", on_delete=models.CASCADE, related_name="alert_channels"
+    )
+    kind = models.CharField(max_length=10, choices=ChannelKind.choices)
+    name = models.CharField(max_length=100)
+    # Email: comma-separated addresses (empty: every member with an address). Webhook: the URL.
+    # Chat: only the service's scheme, for display; its Apprise URL holds tokens, so it is the
+    # secret.
+    target = models.TextField(blank=True)
+    secret_encrypted = models.TextField(blank=True)
+    secret_last4 = models.CharField(max_length=4, blank=True)
+    enabled = models.BooleanField(default=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(name=""), name="channel_name_not_blank"),
+            models.CheckConstraint(
+                condition=~Q(kind="webhook") | ~Q(target=""), name="channel_webhook_has_url"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+
+class DeliveryEvent(models.TextChoices):
+    OPENED = "opened", "Incident opened"
+    RESOLVED = "resolved", "Incident resolved"
+    TEST = "test", "Test message"
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Delivery(models.Model):
+    """One message to one channel, and how sending it went (the channel's delivery log)."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="deliveries")
+    incident = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.CharField(max_length=10, choices=DeliveryEvent.choices)
+    state = models.CharField(
+        max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING
+    )
+    created_at = models.DateTimeField()
+    # Held until then (quiet hours, or the next retry's backoff).
+    not_before = models.DateTimeField()
+    queued_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_ms = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One opening and one resolution message per incident and channel, ever.
+            models.UniqueConstraint(
+                fields=["incident", "channel", "event"],
+                condition=Q(incident__isnull=False),
+                name="delivery_once_per_event",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "not_before"], name="delivery_due"),
+            models.Index(fields=["channel", "-created_at"], name="delivery_channel_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} to {self.channel_id}: {self.state}"
+
+
+class Heartbeat(models.Model):
+    """The last sign of life of the beat (``sweep``) or of one worker (``worker:<hostname>``)."""
+
+    name = models.CharField(max_length=200, unique=True)
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"

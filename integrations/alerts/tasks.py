@@ -1,0 +1,34 @@
+"""Celery tasks of the alerts app: thin, each calls one service."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.utils import timezone
+
+from integrations.alerts.services import deliveries, heartbeats, incidents, notifications
+
+logger = logging.getLogger(__name__)
+
+EVALUATE_TASK = "alerts.evaluate"
+
+
+@shared_task(name=EVALUATE_TASK, acks_late=True)
+def evaluate_task(swept_at: str | None = None) -> dict[str, int]:
+    """After a sweep: record it, update incidents, plan and send their messages."""
+    now = timezone.now()
+    heartbeats.heartbeat_write(name=heartbeats.SWEEP, now=now)
+    result = incidents.incidents_evaluate(now=now)
+    planned = notifications.notifications_plan(now=now)
+    result["sent"] = deliveries.deliveries_send_due(now=now)
+    logger.info("alerts evaluated %s, planned %s", result, planned)
+    return result
+
+
+@shared_task(name=deliveries.DELIVER_TASK, acks_late=True)
+def deliver_task(delivery_id: int) -> None:
+    """Try one delivery; on failure it comes back after its backoff."""
+    retry_in = deliveries.delivery_attempt(delivery_id)
+    if retry_in is not None:
+        deliveries.delivery_send(delivery_id, countdown=retry_in)
