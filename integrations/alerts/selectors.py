@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 
 from integrations.accounts.models import DeveloperAccount, Membership
 from integrations.alerts.models import AlertSettings, Channel, Delivery, Incident
-from integrations.offices.models import PROBLEM_STATUSES, OfficeStatus
-from integrations.offices.selectors.offices import WHO_ACTS
+from integrations.offices.models import PROBLEM_STATUSES, CustomerKey, OfficeStatus
+from integrations.offices.selectors.offices import WHO_ACTS, who_acts
 
 
 def _user_accounts(user: AbstractBaseUser):
@@ -54,12 +54,18 @@ def incident_groups(user: AbstractBaseUser, *, now: datetime) -> list[IncidentGr
 
 
 def incidents_recent(user: AbstractBaseUser, *, limit: int = 50) -> list[Incident]:
-    """The open incidents shown under the groups: oldest problem first, with their office."""
-    return list(
+    """The open incidents shown under the groups: oldest problem first, with their office and
+    who must act (by the current key's status where that decides)."""
+    key_status = CustomerKey.objects.filter(office=OuterRef("office_id"), is_current=True)
+    rows = list(
         open_incidents_for_user(user)
         .select_related("office", "account", "acknowledged_by", "muted_by")
+        .annotate(key_status=Subquery(key_status.values("status")[:1]))
         .order_by("first_seen", "pk")[:limit]
     )
+    for incident in rows:
+        incident.who_acts = who_acts(incident.cause, incident.key_status)
+    return rows
 
 
 def get_incident_for_user(user: AbstractBaseUser, public_id) -> Incident:

@@ -28,7 +28,7 @@ from integrations.accounts.models import Membership
 from integrations.alerts.models import Channel, ChannelKind, Delivery, DeliveryEvent, DeliveryState
 from integrations.alerts.services import chat
 from integrations.offices.models import OfficeStatus
-from integrations.offices.selectors.offices import WHO_ACTS
+from integrations.offices.selectors.offices import who_acts
 from integrations.opendental import network
 from odportal.celery import app
 from odportal.lib import crypto
@@ -154,7 +154,7 @@ def message_payload(delivery: Delivery) -> dict[str, Any]:
         "office": {"id": str(office.public_id), "name": office.name, "reference": office.reference},
         "cause": incident.cause,
         "cause_label": OfficeStatus(incident.cause).label,
-        "who_must_act": WHO_ACTS.get(incident.cause, ""),
+        "who_must_act": who_acts(incident.cause, _current_key_status(office)),
         "first_seen": incident.first_seen.isoformat(),
         "last_seen": incident.last_seen.isoformat(),
         "failed_polls": incident.count,
@@ -236,3 +236,9 @@ def _send_webhook(channel: Channel, payload: dict[str, Any], now: datetime) -> S
     if not response.is_success:
         raise DeliveryFailed(f"Webhook answered HTTP {response.status_code}", response.status_code)
     return Sent(response.status_code, elapsed)
+
+
+def _current_key_status(office) -> str | None:
+    """The office's current key status: who must act on a disabled key depends on who
+    disabled it (the office, HQ or the vendor)."""
+    return office.keys.filter(is_current=True).values_list("status", flat=True).first()
