@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "integrations.accounts",
     "integrations.offices",
+    "integrations.apitools",
 ]
 # The demo and benchmark commands (and their seeding): tooling, not product.
 DEVTOOLS = env_bool("ODPORTAL_DEVTOOLS", default=DEBUG)
@@ -265,6 +266,12 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": max(SWEEP_INTERVAL_S - 5, 1)},
     },
 }
+
+# API console (integrations.apitools.services.console): a call runs inside the web request, so
+# it ends within this deadline (capped by OPENDENTAL_DEADLINE_S) and waits at most this long
+# for the key's next slot (shared with polling) before saying so.
+CONSOLE_DEADLINE_S = float(env_str("ODPORTAL_CONSOLE_DEADLINE_S", "20"))
+CONSOLE_MAX_PACE_WAIT_S = float(env_str("ODPORTAL_CONSOLE_MAX_PACE_WAIT_S", "12"))
 
 # Polling policy (per-office overrides live on the Office row).
 HEALTH_INTERVAL_S = env_int("ODPORTAL_HEALTH_INTERVAL_S", 300)

@@ -1,4 +1,4 @@
-"""Top-level URLs: auth views, admin, and the two apps (each owns its own list)."""
+"""Top-level URLs: auth views, admin, and the apps (each owns its own list)."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -20,4 +20,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("integrations.offices.urls")),
     path("", include("integrations.accounts.urls")),
+    path("", include("integrations.apitools.urls")),
 ]
