@@ -260,6 +260,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "options": {"expires": 3600 - 60},
     },
+    # Hourly and in batches, like the poll history: received API Events past their retention.
+    "purge-api-events": {
+        "task": "apitools.events_purge",
+        "schedule": 3600.0,
+        "options": {"expires": 3600 - 60},
+    },
     "resume-stale-imports": {
         "task": "offices.imports_resume",
         "schedule": float(SWEEP_INTERVAL_S),
@@ -272,6 +278,17 @@ CELERY_BEAT_SCHEDULE = {
 # for the key's next slot (shared with polling) before saying so.
 CONSOLE_DEADLINE_S = float(env_str("ODPORTAL_CONSOLE_DEADLINE_S", "20"))
 CONSOLE_MAX_PACE_WAIT_S = float(env_str("ODPORTAL_CONSOLE_MAX_PACE_WAIT_S", "12"))
+
+# API Events (integrations.apitools.services.events). Open Dental's workstations POST events to
+# ODPORTAL_PUBLIC_URL (this deployment's address as Open Dental sees it, e.g.
+# https://odportal.example.com) plus each office's receiving path; subscriptions cannot be
+# created from the office page while it is unset. A batch is at most 1000 rows (about 2 MiB of
+# patients); larger bodies get 413. The same body again within the replay window is stored once.
+ODPORTAL_PUBLIC_URL = env_str("ODPORTAL_PUBLIC_URL", "").rstrip("/")
+EVENTS_MAX_BODY_BYTES = env_int("ODPORTAL_EVENTS_MAX_BODY_BYTES", 8 * 1024 * 1024)
+EVENTS_REPLAY_WINDOW_S = env_int("ODPORTAL_EVENTS_REPLAY_WINDOW_S", 600)
+EVENTS_RETENTION_DAYS = env_int("ODPORTAL_EVENTS_RETENTION_DAYS", 30)
+EVENTS_PURGE_BATCH = env_int("ODPORTAL_EVENTS_PURGE_BATCH", 1000)
 
 # Polling policy (per-office overrides live on the Office row).
 HEALTH_INTERVAL_S = env_int("ODPORTAL_HEALTH_INTERVAL_S", 300)

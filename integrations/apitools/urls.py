@@ -3,7 +3,7 @@ receiving URL of API Events (a token in the path, no login)."""
 
 from django.urls import include, path
 
-from integrations.apitools.views import console, key_test
+from integrations.apitools.views import console, events, key_test
 
 office_urls = [
     path("", console.console_page, name="apitools_console"),
@@ -13,6 +13,30 @@ office_urls = [
     path("calls/<uuid:call_id>/curl/", console.console_curl, name="apitools_console_curl"),
 ]
 
+event_urls = [
+    path("", events.inbox, name="apitools_inbox"),
+    path("batches/<uuid:batch_id>/", events.batch_detail, name="apitools_batch"),
+    path(
+        "batches/<uuid:batch_id>.<str:fmt>",
+        events.batch_export,
+        name="apitools_batch_export",
+    ),
+    path("subscriptions/", events.subscriptions_page, name="apitools_subscriptions"),
+    path(
+        "subscriptions/<int:number>/update/",
+        events.subscription_update,
+        name="apitools_subscription_update",
+    ),
+    path(
+        "subscriptions/<int:number>/delete/",
+        events.subscription_delete,
+        name="apitools_subscription_delete",
+    ),
+]
+
 urlpatterns = [
     path("offices/<uuid:public_id>/console/", include(office_urls)),
+    path("offices/<uuid:public_id>/events/", include(event_urls)),
+    # Public: Open Dental's workstations post here (the token is the secret of the path).
+    path("api-events/<str:token>/", events.events_receive, name="apitools_events_receive"),
 ]

@@ -1,0 +1,13 @@
+"""Celery tasks of the API tools: thin, each calls one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from integrations.apitools.services import events
+
+
+@shared_task(name="apitools.events_purge", acks_late=True)
+def events_purge_task() -> int:
+    """Drop received API Events past their retention, in batches."""
+    return events.event_batches_purge()
