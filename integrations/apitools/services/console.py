@@ -55,6 +55,7 @@ class ConsoleResult:
     call: ConsoleCall
     data: Any = None
     page_size: int = 100
+    raw: str = ""  # the body exactly as Open Dental sent it
 
     @property
     def ok(self) -> bool:
@@ -94,18 +95,25 @@ def console_send(
     except NoKey as exc:
         raise ValidationError(str(exc)) from None
     data, error, status = None, "", None
+    received: list[bytes] = []
+
+    def decode(content: bytes) -> Any:
+        received.append(content)
+        return _decode(content)
+
     started = time.monotonic()
     try:
         data = client.request(
             request.method, request.path, params=request.params or None,
             body=request.json_body(), retry=False, idempotent=request.method == "GET",
-            decode=_decode,
+            decode=decode,
         )  # fmt: skip
     except OpenDentalError as exc:
         error, status = exc.message, exc.status
     wall = time.monotonic() - started
     call = _record(office, actor, request, timings, wall, data, error, status)
-    return ConsoleResult(call=call, data=data, page_size=client.page_size)
+    raw = received[-1].decode("utf-8", "replace") if received and not error else ""
+    return ConsoleResult(call=call, data=data, page_size=client.page_size, raw=raw)
 
 
 def _check_write(office: Office, confirm_office: str) -> None:

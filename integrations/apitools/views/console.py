@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -89,7 +87,7 @@ def _render(request, office, form, result) -> HttpResponse:
         "result": result,
         "columns": columns,
         "rows": rows,
-        "raw": json.dumps(result.data, indent=2, ensure_ascii=False) if result else "",
+        "raw": result.raw if result else "",
         "next_offset": _next_offset(result, len(rows)),
         "history": selectors.console_history(office),
         "writes_enabled": console.console_writes_enabled(office.account),
