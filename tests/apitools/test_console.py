@@ -189,3 +189,13 @@ def test_operators_use_the_console_but_only_owners_allow_writes(client, account,
 def test_office_without_key_says_so(owner_client, office):
     response = owner_client.post(_url(office), {"endpoint": "clinics"})
     assert "no current customer key" in str(response.context["form"].non_field_errors())
+
+
+def test_console_page_query_count_does_not_grow_with_history(
+    owner_client, owner, office, key, django_assert_num_queries
+):
+    for _ in range(20):
+        ConsoleCall.objects.create(office=office, actor=owner, method="GET", path="/clinics")
+    with django_assert_num_queries(7):
+        page = owner_client.get(reverse("apitools_console", args=[office.public_id]))
+    assert len(page.context["history"]) == 20

@@ -165,3 +165,15 @@ def test_owner_sees_the_receiving_url(owner_client, inbox, office, settings):
     page = owner_client.get(reverse("apitools_inbox", args=[office.public_id])).content.decode()
     assert f"https://odportal.example.com/api-events/{inbox.token}/" in page
     assert EventInbox.objects.count() == 1
+
+
+def test_inbox_query_count_does_not_grow_with_batches(
+    client, teammate, inbox, customer_key, office, django_assert_num_queries
+):
+    for i in range(30):
+        _post(client, inbox, [{"n": i}], customer_key)
+    client.force_login(teammate)
+    url = reverse("apitools_inbox", args=[office.public_id])
+    with django_assert_num_queries(8):
+        page = client.get(url)
+    assert len(page.context["page"].object_list) == 30
