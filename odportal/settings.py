@@ -266,6 +266,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "options": {"expires": 3600 - 60},
     },
+    "api-events-deadman": {
+        "task": "apitools.events_deadman",
+        "schedule": 300.0,
+        "options": {"expires": 300 - 10},
+    },
     "resume-stale-imports": {
         "task": "offices.imports_resume",
         "schedule": float(SWEEP_INTERVAL_S),
@@ -289,6 +294,16 @@ EVENTS_MAX_BODY_BYTES = env_int("ODPORTAL_EVENTS_MAX_BODY_BYTES", 8 * 1024 * 102
 EVENTS_REPLAY_WINDOW_S = env_int("ODPORTAL_EVENTS_REPLAY_WINDOW_S", 600)
 EVENTS_RETENTION_DAYS = env_int("ODPORTAL_EVENTS_RETENTION_DAYS", 30)
 EVENTS_PURGE_BATCH = env_int("ODPORTAL_EVENTS_PURGE_BATCH", 1000)
+# The dead-man switch (integrations.apitools.services.deadman): an inbox whose subscriptions
+# poll every N s and that got nothing for max(EVENTS_DEADMAN_MIN_S, FACTOR x N) of the office's
+# opening hours (weekdays, local time, "8-18") is marked stopped: the workstation running Open
+# Dental may be off. Open Dental posts only when rows changed, hence the floor.
+EVENTS_DEADMAN_MIN_S = env_int("ODPORTAL_EVENTS_DEADMAN_MIN_S", 3600)
+EVENTS_DEADMAN_FACTOR = env_int("ODPORTAL_EVENTS_DEADMAN_FACTOR", 10)
+EVENTS_DEADMAN_HOURS = tuple(
+    int(h) for h in env_str("ODPORTAL_EVENTS_DEADMAN_HOURS", "8-18").split("-", 1)
+)
+EVENTS_DEADMAN_WEEKDAYS_ONLY = env_bool("ODPORTAL_EVENTS_DEADMAN_WEEKDAYS_ONLY", default=True)
 
 # Polling policy (per-office overrides live on the Office row).
 HEALTH_INTERVAL_S = env_int("ODPORTAL_HEALTH_INTERVAL_S", 300)

@@ -77,6 +77,12 @@ class EventInbox(models.Model):
     rejected = models.PositiveIntegerField(default=0)
     last_rejected_at = models.DateTimeField(null=True, blank=True)
     last_received_at = models.DateTimeField(null=True, blank=True)
+    # The dead-man switch: the shortest PollingSeconds of the subscriptions that post here (0:
+    # none expected), since when, and when silence past the cadence was noticed (cleared by the
+    # next delivery).
+    expected_every_s = models.PositiveIntegerField(default=0)
+    watching_since = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from integrations.apitools.services import events
+from integrations.apitools.services import deadman, events
 
 
 @shared_task(name="apitools.events_purge", acks_late=True)
 def events_purge_task() -> int:
     """Drop received API Events past their retention, in batches."""
     return events.event_batches_purge()
+
+
+@shared_task(name="apitools.events_deadman", acks_late=True)
+def events_deadman_task() -> int:
+    """Mark the inboxes whose API Events stopped (the dead-man switch)."""
+    return deadman.event_inboxes_deadman()

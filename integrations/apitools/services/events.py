@@ -87,7 +87,8 @@ def event_batch_store(
             event_type=event_type[:200], table=_table_of(event_type), body_sha256=digest,
             row_count=len(rows), rows=rows,
         )  # fmt: skip
-        EventInbox.objects.filter(pk=inbox.pk).update(last_received_at=now)
+        # A delivery also clears the dead-man switch.
+        EventInbox.objects.filter(pk=inbox.pk).update(last_received_at=now, stopped_at=None)
     return Received(batch, True)
 
 

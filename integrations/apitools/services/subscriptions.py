@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from integrations.accounts.services.audit import audit_record
+from integrations.apitools.services.deadman import event_inbox_expect
 from integrations.apitools.services.events import event_inbox_for_office, event_receiving_url
 from integrations.offices.models import Office
 from integrations.offices.services.clients import NoKey, office_client
@@ -50,21 +51,38 @@ def subscription_add(*, office: Office, actor: Any, **fields: Any) -> Subscripti
             "Set ODPORTAL_PUBLIC_URL (this deployment's public address) before subscribing: "
             "Open Dental posts the events there."
         )
-    sub = _od_call(_client(office).subscription_create, end_point_url=url, **fields)
+    client = _client(office)
+    sub = _od_call(client.subscription_create, end_point_url=url, **fields)
     _audit(office, actor, "events.subscription_add", sub.subscription_num, fields)
+    _expectation_refresh(office, client)
     return sub
 
 
 def subscription_change(*, office: Office, actor: Any, number: int, **fields: Any) -> None:
     """Change a subscription's polling, workstation or stop time (PUT /subscriptions/{n})."""
-    _od_call(_client(office).subscription_update, number, **fields)
+    client = _client(office)
+    _od_call(client.subscription_update, number, **fields)
     _audit(office, actor, "events.subscription_change", number, fields)
+    _expectation_refresh(office, client)
 
 
 def subscription_remove(*, office: Office, actor: Any, number: int) -> None:
     """Stop a subscription (DELETE /subscriptions/{n})."""
-    _od_call(_client(office).subscription_delete, number)
+    client = _client(office)
+    _od_call(client.subscription_delete, number)
     _audit(office, actor, "events.subscription_remove", number, {})
+    _expectation_refresh(office, client)
+
+
+def _expectation_refresh(office: Office, client: OpenDentalClient) -> None:
+    """The dead-man switch's cadence from the subscriptions now at Open Dental (best effort:
+    a failed listing leaves it as it was)."""
+    inbox = event_inbox_for_office(office)
+    try:
+        subs = client.subscriptions()
+    except OpenDentalError:
+        return
+    event_inbox_expect(inbox=inbox, subs=subs, url=event_receiving_url(inbox))
 
 
 def _audit(office: Office, actor: Any, action: str, number: int, fields: dict) -> None:
