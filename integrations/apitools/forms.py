@@ -135,3 +135,10 @@ def console_initial(method: str, path: str, params: dict, body: str) -> tuple[En
         initial |= {f"p_{k}": v for k, v in params.items()}
     initial["sql" if endpoint is SHORT_QUERY else "body"] = body
     return endpoint, initial
+
+
+class ForwardForm(forms.Form):
+    forward_url = forms.URLField(
+        required=False, max_length=500, label="Forward each batch to",
+        help_text="Your own endpoint; blank stops forwarding. A new signing secret is shown once.",
+    )  # fmt: skip

@@ -83,6 +83,10 @@ class EventInbox(models.Model):
     expected_every_s = models.PositiveIntegerField(default=0)
     watching_since = models.DateTimeField(null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
+    # Optional forwarding of each stored batch to the vendor's own endpoint, signed with this
+    # secret (encrypted at rest; shown once when set).
+    forward_url = models.URLField(max_length=500, blank=True)
+    forward_secret_encrypted = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -102,6 +106,9 @@ class EventBatch(models.Model):
     body_sha256 = models.CharField(max_length=64)
     row_count = models.PositiveIntegerField(default=0)
     rows = models.JSONField(default=list)
+    forwarded_at = models.DateTimeField(null=True, blank=True)
+    forward_attempts = models.PositiveSmallIntegerField(default=0)
+    forward_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from integrations.apitools.services import deadman, events
+from integrations.apitools.services import deadman, events, forwarding
 
 
 @shared_task(name="apitools.events_purge", acks_late=True)
@@ -17,3 +17,12 @@ def events_purge_task() -> int:
 def events_deadman_task() -> int:
     """Mark the inboxes whose API Events stopped (the dead-man switch)."""
     return deadman.event_inboxes_deadman()
+
+
+@shared_task(
+    name=forwarding.FORWARD_TASK, acks_late=True, autoretry_for=(forwarding.ForwardFailed,),
+    retry_backoff=5, retry_backoff_max=600, max_retries=8,
+)  # fmt: skip
+def events_forward_task(batch_id: int) -> bool:
+    """Forward one received batch to the vendor's endpoint (retried while it fails)."""
+    return forwarding.event_batch_forward(batch_id)

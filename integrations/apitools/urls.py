@@ -21,6 +21,7 @@ event_urls = [
         events.batch_export,
         name="apitools_batch_export",
     ),
+    path("forward/", events.forward_set, name="apitools_forward"),
     path("subscriptions/", events.subscriptions_page, name="apitools_subscriptions"),
     path(
         "subscriptions/<int:number>/update/",

@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from integrations.apitools.models import EventBatch, EventInbox
+from integrations.apitools.services.forwarding import event_batch_forward_later
 from integrations.offices.models import CustomerKey, Office
 from odportal.lib import crypto
 
@@ -89,6 +90,8 @@ def event_batch_store(
         )  # fmt: skip
         # A delivery also clears the dead-man switch.
         EventInbox.objects.filter(pk=inbox.pk).update(last_received_at=now, stopped_at=None)
+        if inbox.forward_url:
+            transaction.on_commit(lambda: event_batch_forward_later(batch))
     return Received(batch, True)
 
 

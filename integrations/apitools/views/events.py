@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from integrations.apitools import forms, selectors
 from integrations.apitools.models import EventBatch
-from integrations.apitools.services import events, subscriptions
+from integrations.apitools.services import events, forwarding, subscriptions
 from integrations.apitools.services.console import table_of
 from integrations.offices.views._access import office_for_user
 from odportal.lib.csv import csv_download
@@ -88,6 +88,7 @@ def inbox(request: HttpRequest, public_id) -> HttpResponse:
     context = {
         "office": office, "can_act": can_act, "inbox": box, "form": form, "page": page,
         "receiving_url": events.event_receiving_url(box) if can_act else "",
+        "forward_form": forms.ForwardForm(initial={"forward_url": box.forward_url}),
     }  # fmt: skip
     return render_page(request, "apitools/inbox.html", context, "batches")
 
@@ -192,3 +193,23 @@ def subscription_delete(request: HttpRequest, public_id, number: int) -> HttpRes
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect("apitools_subscriptions", public_id=office.public_id)
+
+
+@require_POST
+def forward_set(request: HttpRequest, public_id) -> HttpResponse:
+    """Set or clear the inbox's forwarding URL; the new signing secret is shown this once."""
+    office, _ = office_for_user(request, public_id, write=True)
+    form = forms.ForwardForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors.get("forward_url", ["Invalid URL."])))
+        return redirect("apitools_inbox", public_id=office.public_id)
+    box = events.event_inbox_for_office(office)
+    url = form.cleaned_data["forward_url"]
+    try:
+        secret = forwarding.event_forward_set(inbox=box, actor=request.user, url=url)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Forwarding to {url}. Signing secret (shown once): {secret}"
+                         if url else "Forwarding stopped.")  # fmt: skip
+    return redirect("apitools_inbox", public_id=office.public_id)
