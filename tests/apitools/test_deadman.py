@@ -103,12 +103,13 @@ def test_workstation_off_opens_the_deadman_after_the_cadence(
         httpx.post(touch, json={"table": "patient", "count": 2}, timeout=10)
         _wait(lambda: EventBatch.objects.filter(office=office).exists())
         sandbox_control(key, workstation_off=True)
-        httpx.post(touch, json={"table": "patient", "count": 2}, timeout=10)
+        httpx.post(touch, json={"table": "patient", "PKs": [3, 4]}, timeout=10)
         # Silence past the 1 s cadence trips it (a delivery still in flight only delays it).
         _wait(lambda: events_deadman_task() == 1)
         page = client.get(reverse("apitools_inbox", args=[office.public_id]))
         assert deadman.STOPPED_TEXT in page.content.decode()
-        sandbox_control(key, workstation_off=False)  # back on: the held rows arrive
+        sandbox_control(key, workstation_off=False)  # back on: new changes arrive
+        httpx.post(touch, json={"table": "patient", "PKs": [5, 6]}, timeout=10)
         _wait(lambda: EventInbox.objects.get(office=office).stopped_at is None)
     finally:
         for sub in subscriptions.office_subscriptions(office):
