@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import msgspec
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
@@ -68,8 +69,8 @@ def _body_within_limit(request: HttpRequest) -> bytes | None:
 def _rows(body: bytes) -> list | None:
     """An array of rows (a database event), or a UI event's one object as one row."""
     try:
-        data = json.loads(body)
-    except ValueError:
+        data = msgspec.json.decode(body)  # several times json's speed on a 1,000-row batch
+    except msgspec.DecodeError:
         return None
     if isinstance(data, dict):
         return [data]
