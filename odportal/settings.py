@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     # Incidents, notification channels and odportal's own heartbeats: a separate aggregate that
     # reads offices (offices never import it; the sweep sends its task by name).
     "integrations.alerts",
+    "integrations.apitools",
 ]
 # The demo and benchmark commands (and their seeding): tooling, not product.
 DEVTOOLS = env_bool("ODPORTAL_DEVTOOLS", default=DEBUG)
@@ -273,6 +274,17 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(env_int("ODPORTAL_PORTAL_SYNC_INTERVAL_S", 3600)),
         "options": {"expires": max(env_int("ODPORTAL_PORTAL_SYNC_INTERVAL_S", 3600) - 60, 1)},
     },
+    # Hourly and in batches, like the poll history: received API Events past their retention.
+    "purge-api-events": {
+        "task": "apitools.events_purge",
+        "schedule": 3600.0,
+        "options": {"expires": 3600 - 60},
+    },
+    "api-events-deadman": {
+        "task": "apitools.events_deadman",
+        "schedule": 300.0,
+        "options": {"expires": 300 - 10},
+    },
     "resume-stale-imports": {
         "task": "offices.imports_resume",
         "schedule": float(SWEEP_INTERVAL_S),
@@ -284,6 +296,33 @@ CELERY_BEAT_SCHEDULE = {
 # heartbeat this often; the banner shows when no worker wrote one, or the sweep did not run,
 # for 3 sweep intervals.
 WORKER_HEARTBEAT_S = env_int("ODPORTAL_WORKER_HEARTBEAT_S", 30)
+
+# API console (integrations.apitools.services.console): a call runs inside the web request, so
+# it ends within this deadline (capped by OPENDENTAL_DEADLINE_S) and waits at most this long
+# for the key's next slot (shared with polling) before saying so.
+CONSOLE_DEADLINE_S = float(env_str("ODPORTAL_CONSOLE_DEADLINE_S", "20"))
+CONSOLE_MAX_PACE_WAIT_S = float(env_str("ODPORTAL_CONSOLE_MAX_PACE_WAIT_S", "12"))
+
+# API Events (integrations.apitools.services.events). Open Dental's workstations POST events to
+# ODPORTAL_PUBLIC_URL (this deployment's address as Open Dental sees it, e.g.
+# https://odportal.example.com) plus each office's receiving path; subscriptions cannot be
+# created from the office page while it is unset. A batch is at most 1000 rows (about 2 MiB of
+# patients); larger bodies get 413. The same body again within the replay window is stored once.
+ODPORTAL_PUBLIC_URL = env_str("ODPORTAL_PUBLIC_URL", "").rstrip("/")
+EVENTS_MAX_BODY_BYTES = env_int("ODPORTAL_EVENTS_MAX_BODY_BYTES", 8 * 1024 * 1024)
+EVENTS_REPLAY_WINDOW_S = env_int("ODPORTAL_EVENTS_REPLAY_WINDOW_S", 600)
+EVENTS_RETENTION_DAYS = env_int("ODPORTAL_EVENTS_RETENTION_DAYS", 30)
+EVENTS_PURGE_BATCH = env_int("ODPORTAL_EVENTS_PURGE_BATCH", 1000)
+# The dead-man switch (integrations.apitools.services.deadman): an inbox whose subscriptions
+# poll every N s and that got nothing for max(EVENTS_DEADMAN_MIN_S, FACTOR x N) of the office's
+# opening hours (weekdays, local time, "8-18") is marked stopped: the workstation running Open
+# Dental may be off. Open Dental posts only when rows changed, hence the floor.
+EVENTS_DEADMAN_MIN_S = env_int("ODPORTAL_EVENTS_DEADMAN_MIN_S", 3600)
+EVENTS_DEADMAN_FACTOR = env_int("ODPORTAL_EVENTS_DEADMAN_FACTOR", 10)
+EVENTS_DEADMAN_HOURS = tuple(
+    int(h) for h in env_str("ODPORTAL_EVENTS_DEADMAN_HOURS", "8-18").split("-", 1)
+)
+EVENTS_DEADMAN_WEEKDAYS_ONLY = env_bool("ODPORTAL_EVENTS_DEADMAN_WEEKDAYS_ONLY", default=True)
 
 # Polling policy (per-office overrides live on the Office row).
 HEALTH_INTERVAL_S = env_int("ODPORTAL_HEALTH_INTERVAL_S", 300)

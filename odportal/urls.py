@@ -1,4 +1,4 @@
-"""Top-level URLs: auth views, admin, and the two apps (each owns its own list)."""
+"""Top-level URLs: auth views, admin, and the apps (each owns its own list)."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -21,4 +21,5 @@ urlpatterns = [
     path("", include("integrations.offices.urls")),
     path("", include("integrations.accounts.urls")),
     path("", include("integrations.alerts.urls")),
+    path("", include("integrations.apitools.urls")),
 ]

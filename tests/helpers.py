@@ -532,6 +532,12 @@ PUBLIC_ID_OWNER = {
 # Other parameters, by name: an object attribute ("obj.attr") or a literal sample value.
 PARAM_VALUES = {
     "key_id": "key.public_id",
+    # The API console and API Events (integrations.apitools).
+    "call_id": "console_call.public_id",
+    "batch_id": "event_batch.public_id",
+    "fmt": "csv",
+    "number": "1",
+    "token": "event_inbox.token",
     "username": "teammate",
     # Admin parameters (the admin is its own area: see ADMIN_NAMESPACE).
     "app_label": "offices",

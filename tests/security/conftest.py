@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
+from integrations.apitools.models import ConsoleCall, EventBatch, EventInbox
 from integrations.offices.models import (
     AgingSnapshot,
     PollKind,
@@ -41,11 +42,28 @@ def import_job(account):
 
 
 @pytest.fixture
-def objects(account, office, key, run, snapshot, import_job):
+def console_call(office):
+    return ConsoleCall.objects.create(office=office, method="GET", path="/clinics")
+
+
+@pytest.fixture
+def event_inbox(office):
+    return EventInbox.objects.create(office=office)
+
+
+@pytest.fixture
+def event_batch(office):
+    return EventBatch.objects.create(office=office, body_sha256="0" * 64, rows=[{"n": 1}])
+
+
+@pytest.fixture
+def objects(account, office, key, run, snapshot, import_job, console_call, event_inbox,
+            event_batch):  # fmt: skip
     """Every object a URL parameter can name, by the names tests.helpers.endpoints uses."""
     return {
         "account": account, "office": office, "key": key, "run": run, "snapshot": snapshot,
-        "import_job": import_job,
+        "import_job": import_job, "console_call": console_call, "event_inbox": event_inbox,
+        "event_batch": event_batch,
     }  # fmt: skip
 
 

@@ -71,9 +71,13 @@ def office_client(
     key: CustomerKey | None = None,
     on_request: Callable[[str, str, int | None, float], None] | None = None,
     max_pace_wait_s: float | None = None,
+    deadline_s: float | None = None,
 ) -> OpenDentalClient:
-    """An API client for the office's current key, paced by its known permissions."""
+    """An API client for the office's current key, paced by its known permissions; a
+    ``deadline_s`` shortens (never lengthens) OPENDENTAL_DEADLINE_S."""
     args, kwargs = _client_args(office, key)
+    if deadline_s is not None:
+        kwargs["deadline_s"] = min(deadline_s, kwargs["deadline_s"])
     return OpenDentalClient(
         *args, http_client=shared_http_client(network_guard()), on_request=on_request,
         max_pace_wait_s=max_pace_wait_s, sleep=_sleep_without_db, **kwargs,

@@ -1,5 +1,5 @@
-"""``manage.py bench fleet|refresh|health|ingest|pages|sandbox-build``: the last output line is
-the figures.
+"""``manage.py bench fleet|refresh|health|ingest|pages|events|sandbox-build``: the last output
+line is the figures.
 
 See docs/benchmarks.md for what each one measures and the figures of the reference machine.
 """
@@ -55,6 +55,10 @@ class Command(BaseCommand):
         pages.add_argument("--requests", type=int, default=40, help="Timed requests per page")
         pages.add_argument("--warmup", type=int, default=5)
         pages.add_argument("--keep", action="store_true", help="Keep the benchmark's rows.")
+        ev = sub.add_parser("events", help="The API Events receiving URL, 1,000-row batches.")
+        ev.add_argument("--batches", type=int, default=30)
+        ev.add_argument("--rows", type=int, default=1000)
+        ev.add_argument("--warmup", type=int, default=2)
         build = sub.add_parser("sandbox-build", help="Generation time of one sandbox office.")
         build.add_argument("--patients", type=int, default=100_000)
         build.add_argument("--clinics", type=int, default=3)
@@ -112,6 +116,12 @@ class Command(BaseCommand):
                 requests=options["requests"], warmup=options["warmup"], keep=options["keep"],
             )  # fmt: skip
             return pages_run(pages, self._say)
+        if benchmark == "events":
+            from integrations.devtools.bench.events import EventsOptions, events_run
+
+            return events_run(
+                EventsOptions(options["batches"], options["rows"], options["warmup"]), self._say
+            )
         if benchmark == "sandbox-build":
             from integrations.devtools.bench.sandbox_build import sandbox_build_run
 
