@@ -528,6 +528,8 @@ class Listener:
 # Which object a `<uuid:public_id>` stands for, by the first path segment of the route.
 PUBLIC_ID_OWNER = {
     "offices": "office", "developer-accounts": "account", "runs": "run", "imports": "import_job",
+    # Alerts (integrations.alerts): two kinds of object under one prefix.
+    "alerts/incidents": "incident", "alerts/channels": "alert_channel",
 }  # fmt: skip
 # Other parameters, by name: an object attribute ("obj.attr") or a literal sample value.
 PARAM_VALUES = {
@@ -582,7 +584,8 @@ def _walk(patterns, prefix: str = "", namespace: str = ""):
 def _value(param: str, route: str, objects: dict[str, Any]) -> tuple[str, str | None]:
     """(value, owning object name) for one parameter; KeyError when it cannot be filled."""
     if param == "public_id":
-        owner = PUBLIC_ID_OWNER[route.lstrip("^").split("/", 1)[0]]
+        parts = route.lstrip("^").split("/")
+        owner = PUBLIC_ID_OWNER.get("/".join(parts[:2])) or PUBLIC_ID_OWNER[parts[0]]
         return str(objects[owner].public_id), owner
     spec = PARAM_VALUES[param]
     if "." in spec:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
+from integrations.alerts.models import Channel, Incident
 from integrations.apitools.models import ConsoleCall, EventBatch, EventInbox
 from integrations.offices.models import (
     AgingSnapshot,
@@ -57,13 +58,27 @@ def event_batch(office):
 
 
 @pytest.fixture
+def incident(office):
+    now = timezone.now()
+    return Incident.objects.create(
+        office=office, account=office.account, cause="econnector_down", first_seen=now,
+        last_seen=now, opened_at=now,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def alert_channel(account):
+    return Channel.objects.create(account=account, kind="email", name="Support", target="")
+
+
+@pytest.fixture
 def objects(account, office, key, run, snapshot, import_job, console_call, event_inbox,
-            event_batch):  # fmt: skip
+            event_batch, incident, alert_channel):  # fmt: skip
     """Every object a URL parameter can name, by the names tests.helpers.endpoints uses."""
     return {
         "account": account, "office": office, "key": key, "run": run, "snapshot": snapshot,
         "import_job": import_job, "console_call": console_call, "event_inbox": event_inbox,
-        "event_batch": event_batch,
+        "event_batch": event_batch, "incident": incident, "alert_channel": alert_channel,
     }  # fmt: skip
 
 
