@@ -8,13 +8,14 @@ from celery import shared_task
 from django.utils import timezone
 
 from integrations.alerts.services import deliveries, heartbeats, incidents, notifications
+from odportal.lib.tasks import PERIODIC_TASK
 
 logger = logging.getLogger(__name__)
 
 EVALUATE_TASK = "alerts.evaluate"
 
 
-@shared_task(name=EVALUATE_TASK, acks_late=True)
+@shared_task(name=EVALUATE_TASK, **PERIODIC_TASK)
 def evaluate_task(swept_at: str | None = None) -> dict[str, int]:
     """After a sweep: record it, update incidents, plan and send their messages."""
     now = timezone.now()
@@ -26,7 +27,7 @@ def evaluate_task(swept_at: str | None = None) -> dict[str, int]:
     return result
 
 
-@shared_task(name=deliveries.DELIVER_TASK, acks_late=True)
+@shared_task(name=deliveries.DELIVER_TASK, **PERIODIC_TASK)
 def deliver_task(delivery_id: int) -> None:
     """Try one delivery; on failure it comes back after its backoff."""
     retry_in = deliveries.delivery_attempt(delivery_id)

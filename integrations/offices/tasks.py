@@ -10,9 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-import psycopg
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
 from integrations.accounts.throttle import login_attempts_prune
 from integrations.offices.services import imports, inventory, portal
@@ -25,20 +23,18 @@ from integrations.offices.services.polling import (
     history,
     sweep,
 )
+from odportal.lib.tasks import DB_ERRORS, PERIODIC_TASK
 
 logger = logging.getLogger(__name__)
 ALERTS_EVALUATE_TASK = "alerts.evaluate"
 
-# Aging rows are written with psycopg's COPY, which Django does not wrap: a database restart
-# mid-COPY raises psycopg's own errors, and those must retry like Django's.
-DB_ERRORS = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
 # Tasks that execute poll runs: acked late (a killed worker's message is redelivered, and its
 # id lets the copy take back the runs it held), retried while the database is away.
 RUN_TASK = {
     "bind": True, "acks_late": True, "autoretry_for": DB_ERRORS, "retry_backoff": 2,
     "retry_backoff_max": 60, "max_retries": 20,
 }  # fmt: skip
-SWEEP_TASK = {"acks_late": True, "autoretry_for": DB_ERRORS, "retry_backoff": 2, "max_retries": 5}
+SWEEP_TASK = PERIODIC_TASK
 
 
 @shared_task(name=dispatch.POLL_RUN_TASK, **RUN_TASK)
