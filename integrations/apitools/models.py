@@ -106,6 +106,9 @@ class EventBatch(models.Model):
     body_sha256 = models.CharField(max_length=64)
     row_count = models.PositiveIntegerField(default=0)
     rows = models.JSONField(default=list)
+    # The rows' keys in the order Open Dental sent them: Postgres's jsonb reorders object keys
+    # (shortest first), and the table and CSV should read like the API's own field order.
+    columns = models.JSONField(default=list, blank=True)
     forwarded_at = models.DateTimeField(null=True, blank=True)
     forward_attempts = models.PositiveSmallIntegerField(default=0)
     forward_error = models.CharField(max_length=300, blank=True)

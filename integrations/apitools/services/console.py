@@ -175,10 +175,11 @@ def console_curl(call: ConsoleCall) -> str:
     return " ".join(parts)
 
 
-def table_of(data: Any) -> tuple[list[str], list[list[Any]]]:
-    """An answer as columns and rows: a list of objects, one object, or plain values."""
+def table_of(data: Any, order: list[str] | None = None) -> tuple[list[str], list[list[Any]]]:
+    """An answer as columns and rows: a list of objects, one object, or plain values;
+    ``order`` (the keys as first received) leads the columns."""
     items = data if isinstance(data, list) else [data] if data is not None else []
-    columns: dict[str, None] = {}
+    columns: dict[str, None] = dict.fromkeys(order or [])
     for item in items:
         columns.update(dict.fromkeys(item if isinstance(item, dict) else ["value"]))
     rows = [

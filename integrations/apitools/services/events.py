@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from integrations.apitools.models import EventBatch, EventInbox
+from integrations.apitools.services.console import table_of
 from integrations.apitools.services.forwarding import event_batch_forward_later
 from integrations.offices.models import CustomerKey, Office
 from odportal.lib import crypto
@@ -86,7 +87,7 @@ def event_batch_store(
         batch = EventBatch.objects.create(
             office_id=inbox.office_id, received_at=now, workstation=workstation[:200],
             event_type=event_type[:200], table=_table_of(event_type), body_sha256=digest,
-            row_count=len(rows), rows=rows,
+            row_count=len(rows), rows=rows, columns=table_of(rows)[0],
         )  # fmt: skip
         # A delivery also clears the dead-man switch.
         EventInbox.objects.filter(pk=inbox.pk).update(last_received_at=now, stopped_at=None)

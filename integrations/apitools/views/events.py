@@ -103,7 +103,7 @@ def _batch(request, public_id, batch_id) -> tuple:
 def batch_detail(request: HttpRequest, public_id, batch_id) -> HttpResponse:
     """One batch as a table and as raw JSON."""
     office, batch = _batch(request, public_id, batch_id)
-    columns, rows = table_of(batch.rows)
+    columns, rows = table_of(batch.rows, batch.columns)
     context = {
         "office": office, "batch": batch, "columns": columns, "rows": rows,
         "raw": json.dumps(batch.rows, indent=2, ensure_ascii=False),
@@ -122,7 +122,7 @@ def batch_export(request: HttpRequest, public_id, batch_id, fmt: str) -> HttpRes
         response = JsonResponse(batch.rows, safe=False, json_dumps_params={"indent": 2})
         response["Content-Disposition"] = f'attachment; filename="{name}.json"'
         return response
-    columns, rows = table_of(batch.rows)
+    columns, rows = table_of(batch.rows, batch.columns)
     # Free text (any column holding a string) is made formula-safe; numbers stay as they are.
     texts = [c for i, c in enumerate(columns) if any(isinstance(r[i], str) for r in rows)]
     cells = [["" if v is None else str(v) for v in row] for row in rows]
