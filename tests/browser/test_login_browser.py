@@ -3,7 +3,9 @@ import pytest
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_login_then_overview_leads_to_the_office(page, live_server, login, screenshot, owner, office):
+def test_login_then_overview_leads_to_the_office(
+    page, live_server, login, screenshot, owner, office
+):
     page.goto(f"{live_server.url}/")
     assert "/accounts/login/" in page.url
     login("owner")
