@@ -34,7 +34,6 @@ RUN_TASK = {
     "bind": True, "acks_late": True, "autoretry_for": DB_ERRORS, "retry_backoff": 2,
     "retry_backoff_max": 60, "max_retries": 20,
 }  # fmt: skip
-SWEEP_TASK = PERIODIC_TASK
 
 
 @shared_task(name=dispatch.POLL_RUN_TASK, **RUN_TASK)
@@ -81,31 +80,31 @@ def key_portal_task(self, key_id: int) -> None:
         raise self.retry(countdown=retry_in, max_retries=None)
 
 
-@shared_task(name="offices.key_portal_resume", **SWEEP_TASK)
+@shared_task(name="offices.key_portal_resume", **PERIODIC_TASK)
 def key_portal_resume_task() -> int:
     """Send again the key changes whose portal task was lost."""
     return portal.key_portal_resend_stale()
 
 
-@shared_task(name="offices.portal_inventories", **SWEEP_TASK)
+@shared_task(name="offices.portal_inventories", **PERIODIC_TASK)
 def portal_inventories_task() -> int:
     """Send one inventory sync per account with a Developer Portal key."""
     return inventory.portal_inventories_queue()
 
 
-@shared_task(name=inventory.INVENTORY_TASK, **SWEEP_TASK)
+@shared_task(name=inventory.INVENTORY_TASK, **PERIODIC_TASK)
 def portal_inventory_task(account_id: int) -> int:
     """Store what the account's Developer Portal lists (GET /apikeys)."""
     return inventory.portal_inventory_sync(account_id=account_id)
 
 
-@shared_task(name="offices.imports_resume", **SWEEP_TASK)
+@shared_task(name="offices.imports_resume", **PERIODIC_TASK)
 def imports_resume_task() -> int:
     """Send again the imports whose worker stopped or whose message was lost."""
     return imports.import_jobs_resend_stale()
 
 
-@shared_task(name="offices.sweep", **SWEEP_TASK)
+@shared_task(name="offices.sweep", **PERIODIC_TASK)
 def sweep_task() -> dict[str, int]:
     """Queue polls for every office that is due."""
     result = sweep.sweep_due_offices()
@@ -119,13 +118,13 @@ def sweep_task() -> dict[str, int]:
     return result
 
 
-@shared_task(name="offices.prune_runs", **SWEEP_TASK)
+@shared_task(name="offices.prune_runs", **PERIODIC_TASK)
 def prune_runs_task() -> int:
     """Drop poll runs past their retention, in small batches."""
     return history.poll_runs_prune()
 
 
-@shared_task(name="offices.prune", **SWEEP_TASK)
+@shared_task(name="offices.prune", **PERIODIC_TASK)
 def prune_snapshots_task() -> int:
     """Drop aging snapshots and failed-login records past their retention periods."""
     login_attempts_prune()

@@ -154,3 +154,11 @@ def worker_process(*, concurrency: int, env: dict[str, str], work_dir: Path, nam
            "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-gossip",
            "--without-mingle", "--without-heartbeat", "-n", f"{name}@%h"]  # fmt: skip
     return Child(name, cmd, {**os.environ, **env}, work_dir / f"{name}.log")
+
+
+def run_to_end(run_id: int, *, claimer: str) -> None:
+    """Execute a run as the task would, sleeping instead of re-queueing when it must wait."""
+    from integrations.offices.services.polling import execute  # needs Django set up
+
+    while (resume_in := execute.run_execute(run_id, claimer=claimer)) is not None:
+        time.sleep(resume_in)

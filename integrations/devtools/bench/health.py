@@ -23,7 +23,7 @@ from integrations.devtools.bench import common, fleet
 from integrations.devtools.bench.refresh import _throttle_scale
 from integrations.devtools.sandbox import sandbox_settings
 from integrations.offices.models import Office, PollKind, PollRun, RunOutcome
-from integrations.offices.services.polling import execute, health_batch, runs
+from integrations.offices.services.polling import health_batch, runs
 
 DESIGNS = ("single_full", "single_liveness", "batch_full", "batch_liveness")
 REQUESTS_PER_POLL = {"full": 5, "liveness": 1}
@@ -113,6 +113,4 @@ def _poll_single(offices: list[Office], say: common.Say) -> None:
 
 
 def _run_single(run_id: int) -> None:
-    """Execute a run as the task would, sleeping instead of re-queueing when it must wait."""
-    while (resume_in := execute.run_execute(run_id, claimer="bench-health")) is not None:
-        time.sleep(resume_in)
+    common.run_to_end(run_id, claimer="bench-health")

@@ -38,9 +38,9 @@ from django.conf import settings
 
 from integrations.devtools.bench import common, fleet
 from integrations.devtools.sandbox import sandbox_settings
-from integrations.offices.models import PollKind, PollRun
+from integrations.offices.models import PollKind
 from integrations.offices.services.aging import recipe, snapshots
-from integrations.offices.services.polling import dispatch, execute, runs
+from integrations.offices.services.polling import dispatch, runs
 from integrations.opendental.client import _ApiClient
 
 # (label, owner, attribute): the functions timed, in the order they are reported.
@@ -149,7 +149,7 @@ def _measure(offices: list, say: common.Say) -> dict[str, Any]:
             if index == 1:  # the first refresh warms up imports and connections
                 timers.clear()
             started = time.thread_time()
-            _run_to_end(run)
+            common.run_to_end(run.pk, claimer="bench-refresh")
             cpu = time.thread_time() - started
             if index >= 1:
                 run.refresh_from_db(fields=["requests"])
@@ -169,12 +169,6 @@ def _say_phases(figures: dict[str, Any], say: common.Say) -> None:
         "a request")  # fmt: skip
     for label, ms in figures["phases_ms_per_refresh"].items():
         say(f"cpu:   {label:<14} {ms:7.2f} ms a refresh  {ms / per_request:6.3f} ms a request")
-
-
-def _run_to_end(run: PollRun) -> None:
-    """Execute a run as the task would, sleeping instead of re-queueing when it must wait."""
-    while (resume_in := execute.run_execute(run.pk, claimer="bench-refresh")) is not None:
-        time.sleep(resume_in)
 
 
 def _figures(

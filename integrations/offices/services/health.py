@@ -145,16 +145,7 @@ def liveness_fetch(client: od.OpenDentalClient) -> LivenessResult:
 @transaction.atomic
 def office_liveness_record_ok(*, office: Office, result: LivenessResult) -> None:
     """Store a successful liveness check (only run while the office is OK)."""
-    now = timezone.now()
-    office.date_last_aging = result.date_last_aging
-    office.latency_ms = result.latency_ms
-    office.last_polled_at = office.last_success_at = now
-    office.last_error = ""
-    office.consecutive_failures = 0
-    office_status_set(office=office, status=OfficeStatus.OK, now=now)
-    office.next_health_at = next_health_at(office, now)
-    office.save(update_fields=[*HEALTH_FIELDS, "date_last_aging", "latency_ms",
-                               "last_success_at"])  # fmt: skip
+    offices_liveness_record_ok([(office, result)])
 
 
 LIVENESS_FIELDS = [

@@ -82,10 +82,7 @@ def batch_execute(run_ids: list[int], *, claimer: str) -> dict[int, float]:
 
 def _jobs(claimed: list[PollRun], resume: dict[int, float]) -> list[_Job]:
     """The claimed runs ready to fetch; the others finished or released here."""
-    current = {
-        k.office_id: k
-        for k in CustomerKey.objects.filter(office__in=[r.office for r in claimed], is_current=True)
-    }
+    current = runs.runs_current_keys(claimed)
     existing = {s.run_id: s for s in AgingSnapshot.objects.filter(run__in=claimed)}
     stored = snapshots.snapshots_row_counts(list(existing.values()))  # resumed runs' only
     jobs: list[_Job] = []

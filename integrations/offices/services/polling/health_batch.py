@@ -64,10 +64,7 @@ def health_batch_execute(run_ids: list[int], *, claimer: str) -> dict[int, float
 
 def _jobs(claimed: list[PollRun], resume: dict[int, float]) -> list[_Job]:
     """The claimed runs ready to poll; the others finished or released here."""
-    current = {
-        k.office_id: k
-        for k in CustomerKey.objects.filter(office__in=[r.office for r in claimed], is_current=True)
-    }
+    current = runs.runs_current_keys(claimed)
     now = timezone.now()
     jobs: list[_Job] = []
     for run in claimed:

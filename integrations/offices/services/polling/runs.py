@@ -21,7 +21,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from integrations.offices.models import Office, PollRun, RunOutcome
+from integrations.offices.models import CustomerKey, Office, PollRun, RunOutcome
 from odportal.lib import bulk
 
 logger = logging.getLogger(__name__)
@@ -126,6 +126,12 @@ def runs_claim(run_ids: list[int], *, claimer: str) -> list[PollRun]:
             pk__in=run_ids, outcome=RunOutcome.RUNNING, claimed_by=claimer
         )
     )
+
+
+def runs_current_keys(claimed: list[PollRun]) -> dict[int, CustomerKey]:
+    """Each claimed run's office's current key, by office id, in one query (a batch's)."""
+    offices = [r.office for r in claimed]
+    return {k.office_id: k for k in CustomerKey.objects.filter(office__in=offices, is_current=True)}
 
 
 def run_heartbeat(run: PollRun, **counters: int) -> None:
