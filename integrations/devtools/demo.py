@@ -19,12 +19,16 @@ from integrations.accounts.services.accounts import (
     developer_account_update,
     requested_permissions_set,
 )
+from integrations.alerts.models import Channel, ChannelKind
+from integrations.alerts.services.channels import channel_create
+from integrations.alerts.services.policy import alert_settings_set
 from integrations.offices.models import Office, PollKind
 from integrations.offices.services.imports import offices_import
 from integrations.offices.services.keys import customer_key_add
 from integrations.offices.services.offices import office_create
 from integrations.offices.services.polling import dispatch
 from integrations.offices.services.polling.sweep import offices_pollable
+from odportal.lib import crypto
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"  # noqa: S105 - demo mode only; the command refuses to run with DEBUG off
@@ -190,6 +194,38 @@ def demo_sandbox_account_ensure(*, user: AbstractBaseUser, manifest: dict) -> st
     # OPENDENTAL_REMOTE_BASE_URL, which the demo command sets.
     result = offices_import(account=account, actor=user, source=source, filename="manifest.json")
     return result.summary
+
+
+DEMO_EMAIL = "demo@demo-dental.example"
+DEMO_CHANNEL_EMAIL = "Demo mailbox (var/mail)"
+DEMO_CHANNEL_WEBHOOK = "Demo webhook receiver (var/webhooks)"
+# Often enough that an injected fault is an incident and a message within two minutes:
+# one failed poll (grace 1) a minute apart, evaluated after each 20 s sweep.
+DEMO_HEALTH_INTERVAL_S = 60
+
+
+@transaction.atomic
+def demo_alerts_ensure(*, user: AbstractBaseUser, webhook_url: str) -> list[str]:
+    """Alert channels of every demo account: email to the demo login and a webhook to the
+    demo's receiver (its port changes between runs); returns the webhooks' signing secrets."""
+    if user.email != DEMO_EMAIL:
+        user.email = DEMO_EMAIL
+        user.save(update_fields=["email"])
+    secrets = []
+    for account in DeveloperAccount.objects.filter(membership__user=user):
+        Office.objects.filter(account=account).update(health_interval_s=DEMO_HEALTH_INTERVAL_S)
+        alert_settings_set(account=account, actor=user, grace_polls=1)
+        if not Channel.objects.filter(account=account, name=DEMO_CHANNEL_EMAIL).exists():
+            channel_create(account=account, actor=user, kind=ChannelKind.EMAIL,
+                           name=DEMO_CHANNEL_EMAIL, target="")  # fmt: skip
+        hook = Channel.objects.filter(account=account, name=DEMO_CHANNEL_WEBHOOK).first()
+        if hook is None:
+            hook, _ = channel_create(account=account, actor=user, kind=ChannelKind.WEBHOOK,
+                                     name=DEMO_CHANNEL_WEBHOOK, target=webhook_url)  # fmt: skip
+        else:
+            Channel.objects.filter(pk=hook.pk).update(target=webhook_url)
+        secrets.append(crypto.decrypt(hook.secret_encrypted))
+    return secrets
 
 
 def demo_poll_all() -> dict[str, int]:

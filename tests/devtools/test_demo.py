@@ -1,8 +1,10 @@
 """The Quick start's demo, end to end: sandbox, worker, beat, polls, aging, on embedded defaults."""
 
+import re
 import socket
 import subprocess
 import sys
+from email import message_from_bytes
 
 from tests.helpers import ROOT, embedded_env, sigterm_leaves_no_helpers
 
@@ -25,6 +27,12 @@ def test_demo_shows_an_office_ok_with_current_aging_and_every_kind_of_status(tmp
     # A closed location whose key the vendor disabled in the Developer Portal.
     assert "Old Town Dental (closed): Key disabled" in out
     assert "Sandbox offices: 5 rows: 0 created, 5 skipped" in out
+    # The eConnector-down office's incident reached the demo's own mailbox and receiver.
+    mail = re.search(r"Alert mail: (\d+) message\(s\); signed webhooks: (\d+)", out)
+    assert mail and int(mail[1]) >= 1 and int(mail[2]) >= 1, out[-2000:]
+    maildir = tmp_path / "var" / "mail" / "new"
+    subjects = [message_from_bytes(p.read_bytes())["Subject"] for p in maildir.iterdir()]
+    assert any("Riverside Dental Care" in (s or "") for s in subjects), subjects
 
 
 def test_terminating_the_demo_stops_its_worker_and_beat(tmp_path):

@@ -8,6 +8,7 @@ and serves the dashboard until Ctrl-C. Running it again reuses everything it mad
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from integrations.devtools import demo
+from integrations.devtools.demo_inbox import DemoInbox, demo_inbox
 from integrations.devtools.sandbox import sandbox_settings
 from integrations.devtools.termination import exit_through_cleanup_on_termination
 from integrations.offices.services import inventory
@@ -60,12 +62,17 @@ class Command(BaseCommand):
             # Remote offices (all of the demo's) go to the sandbox: here, in runserver, and in
             # the worker and beat started below (they inherit the environment).
             stack.enter_context(sandbox_settings(sandbox.base_url))
+            inbox = stack.enter_context(demo_inbox(Path(settings.VAR_DIR)))
+            self._mail_to(inbox)
             user = demo.demo_user_ensure()
             demo.demo_account_ensure(user=user)
             result = demo.demo_sandbox_account_ensure(user=user, manifest=sandbox.manifest)
             self.stdout.write(f"Sandbox offices: {result}")
             closed_key = demo.demo_portal_seed(sandbox.state)
             demo.demo_closed_office_ensure(user=user, customer_key=closed_key)
+            inbox.webhook_secrets = tuple(
+                demo.demo_alerts_ensure(user=user, webhook_url=inbox.webhook_url)
+            )
             if not no_workers:
                 for proc in self._start_workers():
                     stack.callback(_stop, proc)
@@ -74,7 +81,7 @@ class Command(BaseCommand):
             if not no_workers:  # the Developer Portal inventory too (beat: hourly)
                 inventory.portal_inventories_queue()
             if check:
-                self._check()
+                self._check(inbox)
                 return
             self.stdout.write(
                 self.style.SUCCESS(f"odportal demo: http://{addr}/  login: demo / demo")
@@ -82,17 +89,37 @@ class Command(BaseCommand):
             if not no_serve:
                 call_command("runserver", addr, use_reloader=False)
 
-    def _check(self, timeout_s: float = 150.0) -> None:
-        """Wait for the pipeline to show real results (the demo's own test uses this)."""
+    def _mail_to(self, inbox: DemoInbox) -> None:
+        """Email goes to the demo's mailbox: here, and in the worker (inherited environment)."""
+        values = {"EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                  "EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(inbox.smtp_port),
+                  "EMAIL_USE_TLS": "false", "EMAIL_HOST_USER": "",
+                  "EMAIL_HOST_PASSWORD": ""}  # fmt: skip
+        os.environ.update(values)
+        settings.EMAIL_BACKEND, settings.EMAIL_HOST = values["EMAIL_BACKEND"], "127.0.0.1"
+        settings.EMAIL_PORT, settings.EMAIL_USE_TLS = inbox.smtp_port, False
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        self.stdout.write(f"Alert mail: a Maildir under {inbox.mail_dir} (SMTP on 127.0.0.1:"
+                          f"{inbox.smtp_port}); webhooks: {inbox.webhook_dir}")  # fmt: skip
+
+    def _check(self, inbox: DemoInbox, timeout_s: float = 150.0) -> None:
+        """Wait for the pipeline to show real results (the demo's own test uses this): an
+        office OK with aging, and the eConnector-down office's incident as an email in the
+        mailbox and a signed webhook at the receiver."""
         deadline = time.monotonic() + timeout_s
-        ready = False
-        while not ready and time.monotonic() < deadline:
+        ready = told = False
+        while not (ready and told) and time.monotonic() < deadline:
             time.sleep(1)
-            ready = demo.demo_ready()
+            ready = ready or demo.demo_ready()
+            told = told or (inbox.mail_count() > 0 and demo_signed_webhooks(inbox) > 0)
         for line in demo.demo_status_lines():
             self.stdout.write(line)
+        self.stdout.write(f"Alert mail: {inbox.mail_count()} message(s); signed webhooks: "
+                          f"{demo_signed_webhooks(inbox)}")  # fmt: skip
         if not ready:
             raise CommandError(f"No office was OK with current aging within {timeout_s:.0f} s.")
+        if not told:
+            raise CommandError(f"No incident email and webhook within {timeout_s:.0f} s.")
         self.stdout.write(self.style.SUCCESS("demo check: OK"))
 
     def _start_workers(self) -> list[subprocess.Popen]:
@@ -110,6 +137,17 @@ class Command(BaseCommand):
             )
             self.stdout.write(f"Started Celery {name} (log: {logs / f'demo-{name}.log'})")
         return procs
+
+
+def demo_signed_webhooks(inbox: DemoInbox) -> int:
+    """Incident webhooks the receiver got with a valid signature."""
+    count = 0
+    for path in inbox.webhook_dir.glob("*.json"):
+        record = json.loads(path.read_text())
+        payload = record.get("payload")
+        opened = isinstance(payload, dict) and payload.get("event") == "incident.opened"
+        count += bool(record.get("signature_ok") and opened)
+    return count
 
 
 def _stop(proc: subprocess.Popen) -> None:
