@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from decimal import Decimal
 from unittest import mock
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from integrations.offices.models import (
     AgingRow,
@@ -206,4 +208,64 @@ def test_a_live_slow_run_is_never_taken_over_and_a_dead_workers_run_is(
         (done,) = [r for r in wait_for_runs(kind=PollKind.HEALTH) if r.pk == taken.pk]
         assert done.outcome == RunOutcome.OK
     finally:
+        w.stop()
+
+
+def test_health_stays_exact_through_the_worker_at_the_schedule(
+    sandbox_account, sandbox_control, sandbox, celery_broker, tmp_path, settings
+):
+    """Issue 20's promise, through a real worker and the sweep: an eConnector stopped or a key
+    disabled shows at the first sweep one health interval later (cheap liveness polls), a
+    removed permission at the first sweep one full-check interval later."""
+    interval, full_every = 3, 9
+    w = Worker(
+        celery_broker, tmp_path / "worker.log", OPENDENTAL_THROTTLE_SCALE=str(THROTTLE_SCALE),
+        OPENDENTAL_REMOTE_BASE_URL=sandbox.base_url,
+        ODPORTAL_HEALTH_FULL_CHECK_INTERVAL_S=str(full_every),
+    )  # fmt: skip
+    settings.HEALTH_FULL_CHECK_INTERVAL_S = full_every
+    office = sandbox_account["Queries Office"]
+    key = office.manifest["customer_key"]
+    Office.objects.exclude(pk=office.pk).update(polling_enabled=False)
+    Office.objects.filter(pk=office.pk).update(health_interval_s=interval)
+
+    def one_interval_later() -> Office:
+        time.sleep(interval)
+        sweep.sweep_due_offices()
+        wait_for_runs(kind=PollKind.HEALTH, office=office)
+        office.refresh_from_db()
+        return office
+
+    try:
+        w.start()
+        sweep.sweep_due_offices()
+        wait_for_runs(kind=PollKind.HEALTH, office=office)
+        assert one_interval_later().status == OfficeStatus.OK
+        assert (
+            PollRun.objects.filter(office=office, kind=PollKind.HEALTH).latest("pk").requests == 1
+        )
+
+        sandbox_control(key, econnector_down=True)
+        assert one_interval_later().status == OfficeStatus.ECONNECTOR_DOWN
+        sandbox_control(key, reset=True)
+        assert one_interval_later().status == OfficeStatus.OK
+        sandbox_control(key, key_status="DisabledByCustomer")
+        assert one_interval_later().status == OfficeStatus.KEY_DISABLED
+        sandbox_control(key, reset=True)
+        # A disabled key is re-checked less often; Poll now (a person) checks at once.
+        dispatch.poll_enqueue(office=office, kind=PollKind.HEALTH)
+        wait_for_runs(kind=PollKind.HEALTH, office=office)
+        office.refresh_from_db()
+        assert office.status == OfficeStatus.OK
+
+        sandbox.state.set_permissions(key, ("ApiReadAll",))
+        full_at = office.health_full_at
+        deadline = full_at + timedelta(seconds=full_every)
+        while office.health_full_at == full_at:
+            assert timezone.now() < deadline + timedelta(seconds=interval + 5), "no full check"
+            one_interval_later()
+        assert office.missing_permissions == ["ApiQueries"]
+        assert office.health_full_at <= deadline + timedelta(seconds=interval + 5)
+    finally:
+        sandbox.state.set_permissions(key, ("ApiReadAll", "ApiQueries"))
         w.stop()
