@@ -79,7 +79,7 @@ def pages_run(options: PagesOptions, say: common.Say) -> dict[str, Any]:
     """Seed, measure every page and the CSV export; returns the figures."""
     try:
         started = time.monotonic()
-        user, big = _seed(options, say)
+        user, big = pages_seed(options, say)
         seed_s = time.monotonic() - started
         client = Client()
         client.force_login(user)
@@ -200,7 +200,7 @@ def _measure_csv(client: Client, big: Office, options: PagesOptions, say: common
 # --- seeding -----------------------------------------------------------------------------------
 
 
-def _seed(options: PagesOptions, say: common.Say) -> tuple[Any, Office]:
+def pages_seed(options: PagesOptions, say: common.Say) -> tuple[Any, Office]:
     pages_cleanup(say)
     rng = random.Random(options.seed)
     with transaction.atomic():

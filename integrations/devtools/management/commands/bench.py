@@ -1,5 +1,5 @@
-"""``manage.py bench fleet|refresh|health|ingest|pages|events|sandbox-build``: the last output
-line is the figures.
+"""``manage.py bench fleet|refresh|health|ingest|pages|alerts|events|sandbox-build``: the last
+output line is the figures.
 
 See docs/benchmarks.md for what each one measures and the figures of the reference machine.
 """
@@ -55,6 +55,10 @@ class Command(BaseCommand):
         pages.add_argument("--requests", type=int, default=40, help="Timed requests per page")
         pages.add_argument("--warmup", type=int, default=5)
         pages.add_argument("--keep", action="store_true", help="Keep the benchmark's rows.")
+        alerts = sub.add_parser("alerts", help="CPU of evaluating incidents per sweep.")
+        alerts.add_argument("--offices", type=int, default=10_000)
+        alerts.add_argument("--rounds", type=int, default=5, help="Steady rounds (median)")
+        alerts.add_argument("--keep", action="store_true", help="Keep the benchmark's rows.")
         ev = sub.add_parser("events", help="The API Events receiving URL, 1,000-row batches.")
         ev.add_argument("--batches", type=int, default=30)
         ev.add_argument("--rows", type=int, default=1000)
@@ -116,6 +120,12 @@ class Command(BaseCommand):
                 requests=options["requests"], warmup=options["warmup"], keep=options["keep"],
             )  # fmt: skip
             return pages_run(pages, self._say)
+        if benchmark == "alerts":
+            from integrations.devtools.bench.alerts import AlertsOptions, alerts_run
+
+            return alerts_run(
+                AlertsOptions(options["offices"], options["rounds"], options["keep"]), self._say
+            )
         if benchmark == "events":
             from integrations.devtools.bench.events import EventsOptions, events_run
 
