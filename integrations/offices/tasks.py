@@ -61,6 +61,9 @@ def health_batch_task(self, run_ids: list[int]) -> None:
     resume = health_batch.health_batch_execute(run_ids, claimer=claimer)
     for run_id, countdown in resume.items():
         dispatch.run_resume(run_id, countdown=countdown)
+    if health_batch.health_batch_failed(run_ids):
+        # A failure may complete an office's grace: evaluate now, not after the next sweep.
+        _alerts_evaluate_send()
 
 
 @shared_task(name=imports.IMPORT_TASK, **RUN_TASK)
@@ -109,13 +112,17 @@ def sweep_task() -> dict[str, int]:
     """Queue polls for every office that is due."""
     result = sweep.sweep_due_offices()
     logger.info("sweep queued %s", result)
-    # Incidents and their notifications follow every sweep in a task of their own (sent by
-    # name: offices never import integrations.alerts), so polling never waits on them.
+    _alerts_evaluate_send()
+    return result
+
+
+def _alerts_evaluate_send() -> None:
+    """Incidents and their notifications in a task of their own (sent by name: offices never
+    import integrations.alerts), so polling never waits on them; it is idempotent."""
     try:
         sweep_task.app.send_task(ALERTS_EVALUATE_TASK)
     except Exception:  # noqa: BLE001 - broker away: the sweep's own sends failed too
         logger.warning("could not queue the alerts evaluation", exc_info=True)
-    return result
 
 
 @shared_task(name="offices.prune_runs", **PERIODIC_TASK)

@@ -114,3 +114,36 @@ def test_a_removed_permission_shows_at_the_next_full_check(sandbox_account, sand
     finally:
         sandbox.state.set_permissions(customer_key, ("ApiReadAll", "ApiQueries"))
     assert office.missing_permissions == ["ApiQueries"]
+
+
+def test_a_first_failure_is_confirmed_within_a_minute_then_the_interval_holds(
+    sandbox_account, sandbox_control, settings
+):
+    office = sandbox_account["Queries Office"]
+    Office.objects.filter(pk=office.pk).update(health_interval_s=300)
+    _poll(office)
+    sandbox_control(office.manifest["customer_key"], econnector_down=True)
+    for failures, wait_s in ((1, settings.HEALTH_CONFIRM_S), (2, 300), (3, 300)):
+        before = timezone.now()
+        run_to_end(office)
+        office.refresh_from_db()
+        assert office.consecutive_failures == failures
+        due_in = (office.next_health_at - before).total_seconds()
+        assert wait_s <= due_in < wait_s + 30, (failures, due_in)
+
+
+def test_a_health_batch_with_a_failure_evaluates_incidents_at_once(sandbox_account):
+    from unittest import mock
+
+    from integrations.offices import tasks
+    from integrations.offices.models import PollKind
+    from integrations.offices.services.polling import runs
+
+    def batch(name: str) -> bool:
+        run, _ = runs.run_create(office=sandbox_account[name], kind=PollKind.HEALTH)
+        with mock.patch.object(tasks, "_alerts_evaluate_send") as send:
+            tasks.health_batch_task.apply(args=[[run.pk]])
+        return send.called
+
+    assert batch("Down Office") is True
+    assert batch("Spare Office") is False

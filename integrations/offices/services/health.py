@@ -311,8 +311,12 @@ def error_text(exc: Exception) -> str:
 
 
 def next_health_at(office: Office, now: datetime) -> datetime:
-    """When the office's next health poll is due (a key Open Dental disabled: less often)."""
+    """When the office's next health poll is due: a key Open Dental disabled less often, a
+    first failure confirmed soon (the alerts' grace of two failed polls then costs a minute,
+    not a whole interval, and a one-off fault clears as quickly)."""
     interval = office.health_interval_s
     if office.status == OfficeStatus.KEY_DISABLED:
         interval = max(interval, settings.KEY_DISABLED_RECHECK_S)
+    elif office.consecutive_failures == 1:
+        interval = min(interval, settings.HEALTH_CONFIRM_S)
     return now + timedelta(seconds=interval)

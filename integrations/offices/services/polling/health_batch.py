@@ -62,6 +62,11 @@ def health_batch_execute(run_ids: list[int], *, claimer: str) -> dict[int, float
     return resume
 
 
+def health_batch_failed(run_ids: list[int]) -> bool:
+    """Whether any of the batch's polls failed (one indexed query)."""
+    return PollRun.objects.filter(pk__in=run_ids, outcome=RunOutcome.FAILED).exists()
+
+
 def _jobs(claimed: list[PollRun], resume: dict[int, float]) -> list[_Job]:
     """The claimed runs ready to poll; the others finished or released here."""
     current = runs.runs_current_keys(claimed)
