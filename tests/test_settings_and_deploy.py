@@ -172,9 +172,11 @@ def test_gunicorn_with_debug_off_serves_the_hashed_compressed_static_files(tmp_p
         server = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for_port(port, timeout=60)
+        # The first request waits for the worker to import the project: slow on a busy machine.
         http = httpx.Client(
-            base_url=f"http://127.0.0.1:{port}", headers={"X-Forwarded-Proto": "https"}
-        )
+            base_url=f"http://127.0.0.1:{port}", headers={"X-Forwarded-Proto": "https"},
+            timeout=60,
+        )  # fmt: skip
         page = http.get("/accounts/login/")
         assert page.status_code == 200, (tmp_path / "gunicorn.log").read_text()[-3000:]
         css = re.search(r'href="(/static/css/app\.[0-9a-f]{12}\.css)"', page.text)

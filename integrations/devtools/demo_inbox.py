@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import socket
 import threading
 import time
@@ -45,6 +46,7 @@ def demo_inbox(var_dir: Path) -> Iterator[DemoInbox]:
     from aiosmtpd.controller import Controller
     from aiosmtpd.handlers import Mailbox
 
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-connection lines
     mail_dir, webhook_dir = var_dir / "mail", var_dir / "webhooks"
     webhook_dir.mkdir(parents=True, exist_ok=True)
     # aiosmtpd checks its server by connecting to the port it was given, so not port 0.
@@ -91,6 +93,7 @@ def _handler(inbox: DemoInbox) -> type[BaseHTTPRequestHandler]:
                 payload = body.decode("utf-8", "replace")
             record = {
                 "received_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "received_unix": time.time(),
                 "timestamp": timestamp,
                 "signature_ok": any(hmac.compare_digest(e, signature) for e in expected),
                 "payload": payload,

@@ -127,3 +127,16 @@ def test_health_compares_four_designs_of_a_health_poll(settings, tmp_path):
                              ("batch_liveness", 1)):  # fmt: skip
         assert figures[design]["requests_per_poll"] == requests
         assert figures[design]["cpu_ms_per_poll"] > 0
+
+
+def test_notify_tells_each_faulted_office_once_through_a_real_worker_and_beat(
+    worker_env, settings, tmp_path
+):
+    settings.VAR_DIR = tmp_path
+    lines, figures = run_bench("notify", "--offices", "12", "--faults", "2",
+                               "--interval-s", "6", "--sweep-s", "2")  # fmt: skip
+    assert figures["verified"] is True, lines[-15:]
+    assert figures["notified"] == 2 and figures["offices"] == 12
+    assert figures["fault_to_notification_max_s"] is not None
+    assert {"fault_to_notification_p50_s", "target_s", "met"} <= set(figures)
+    assert not DeveloperAccount.objects.filter(company_name="odportal bench fleet").exists()

@@ -156,6 +156,13 @@ def worker_process(*, concurrency: int, env: dict[str, str], work_dir: Path, nam
     return Child(name, cmd, {**os.environ, **env}, work_dir / f"{name}.log")
 
 
+def beat_process(*, env: dict[str, str], work_dir: Path) -> Child:
+    """Celery beat, the production schedule (with what env changes), its state under work_dir."""
+    cmd = [sys.executable, "-m", "celery", "-A", "odportal", "beat", "--loglevel", "INFO",
+           "--schedule", str(work_dir / "celerybeat-schedule")]  # fmt: skip
+    return Child("beat", cmd, {**os.environ, **env}, work_dir / "beat.log")
+
+
 def run_to_end(run_id: int, *, claimer: str) -> None:
     """Execute a run as the task would, sleeping instead of re-queueing when it must wait."""
     from integrations.offices.services.polling import execute  # needs Django set up

@@ -1,5 +1,5 @@
-"""``manage.py bench fleet|refresh|health|ingest|pages|alerts|events|sandbox-build``: the last
-output line is the figures.
+"""``manage.py bench fleet|refresh|health|ingest|pages|alerts|notify|events|sandbox-build``:
+the last output line is the figures.
 
 See docs/benchmarks.md for what each one measures and the figures of the reference machine.
 """
@@ -59,6 +59,12 @@ class Command(BaseCommand):
         alerts.add_argument("--offices", type=int, default=10_000)
         alerts.add_argument("--rounds", type=int, default=5, help="Steady rounds (median)")
         alerts.add_argument("--keep", action="store_true", help="Keep the benchmark's rows.")
+        notify = sub.add_parser("notify", help="Fault to delivered notification, real worker.")
+        notify.add_argument("--offices", type=int, default=1000)
+        notify.add_argument("--faults", type=int, default=5)
+        notify.add_argument("--interval-s", type=int, default=300, help="Health interval")
+        notify.add_argument("--sweep-s", type=int, default=60, help="Sweep interval (beat)")
+        notify.add_argument("--keep", action="store_true", help="Keep the benchmark's rows.")
         ev = sub.add_parser("events", help="The API Events receiving URL, 1,000-row batches.")
         ev.add_argument("--batches", type=int, default=30)
         ev.add_argument("--rows", type=int, default=1000)
@@ -126,6 +132,15 @@ class Command(BaseCommand):
             return alerts_run(
                 AlertsOptions(options["offices"], options["rounds"], options["keep"]), self._say
             )
+        if benchmark == "notify":
+            from integrations.devtools.bench.notify import NotifyOptions, notify_run
+
+            return notify_run(
+                NotifyOptions(offices=options["offices"], faults=options["faults"],
+                              interval_s=options["interval_s"], sweep_s=options["sweep_s"],
+                              keep=options["keep"]),
+                self._say,
+            )  # fmt: skip
         if benchmark == "events":
             from integrations.devtools.bench.events import EventsOptions, events_run
 
