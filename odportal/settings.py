@@ -333,8 +333,9 @@ HEALTH_FULL_CHECK_INTERVAL_S = env_int("ODPORTAL_HEALTH_FULL_CHECK_INTERVAL_S", 
 # A key Open Dental reports disabled (by the office or by HQ) is re-checked this often, so the
 # dashboard notices on its own when the office enables it again.
 KEY_DISABLED_RECHECK_S = env_int("ODPORTAL_KEY_DISABLED_RECHECK_S", 3600)
-# A first failed health poll is checked again this soon (never later than the interval).
-HEALTH_CONFIRM_S = env_int("ODPORTAL_HEALTH_CONFIRM_S", 60)
+# A first failed health poll is checked again this soon (never later than the interval): by
+# default at the next sweep, which polls what is due within half a sweep interval.
+HEALTH_CONFIRM_S = env_int("ODPORTAL_HEALTH_CONFIRM_S", 30)
 # A running run whose worker has not heartbeaten (every HEARTBEAT_EVERY_S, from a thread) for
 # this long is taken over by the next sweep or "Refresh now"; a queued run not started this
 # long after it was due lost its message (broker restarted) and is sent again.

@@ -268,6 +268,18 @@ def test_sweep_queues_only_due_pollable_offices(sandbox_account, owner):
     assert "ReadAll Office" in queued  # the moved key settled after 15 minutes
 
 
+def test_a_health_poll_goes_at_the_sweep_nearest_its_due_time(sandbox_account, settings):
+    """Polls finish a moment after their sweep: due "after" would add a sweep to each interval."""
+    settings.SWEEP_INTERVAL_S = 60
+    office = sandbox_account["Queries Office"]
+    Office.objects.exclude(pk=office.pk).update(polling_enabled=False)
+    now = timezone.now()
+    Office.objects.filter(pk=office.pk).update(next_health_at=now + timedelta(seconds=40))
+    assert sweep.sweep_due_offices(now=now)["health"] == 0  # nearer the next sweep
+    Office.objects.filter(pk=office.pk).update(next_health_at=now + timedelta(seconds=20))
+    assert sweep.sweep_due_offices(now=now)["health"] == 1
+
+
 def test_aging_as_of_another_date_is_kept_apart_and_never_current(sandbox_account, sandbox):
     office = sandbox_account["Spare Office"]
     run_to_end(office)

@@ -6,8 +6,9 @@ it also re-sends runs whose message was lost.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -71,8 +72,11 @@ def sweep_due_offices(*, now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     customer_keys_settle_moved(now=now)
     queued = {"health": 0, "aging": 0, "failed": 0, "resent": 0}
+    # Health polls go at the sweep nearest their due time, not the first one after it: a poll
+    # finishes a moment after its sweep, so "after" would stretch every interval by a sweep.
+    horizon = now + timedelta(seconds=settings.SWEEP_INTERVAL_S / 2)
     due_health = offices_health_pollable().filter(
-        Q(next_health_at=None) | Q(next_health_at__lte=now)
+        Q(next_health_at=None) | Q(next_health_at__lte=horizon)
     )
     due_aging = offices_pollable().filter(
         Q(next_aging_at=None) | Q(next_aging_at__lte=now), status=OfficeStatus.OK
