@@ -1,12 +1,13 @@
-"""The worker's heartbeat: a thread in each worker's main process writes it every
-``WORKER_HEARTBEAT_S``; a clean shutdown removes it."""
+"""The watchers: a thread in each worker's main process writes its heartbeat every
+``WORKER_HEARTBEAT_S`` (a clean shutdown removes it), and in each worker and in the beat a
+thread watches the deployment (queue depth, its own incident: ``services.deployment``)."""
 
 from __future__ import annotations
 
 import logging
 import threading
 
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import beat_init, worker_ready, worker_shutdown
 from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
@@ -15,23 +16,41 @@ logger = logging.getLogger(__name__)
 _stop = threading.Event()
 
 
-def _beat(hostname: str) -> None:
+def _watch(hostname: str | None) -> None:
+    from integrations.alerts.services.deployment import deployment_watch
     from integrations.alerts.services.heartbeats import WORKER_PREFIX, heartbeat_write
 
+    started = timezone.now()
     while not _stop.is_set():
         try:
             close_old_connections()
-            heartbeat_write(name=WORKER_PREFIX + hostname, now=timezone.now())
+            if hostname is not None:
+                heartbeat_write(name=WORKER_PREFIX + hostname, now=timezone.now())
         except Exception:  # noqa: BLE001 - a database blip must not kill the heartbeat
             logger.warning("worker heartbeat not written", exc_info=True)
+        try:
+            deployment_watch(now=timezone.now(), watching_since=started)
+        except Exception:  # noqa: BLE001 - nor a failing watch
+            logger.warning("deployment not watched", exc_info=True)
         _stop.wait(settings.WORKER_HEARTBEAT_S)
+
+
+def _start_thread(hostname: str | None) -> None:
+    _stop.clear()
+    threading.Thread(
+        target=_watch, args=(hostname,), name="odportal-heartbeat", daemon=True
+    ).start()
 
 
 @worker_ready.connect
 def _start(sender=None, **_: object) -> None:
-    hostname = getattr(sender, "hostname", "worker")
-    _stop.clear()
-    threading.Thread(target=_beat, args=(hostname,), name="odportal-heartbeat", daemon=True).start()
+    _start_thread(getattr(sender, "hostname", "worker"))
+
+
+@beat_init.connect
+def _start_beat_watch(sender=None, **_: object) -> None:
+    """The beat watches too: with every worker stopped, it is what opens the incident."""
+    _start_thread(None)
 
 
 @worker_shutdown.connect
