@@ -285,6 +285,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
         "options": {"expires": 300 - 10},
     },
+    # The daily digest emails: each account at its own hour, so the task looks every 15 min
+    # (a Digest row per account and day keeps it to one).
+    "alerts-daily-digest": {
+        "task": "alerts.digest",
+        "schedule": 900.0,
+        "options": {"expires": 900 - 30},
+    },
     "resume-stale-imports": {
         "task": "offices.imports_resume",
         "schedule": float(SWEEP_INTERVAL_S),

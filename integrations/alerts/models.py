@@ -94,6 +94,12 @@ class OtherCause(models.TextChoices):
 
 CAUSE_CHOICES = [*OfficeStatus.choices, *OtherCause.choices]
 CAUSE_LABELS = dict(CAUSE_CHOICES)
+# What an incident can be about (a channel's rules choose among these): never "OK" or
+# "never polled", which open nothing.
+INCIDENT_CAUSES = [
+    (c, label) for c, label in CAUSE_CHOICES
+    if c not in (OfficeStatus.OK, OfficeStatus.NEVER_POLLED)
+]  # fmt: skip
 # Who must act on the causes that are not office statuses (those are in offices' WHO_ACTS).
 OTHER_WHO_ACTS = {
     OtherCause.EVENTS_STOPPED: "The office's IT: start the workstation running Open Dental",
