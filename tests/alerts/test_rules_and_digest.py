@@ -169,3 +169,9 @@ def test_no_digest_without_an_hour(two, account):
     AlertSettings.objects.create(account=account)
     assert digests_send(now=NOW) == 0 and not Digest.objects.exists()
     assert Channel.objects.count() == 2
+
+
+def test_a_zone_unknown_to_this_machine_falls_back_to_utc(two, account):
+    AlertSettings.objects.create(account=account, digest_hour=8, digest_time_zone="Nowhere/Else")
+    assert digests_send(now=datetime(2026, 3, 5, 7, 59, tzinfo=UTC)) == 0
+    assert digests_send(now=datetime(2026, 3, 5, 8, 0, tzinfo=UTC)) == 1

@@ -14,7 +14,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -107,7 +107,11 @@ def digest_recipients(account: DeveloperAccount) -> list[str]:
 
 def _local_day(now: datetime, policy: AlertSettings):
     """The account's local date, once its digest hour has come that day (else None)."""
-    local = now.astimezone(ZoneInfo(policy.digest_time_zone or "UTC"))
+    try:
+        zone = ZoneInfo(policy.digest_time_zone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):  # the form checks it; a zone since removed
+        zone = ZoneInfo("UTC")
+    local = now.astimezone(zone)
     return local.date() if local.hour >= policy.digest_hour else None
 
 
