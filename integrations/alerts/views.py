@@ -15,6 +15,7 @@ from integrations.accounts.selectors import get_account_for_user
 from integrations.accounts.views import account_page_context
 from integrations.alerts import selectors
 from integrations.alerts.forms import AlertSettingsForm, ChannelForm, ChannelRulesForm, MuteForm
+from integrations.alerts.models import CAUSE_LABELS
 from integrations.alerts.services import channels, incidents, policy
 from odportal.lib.forms import posted, service_errors_to_form
 from odportal.lib.htmx import redirect_page, render_page, wants_partial
@@ -151,6 +152,8 @@ def _alerts_page(request: HttpRequest, account, status: int = 200, **extra) -> H
     context.setdefault("channel_form", ChannelForm())
     context["channels"] = selectors.account_channels(account)
     for channel in context["channels"]:
+        channel.receives = [CAUSE_LABELS.get(c, c) for c in channel.causes]
+        channel.held = [CAUSE_LABELS.get(c, c) for c in channel.digest_only]
         channel.rules_form = ChannelRulesForm(
             initial={"causes": channel.causes, "digest_only": channel.digest_only},
             prefix=f"rules-{channel.pk}",

@@ -88,7 +88,9 @@ def test_owner_sets_rules_from_the_page_others_cannot(two, owner_client, client,
     assert support.causes == ["econnector_down", "events_stopped"]
     assert support.digest_only == ["events_stopped"]
     page = owner_client.get(reverse("account_alerts", args=[support.account.public_id]))
-    assert "digest only: events_stopped" in page.content.decode()
+    assert "Receives: eConnector down, API Events stopped · digest only: API Events stopped" in (
+        page.content.decode()
+    )
     owner_client.post(url, {f"{prefix}-causes": ["bogus"]})
     support.refresh_from_db()
     assert support.causes == ["econnector_down", "events_stopped"]  # kept
