@@ -285,6 +285,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
         "options": {"expires": 300 - 10},
     },
+    # The daily digest emails: each account at its own hour, so the task looks every 15 min
+    # (a Digest row per account and day keeps it to one).
+    "alerts-daily-digest": {
+        "task": "alerts.digest",
+        "schedule": 900.0,
+        "options": {"expires": 900 - 30},
+    },
     "resume-stale-imports": {
         "task": "offices.imports_resume",
         "schedule": float(SWEEP_INTERVAL_S),
@@ -454,6 +461,8 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+# A hung SMTP server must not hold a worker slot or a watcher thread forever (Django: no limit).
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "odportal@localhost")
 
 # Login throttling (integrations.accounts.throttle): failures per username / per client address

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django import forms
 
-from integrations.alerts.models import AlertSettings, ChannelKind
+from integrations.alerts.models import INCIDENT_CAUSES, AlertSettings, ChannelKind
 from integrations.alerts.services.incidents import MUTE_HOURS_MAX
 
 WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
@@ -18,11 +20,34 @@ class AlertSettingsForm(forms.ModelForm):
 
     class Meta:
         model = AlertSettings
-        fields = ["grace_polls", "quiet_start", "quiet_end", "quiet_days", "repeat_hours"]
+        fields = ["grace_polls", "quiet_start", "quiet_end", "quiet_days", "repeat_hours",
+                  "digest_hour", "digest_time_zone", "aging_drift_pct"]  # fmt: skip
         widgets = {
             "quiet_start": forms.TimeInput(attrs={"type": "time"}),
             "quiet_end": forms.TimeInput(attrs={"type": "time"}),
+            "digest_hour": forms.NumberInput(attrs={"min": 0, "max": 23}),
         }
+        labels = {"digest_time_zone": "Digest time zone", "aging_drift_pct": "Aging drift (%)"}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["digest_time_zone"].required = False  # empty: UTC
+
+    def clean_digest_hour(self):
+        hour = self.cleaned_data.get("digest_hour")
+        if hour is not None and not 0 <= hour <= 23:
+            raise forms.ValidationError("An hour from 0 to 23.")
+        return hour
+
+    def clean_digest_time_zone(self):
+        name = (self.cleaned_data.get("digest_time_zone") or "UTC").strip()
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise forms.ValidationError(
+                f"Not a time zone: {name!r} (e.g. America/Chicago)."
+            ) from None
+        return name
 
     def clean(self):
         data = super().clean()
@@ -45,6 +70,17 @@ class ChannelForm(forms.Form):
         if data.get("kind") in (ChannelKind.WEBHOOK, ChannelKind.CHAT) and not data.get("target"):
             self.add_error("target", "This channel needs its URL.")
         return data
+
+
+class ChannelRulesForm(forms.Form):
+    causes = forms.MultipleChoiceField(
+        choices=INCIDENT_CAUSES, required=False, widget=forms.CheckboxSelectMultiple,
+        label="Receives", help_text="None ticked: every cause.",
+    )  # fmt: skip
+    digest_only = forms.MultipleChoiceField(
+        choices=INCIDENT_CAUSES, required=False, widget=forms.CheckboxSelectMultiple,
+        label="Digest only", help_text="These wait for the daily digest: no message of their own.",
+    )  # fmt: skip
 
 
 class MuteForm(forms.Form):

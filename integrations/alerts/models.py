@@ -35,10 +35,24 @@ class AlertSettings(models.Model):
     repeat_hours = models.PositiveSmallIntegerField(
         default=6, help_text="At most one message per office and cause in this many hours."
     )
+    # The daily digest email: at this hour (0-23) of ``digest_time_zone``; None: no digest.
+    digest_hour = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Hour of the daily digest email (empty: no digest)."
+    )
+    digest_time_zone = models.CharField(max_length=64, default="UTC")
+    # Aging drift: an incident per office whose 90+ bucket grew by more than this many percent
+    # since the snapshot of a week ago; None: off.
+    aging_drift_pct = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="90+ bucket grew by more than X% since last week."
+    )
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(grace_polls__gte=1), name="alertsettings_grace_min"),
+            models.CheckConstraint(
+                condition=Q(digest_hour__isnull=True) | Q(digest_hour__lte=23),
+                name="alertsettings_digest_hour",
+            ),
             models.CheckConstraint(
                 condition=Q(quiet_start__isnull=True, quiet_end__isnull=True)
                 | Q(quiet_start__isnull=False, quiet_end__isnull=False),
@@ -57,19 +71,60 @@ class AlertSettings(models.Model):
 
 
 class Resolution(models.TextChoices):
-    OK = "ok", "Office OK again"
+    OK = "ok", "OK again"
     NOT_MONITORED = "not_monitored", "No longer monitored (polling off or key disabled)"
 
 
+class IncidentSource(models.TextChoices):
+    """What opened an incident: an office's problem status, or a cause that is not one."""
+
+    OFFICE_STATUS = "office_status", "Office health"
+    API_EVENTS = "api_events", "API Events dead-man switch"
+    AGING_DRIFT = "aging_drift", "Aging drift rule"
+    DEPLOYMENT = "deployment", "odportal itself"
+
+
+class OtherCause(models.TextChoices):
+    """Causes that are not office statuses (one per source but office health)."""
+
+    EVENTS_STOPPED = "events_stopped", "API Events stopped"
+    AGING_DRIFT = "aging_drift", "Aging drift"
+    DEPLOYMENT = "deployment", "odportal not running"
+
+
+CAUSE_CHOICES = [*OfficeStatus.choices, *OtherCause.choices]
+CAUSE_LABELS = dict(CAUSE_CHOICES)
+# What an incident can be about (a channel's rules choose among these): never "OK" or
+# "never polled", which open nothing.
+INCIDENT_CAUSES = [
+    (c, label) for c, label in CAUSE_CHOICES
+    if c not in (OfficeStatus.OK, OfficeStatus.NEVER_POLLED)
+]  # fmt: skip
+# Who must act on the causes that are not office statuses (those are in offices' WHO_ACTS).
+OTHER_WHO_ACTS = {
+    OtherCause.EVENTS_STOPPED: "The office's IT: start the workstation running Open Dental",
+    OtherCause.AGING_DRIFT: "The vendor or the office: look at the 90+ balances",
+    OtherCause.DEPLOYMENT: "odportal's operators: start the worker and the beat",
+}
+
+
 class Incident(models.Model):
-    """One office's problem from the grace until it is OK again (Sentry's grouped issue)."""
+    """One problem from the grace until it is over (Sentry's grouped issue): an office's
+    health, its API Events or aging, or (no office) the deployment itself, per account."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    office = models.ForeignKey("offices.Office", on_delete=models.CASCADE, related_name="+")
+    office = models.ForeignKey(
+        "offices.Office", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     account = models.ForeignKey(
         "accounts.DeveloperAccount", on_delete=models.CASCADE, related_name="+"
     )
-    cause = models.CharField(max_length=20, choices=OfficeStatus.choices)
+    source = models.CharField(
+        max_length=20, choices=IncidentSource.choices, default=IncidentSource.OFFICE_STATUS
+    )
+    cause = models.CharField(max_length=20, choices=CAUSE_CHOICES)
+    # What the cause cannot say by itself (e.g. "90+ grew 42% since 2026-02-25").
+    detail = models.CharField(max_length=300, blank=True)
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
     count = models.PositiveIntegerField(default=1, help_text="Consecutive failed polls.")
@@ -92,8 +147,20 @@ class Incident(models.Model):
     class Meta:
         ordering = ["-opened_at", "-id"]
         constraints = [
+            # One open incident per office and source; the deployment's: one per account.
             models.UniqueConstraint(
-                fields=["office"], condition=Q(resolved_at__isnull=True), name="incident_one_open"
+                fields=["office", "source"],
+                condition=Q(resolved_at__isnull=True),
+                name="incident_one_open_per_source",
+            ),
+            models.UniqueConstraint(
+                fields=["account", "source"],
+                condition=Q(resolved_at__isnull=True, office__isnull=True),
+                name="incident_one_open_without_office",
+            ),
+            models.CheckConstraint(
+                condition=Q(office__isnull=False) | Q(source="deployment"),
+                name="incident_office_unless_deployment",
             ),
         ]
         indexes = [
@@ -103,7 +170,8 @@ class Incident(models.Model):
         ]  # fmt: skip
 
     def __str__(self) -> str:
-        return f"{self.office_id}: {self.cause} since {self.first_seen:%Y-%m-%d %H:%M}"
+        where = self.office_id or "deployment"
+        return f"{where}: {self.cause} since {self.first_seen:%Y-%m-%d %H:%M}"
 
     @property
     def duration_minutes(self) -> int | None:
@@ -134,6 +202,10 @@ class Channel(models.Model):
     secret_encrypted = models.TextField(blank=True)
     secret_last4 = models.CharField(max_length=4, blank=True)
     enabled = models.BooleanField(default=True)
+    # Rules: the causes this channel receives (empty: all), and those of them that wait for
+    # the daily digest instead of a message of their own.
+    causes = models.JSONField(default=list, blank=True)
+    digest_only = models.JSONField(default=list, blank=True)
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -204,11 +276,40 @@ class Delivery(models.Model):
         return f"{self.event} to {self.channel_id}: {self.state}"
 
 
+class Digest(models.Model):
+    """An account's daily digest email: one row per account and local day is the claim, so a
+    beat task that runs twice sends it once."""
+
+    account = models.ForeignKey(
+        "accounts.DeveloperAccount", on_delete=models.CASCADE, related_name="+"
+    )
+    day = models.DateField()
+    created_at = models.DateTimeField()
+    state = models.CharField(
+        max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    recipients = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-day", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "day"], name="digest_once_per_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"digest of {self.account_id} for {self.day}: {self.state}"
+
+
 class Heartbeat(models.Model):
-    """The last sign of life of the beat (``sweep``) or of one worker (``worker:<hostname>``)."""
+    """The last sign of life of the beat (``sweep``) or of one worker (``worker:<hostname>``),
+    and the broker's queue depth (``queue``, in ``value``) as last measured."""
 
     name = models.CharField(max_length=200, unique=True)
     at = models.DateTimeField()
+    value = models.IntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -10,8 +10,16 @@ from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 
 from integrations.accounts.models import DeveloperAccount, Membership
-from integrations.alerts.models import AlertSettings, Channel, Delivery, Incident
-from integrations.offices.models import PROBLEM_STATUSES, CustomerKey, OfficeStatus
+from integrations.alerts.models import (
+    CAUSE_LABELS,
+    OTHER_WHO_ACTS,
+    AlertSettings,
+    Channel,
+    Delivery,
+    Incident,
+    OtherCause,
+)
+from integrations.offices.models import PROBLEM_STATUSES, CustomerKey
 from integrations.offices.selectors.offices import WHO_ACTS, who_acts
 
 
@@ -34,6 +42,17 @@ class IncidentGroup:
     acknowledged: int
     oldest: datetime
 
+    @property
+    def is_office_status(self) -> bool:
+        """Whether the office list can filter by this cause (a status of offices)."""
+        return self.cause in PROBLEM_STATUSES
+
+
+# The deployment first (nothing else works while it is down), then the office statuses worst
+# first, then the causes that leave polling working.
+CAUSE_ORDER = [OtherCause.DEPLOYMENT, *PROBLEM_STATUSES, OtherCause.EVENTS_STOPPED,
+               OtherCause.AGING_DRIFT]  # fmt: skip
+
 
 def incident_groups(user: AbstractBaseUser, *, now: datetime) -> list[IncidentGroup]:
     """Open incidents by cause, worst cause first: how many, how many new since yesterday, how
@@ -44,9 +63,10 @@ def incident_groups(user: AbstractBaseUser, *, now: datetime) -> list[IncidentGr
                   acked=Count("id", filter=Q(acknowledged_at__isnull=False)),
                   oldest=Min("first_seen"))
     )  # fmt: skip
-    order = {s: i for i, s in enumerate(PROBLEM_STATUSES)}
+    order = {s: i for i, s in enumerate(CAUSE_ORDER)}
     groups = [
-        IncidentGroup(r["cause"], OfficeStatus(r["cause"]).label, WHO_ACTS.get(r["cause"], ""),
+        IncidentGroup(r["cause"], CAUSE_LABELS.get(r["cause"], r["cause"]),
+                      OTHER_WHO_ACTS.get(r["cause"]) or WHO_ACTS.get(r["cause"], ""),
                       r["n"], r["new"], r["acked"], r["oldest"])
         for r in rows
     ]  # fmt: skip
@@ -64,7 +84,9 @@ def incidents_recent(user: AbstractBaseUser, *, limit: int = 50) -> list[Inciden
         .order_by("first_seen", "pk")[:limit]
     )
     for incident in rows:
-        incident.who_acts = who_acts(incident.cause, incident.key_status)
+        incident.who_acts = OTHER_WHO_ACTS.get(incident.cause) or who_acts(
+            incident.cause, incident.key_status
+        )
     return rows
 
 

@@ -1,12 +1,14 @@
-"""The worker's heartbeat: a thread in each worker's main process writes it every
-``WORKER_HEARTBEAT_S``; a clean shutdown removes it."""
+"""The watchers: a thread in each worker's main process writes its heartbeat every
+``WORKER_HEARTBEAT_S`` (a clean shutdown removes it), and in each worker and in the beat
+another thread watches the deployment (queue depth, its own incident: ``services.deployment``).
+Two threads, so a slow SMTP server or webhook never holds up the heartbeat."""
 
 from __future__ import annotations
 
 import logging
 import threading
 
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import beat_init, worker_ready, worker_shutdown
 from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
@@ -27,11 +29,35 @@ def _beat(hostname: str) -> None:
         _stop.wait(settings.WORKER_HEARTBEAT_S)
 
 
+def _watch() -> None:
+    from integrations.alerts.services.deployment import deployment_watch
+
+    started = timezone.now()
+    while not _stop.wait(settings.WORKER_HEARTBEAT_S):
+        try:
+            close_old_connections()
+            deployment_watch(now=timezone.now(), watching_since=started)
+        except Exception:  # noqa: BLE001 - nor a failing watch
+            logger.warning("deployment not watched", exc_info=True)
+
+
+def _thread(target, *args) -> None:
+    threading.Thread(target=target, args=args, name=f"odportal-{target.__name__.strip('_')}",
+                     daemon=True).start()  # fmt: skip
+
+
 @worker_ready.connect
 def _start(sender=None, **_: object) -> None:
-    hostname = getattr(sender, "hostname", "worker")
     _stop.clear()
-    threading.Thread(target=_beat, args=(hostname,), name="odportal-heartbeat", daemon=True).start()
+    _thread(_beat, getattr(sender, "hostname", "worker"))
+    _thread(_watch)
+
+
+@beat_init.connect
+def _start_beat_watch(sender=None, **_: object) -> None:
+    """The beat watches too: with every worker stopped, it is what opens the incident."""
+    _stop.clear()
+    _thread(_watch)
 
 
 @worker_shutdown.connect

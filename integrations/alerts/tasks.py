@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from integrations.alerts.services import deliveries, heartbeats, incidents, notifications
+from integrations.alerts.services import deliveries, digest, heartbeats, incidents, notifications
 from odportal.lib.tasks import PERIODIC_TASK
 
 logger = logging.getLogger(__name__)
@@ -33,3 +33,9 @@ def deliver_task(delivery_id: int) -> None:
     retry_in = deliveries.delivery_attempt(delivery_id)
     if retry_in is not None:
         deliveries.delivery_send(delivery_id, countdown=retry_in)
+
+
+@shared_task(name="alerts.digest", **PERIODIC_TASK)
+def digest_task() -> int:
+    """Send the daily digests whose hour has come (each account once a day)."""
+    return digest.digests_send(now=timezone.now())

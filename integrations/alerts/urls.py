@@ -14,6 +14,8 @@ urlpatterns = [
     path("developer-accounts/<uuid:public_id>/alerts/channels/new/", views.channel_add,
          name="alert_channel_add"),
     path("alerts/channels/<uuid:public_id>/test/", views.channel_test, name="alert_channel_test"),
+    path("alerts/channels/<uuid:public_id>/rules/", views.channel_rules,
+         name="alert_channel_rules"),
     path("alerts/channels/<uuid:public_id>/delete/", views.channel_delete,
          name="alert_channel_delete"),
 ]  # fmt: skip

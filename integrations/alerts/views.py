@@ -14,7 +14,8 @@ from integrations.accounts import access
 from integrations.accounts.selectors import get_account_for_user
 from integrations.accounts.views import account_page_context
 from integrations.alerts import selectors
-from integrations.alerts.forms import AlertSettingsForm, ChannelForm, MuteForm
+from integrations.alerts.forms import AlertSettingsForm, ChannelForm, ChannelRulesForm, MuteForm
+from integrations.alerts.models import CAUSE_LABELS
 from integrations.alerts.services import channels, incidents, policy
 from odportal.lib.forms import posted, service_errors_to_form
 from odportal.lib.htmx import redirect_page, render_page, wants_partial
@@ -115,6 +116,25 @@ def channel_test(request: HttpRequest, public_id) -> HttpResponse:
 
 
 @require_POST
+def channel_rules(request: HttpRequest, public_id) -> HttpResponse:
+    """An owner sets which causes a channel receives, and which only go into the digest."""
+    channel = selectors.get_channel_for_user(request.user, public_id)
+    access.require_owner(request, channel.account)
+    form = ChannelRulesForm(request.POST, prefix=f"rules-{channel.pk}")
+    if form.is_valid():
+        try:
+            channels.channel_rules_set(channel=channel, actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            service_errors_to_form(form, exc)
+        else:
+            messages.success(request, f"Rules of {channel.name} saved.")
+            return redirect("account_alerts", channel.account.public_id)
+    errors = " ".join(e for field in form.errors.values() for e in field)
+    messages.error(request, f"Rules of {channel.name} not saved: {errors}")
+    return redirect("account_alerts", channel.account.public_id)
+
+
+@require_POST
 def channel_delete(request: HttpRequest, public_id) -> HttpResponse:
     """An owner removes a channel."""
     channel = selectors.get_channel_for_user(request.user, public_id)
@@ -131,4 +151,11 @@ def _alerts_page(request: HttpRequest, account, status: int = 200, **extra) -> H
         instance=selectors.account_alert_settings(account)))  # fmt: skip
     context.setdefault("channel_form", ChannelForm())
     context["channels"] = selectors.account_channels(account)
+    for channel in context["channels"]:
+        channel.receives = [CAUSE_LABELS.get(c, c) for c in channel.causes]
+        channel.held = [CAUSE_LABELS.get(c, c) for c in channel.digest_only]
+        channel.rules_form = ChannelRulesForm(
+            initial={"causes": channel.causes, "digest_only": channel.digest_only},
+            prefix=f"rules-{channel.pk}",
+        )
     return render_page(request, "alerts/account.html", context, partial="channels", status=status)

@@ -38,6 +38,11 @@ event_urls = [
 urlpatterns = [
     path("offices/<uuid:public_id>/console/", include(office_urls)),
     path("offices/<uuid:public_id>/events/", include(event_urls)),
+    path(
+        "developer-accounts/<uuid:public_id>/events/",
+        events.account_inbox,
+        name="apitools_account_inbox",
+    ),  # fmt: skip
     # Public: Open Dental's workstations post here (the token is the secret of the path).
     path("api-events/<str:token>/", events.events_receive, name="apitools_events_receive"),
 ]

@@ -132,3 +132,24 @@ def test_owner_sets_grace_and_quiet_hours(owner_client, account):
     assert (policy.grace_polls, policy.quiet_days, str(policy.quiet_start)) == (3, [6], "19:00:00")
     half = owner_client.post(page, {"grace_polls": 2, "repeat_hours": 6, "quiet_start": "19:00"})
     assert half.status_code == 400 and "both ends" in half.content.decode()
+
+
+def test_owner_sets_the_digest_hour_and_zone_and_a_bad_zone_keeps_what_was_typed(
+    owner_client, account
+):
+    page = reverse("account_alerts", args=[account.public_id])
+    base = {"grace_polls": 2, "repeat_hours": 6}
+    bad = owner_client.post(page, {**base, "digest_hour": 8, "digest_time_zone": "Mars/Olympus"})
+    assert bad.status_code == 400 and "Not a time zone" in bad.content.decode()
+    assert 'value="Mars/Olympus"' in bad.content.decode()
+    late = owner_client.post(page, {**base, "digest_hour": 24})
+    assert late.status_code == 400 and "0 to 23" in late.content.decode()
+    ok = owner_client.post(page, {**base, "digest_hour": 8, "digest_time_zone": "America/Chicago",
+                                  "aging_drift_pct": 25})  # fmt: skip
+    assert ok.status_code == 302
+    policy = account.alert_settings
+    assert (policy.digest_hour, policy.digest_time_zone, policy.aging_drift_pct) == (
+        8,
+        "America/Chicago",
+        25,
+    )

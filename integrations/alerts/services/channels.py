@@ -13,7 +13,13 @@ from django.db import transaction
 
 from integrations.accounts.models import DeveloperAccount
 from integrations.accounts.services.audit import audit_record
-from integrations.alerts.models import Channel, ChannelKind, Delivery, DeliveryEvent
+from integrations.alerts.models import (
+    INCIDENT_CAUSES,
+    Channel,
+    ChannelKind,
+    Delivery,
+    DeliveryEvent,
+)
 from integrations.alerts.services import deliveries
 from integrations.alerts.services.chat import chat_url_problem
 from integrations.opendental import network
@@ -90,6 +96,24 @@ def _chat_create(*, account: DeveloperAccount, actor, name: str, url: str) -> Ch
     channel.save()
     audit_record(account=account, actor=actor, action="alert_channel.create", obj=channel,
                  detail={"kind": channel.kind, "name": channel.name})  # fmt: skip
+    return channel
+
+
+@transaction.atomic
+def channel_rules_set(
+    *, channel: Channel, actor, causes: list[str], digest_only: list[str]
+) -> Channel:
+    """Which causes the channel receives (none chosen: all) and which of them wait for the
+    daily digest instead of a message of their own."""
+    known = {c for c, _ in INCIDENT_CAUSES}
+    for field, values in (("causes", causes), ("digest_only", digest_only)):
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValidationError({field: f"Unknown cause: {', '.join(unknown)}."})
+    channel.causes, channel.digest_only = sorted(set(causes)), sorted(set(digest_only))
+    channel.save(update_fields=["causes", "digest_only"])
+    audit_record(account=channel.account, actor=actor, action="alert_channel.rules", obj=channel,
+                 detail={"causes": channel.causes, "digest_only": channel.digest_only})  # fmt: skip
     return channel
 
 

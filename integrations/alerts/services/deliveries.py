@@ -25,9 +25,16 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from integrations.accounts.models import Membership
-from integrations.alerts.models import Channel, ChannelKind, Delivery, DeliveryEvent, DeliveryState
+from integrations.alerts.models import (
+    CAUSE_LABELS,
+    OTHER_WHO_ACTS,
+    Channel,
+    ChannelKind,
+    Delivery,
+    DeliveryEvent,
+    DeliveryState,
+)
 from integrations.alerts.services import chat
-from integrations.offices.models import OfficeStatus
 from integrations.offices.selectors.offices import who_acts
 from integrations.opendental import network
 from odportal.celery import app
@@ -151,10 +158,15 @@ def message_payload(delivery: Delivery) -> dict[str, Any]:
         "event": f"incident.{delivery.event}",
         "incident": str(incident.public_id),
         "account": delivery.channel.account.company_name,
-        "office": {"id": str(office.public_id), "name": office.name, "reference": office.reference},
+        # None for the deployment's own incident.
+        "office": office
+        and {"id": str(office.public_id), "name": office.name, "reference": office.reference},
+        "source": incident.source,
         "cause": incident.cause,
-        "cause_label": OfficeStatus(incident.cause).label,
-        "who_must_act": who_acts(incident.cause, _current_key_status(office)),
+        "cause_label": CAUSE_LABELS.get(incident.cause, incident.cause),
+        "detail": incident.detail,
+        "who_must_act": OTHER_WHO_ACTS.get(incident.cause)
+        or who_acts(incident.cause, _current_key_status(office)),
         "first_seen": incident.first_seen.isoformat(),
         "last_seen": incident.last_seen.isoformat(),
         "failed_polls": incident.count,
@@ -189,15 +201,21 @@ def email_text(payload: dict[str, Any]) -> tuple[str, str]:
     """Subject and plain-text body of one message."""
     if payload["event"] == "test":
         return "[odportal] Test message", payload["text"]
-    office = payload["office"]["name"]
+    office = payload["office"]["name"] if payload["office"] else "odportal"
+    # The deployment's own incident names no office: its cause says it all.
+    about = f"{office} ({payload['cause_label']})" if payload["office"] else payload["cause_label"]
     if payload["event"] == "incident.resolved":
         minutes = payload["resolved_after_minutes"]
-        subject = f"[odportal] Resolved: {office} ({payload['cause_label']})"
+        subject = f"[odportal] Resolved: {about}"
         lines = [f"{office} is OK again, resolved after {minutes} minutes."]
     else:
-        subject = f"[odportal] {payload['cause_label']}: {office}"
+        subject = f"[odportal] {payload['cause_label']}" + (
+            f": {office}" if payload["office"] else ""
+        )
         lines = [f"{office}: {payload['cause_label']} since {payload['first_seen']}",
-                 f"Failed polls: {payload['failed_polls']}",
+                 *([payload["detail"]] if payload["detail"] else []),
+                 *([f"Failed polls: {payload['failed_polls']}"]
+                   if payload["source"] == "office_status" else []),
                  f"Who must act: {payload['who_must_act']}"]  # fmt: skip
     return subject, "\n".join([*lines, f"Account: {payload['account']}", ""])
 
@@ -241,4 +259,6 @@ def _send_webhook(channel: Channel, payload: dict[str, Any], now: datetime) -> S
 def _current_key_status(office) -> str | None:
     """The office's current key status: who must act on a disabled key depends on who
     disabled it (the office, HQ or the vendor)."""
+    if office is None:
+        return None
     return office.keys.filter(is_current=True).values_list("status", flat=True).first()

@@ -1,7 +1,10 @@
 """Incidents from office health: opened past the grace, kept current, resolved when OK again.
 
 ``incidents_evaluate`` runs after every sweep (the ``alerts.evaluate`` task): a handful of
-set-based statements whatever the fleet's size, never a query per office.
+set-based statements whatever the fleet's size, never a query per office. It also evaluates
+the causes that are not office statuses (``causes``: API Events stopped, aging drift); the
+deployment's own incident is opened by the watchers (``deployment``), since a stopped worker
+or beat cannot run this task.
 """
 
 from __future__ import annotations
@@ -13,7 +16,14 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from integrations.accounts.services.audit import audit_record
-from integrations.alerts.models import DEFAULT_GRACE_POLLS, AlertSettings, Incident, Resolution
+from integrations.alerts.models import (
+    DEFAULT_GRACE_POLLS,
+    AlertSettings,
+    Incident,
+    IncidentSource,
+    Resolution,
+)
+from integrations.alerts.services import causes
 from integrations.offices.models import PROBLEM_STATUSES, CustomerKey, KeyStatus, Office
 
 
@@ -38,15 +48,23 @@ def offices_past_grace() -> QuerySet[Office]:
 
 def incidents_evaluate(*, now: datetime) -> dict[str, int]:
     """Open, refresh and resolve incidents for every office (a few statements in all)."""
-    return {
+    result = {
         "resolved": _resolve(now),
         "updated": _refresh_open(),
         "opened": _open_new(now),
     }
+    for other in (causes.events_stopped_evaluate(now=now), causes.aging_drift_evaluate(now=now)):
+        for name, n in other.items():
+            result[name] += n
+    return result
+
+
+def _status_open() -> QuerySet[Incident]:
+    return Incident.objects.filter(resolved_at__isnull=True, source=IncidentSource.OFFICE_STATUS)
 
 
 def _open_new(now: datetime) -> int:
-    has_open = Incident.objects.filter(resolved_at__isnull=True).values("office_id")
+    has_open = _status_open().values("office_id")
     rows = (
         offices_past_grace()
         .exclude(pk__in=has_open)
@@ -67,18 +85,20 @@ def _open_new(now: datetime) -> int:
 def _refresh_open() -> int:
     """Open incidents follow their office: the cause now shown, last poll, failure count."""
     office = Office.objects.filter(pk=OuterRef("office_id"))
-    return Incident.objects.filter(
-        resolved_at__isnull=True, office__status__in=PROBLEM_STATUSES
-    ).update(
-        cause=Subquery(office.values("status")[:1]),
-        last_seen=Coalesce(Subquery(office.values("last_polled_at")[:1]), F("last_seen")),
-        count=Subquery(office.values("consecutive_failures")[:1]),
+    return (
+        _status_open()
+        .filter(office__status__in=PROBLEM_STATUSES)
+        .update(
+            cause=Subquery(office.values("status")[:1]),
+            last_seen=Coalesce(Subquery(office.values("last_polled_at")[:1]), F("last_seen")),
+            count=Subquery(office.values("consecutive_failures")[:1]),
+        )
     )
 
 
 def _resolve(now: datetime) -> int:
     """OK again: resolved (and announced); no longer monitored: closed without a message."""
-    open_ = Incident.objects.filter(resolved_at__isnull=True)
+    open_ = _status_open()
     quiet = open_.exclude(office_id__in=offices_monitored().values("pk")).update(
         resolved_at=now, resolution=Resolution.NOT_MONITORED, resolve_planned=True
     )

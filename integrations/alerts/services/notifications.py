@@ -3,11 +3,18 @@
 Planned once per incident (``open_planned`` / ``resolve_planned``), as Delivery rows held
 until the office's quiet hours end; ``deliveries`` sends them. A second fault while the
 incident is open changes the incident, not the messages.
+
+Rules, per channel: the causes it receives (``Channel.causes``, empty: all) and those that go
+only into the daily digest (``Channel.digest_only``). The repeat cap is per account, office
+and cause across incidents (``AlertSettings.repeat_hours``): within one incident there is
+never more than one opening and one resolution message (a unique constraint), so a flapping
+office is what the cap is for.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -55,31 +62,42 @@ def _plan(now: datetime, event: str) -> int:
     policy = {s.account_id: s for s in AlertSettings.objects.filter(account_id__in=accounts)}
     if event == DeliveryEvent.OPENED:
         skip = _repeats(incidents, policy, now)
+        targets = {
+            i.pk: [pk for pk, receives in channels.get(i.account_id, []) if receives(i.cause)]
+            for i in incidents if i.pk not in skip
+        }  # fmt: skip
     else:
-        skip = _resolved_unannounced(incidents)
+        # A resolution goes where the opening went (the rules may have changed since).
+        targets = _announced_to(incidents)
     new = [
         Delivery(channel_id=channel_id, incident=i, event=event, created_at=now,
                  not_before=_release(i, policy.get(i.account_id), now))
-        for i in incidents if i.pk not in skip
-        for channel_id in channels.get(i.account_id, [])
+        for i in incidents for channel_id in targets.get(i.pk, [])
     ]  # fmt: skip
     Delivery.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
     Incident.objects.filter(pk__in=[i.pk for i in incidents]).update(**{flag: True})
     return len(new)
 
 
-def _channels_by_account(accounts: set[int]) -> dict[int, list[int]]:
-    found: dict[int, list[int]] = defaultdict(list)
+def channel_receives(causes: list[str], digest_only: list[str]) -> Callable[[str], bool]:
+    """Whether a channel with these rules gets its own message for a cause."""
+    wanted, held = set(causes or []), set(digest_only or [])
+    return lambda cause: (not wanted or cause in wanted) and cause not in held
+
+
+def _channels_by_account(accounts: set[int]) -> dict[int, list[tuple[int, Callable]]]:
+    found: dict[int, list[tuple[int, Callable]]] = defaultdict(list)
     rows = Channel.objects.filter(account_id__in=accounts, enabled=True).values_list(
-        "account_id", "pk"
+        "account_id", "pk", "causes", "digest_only"
     )
-    for account_id, pk in rows:
-        found[account_id].append(pk)
+    for account_id, pk, causes, digest_only in rows:
+        found[account_id].append((pk, channel_receives(causes, digest_only)))
     return found
 
 
 def _release(incident: Incident, policy: AlertSettings | None, now: datetime) -> datetime:
-    if policy is None:
+    # The deployment's own incident has no office, hence no office hours: it goes now.
+    if policy is None or incident.office is None:
         return now
     return quiet_release(
         now, time_zone=incident.office.time_zone, window=policy.quiet_window,
@@ -94,32 +112,39 @@ def _repeats(incidents: list[Incident], policy: dict, now: datetime) -> set[int]
     recent = (
         Delivery.objects.filter(
             event=DeliveryEvent.OPENED, created_at__gte=horizon,
-            incident__office_id__in=[i.office_id for i in incidents],
+            incident__account_id__in={i.account_id for i in incidents},
         )
         .exclude(incident_id__in=[i.pk for i in incidents])
-        .values_list("incident__office_id", "incident__cause", "created_at")
+        .values_list("incident__account_id", "incident__office_id", "incident__cause",
+                     "created_at")
     )  # fmt: skip
-    last = {(office, cause): at for office, cause, at in recent}
+    last: dict = {}
+    for account, office, cause, at in recent:
+        last[(account, office, cause)] = max(at, last.get((account, office, cause), at))
     skip = set()
     for i in incidents:
         hours = policy[i.account_id].repeat_hours if i.account_id in policy else 6
-        at = last.get((i.office_id, i.cause))
+        at = last.get((i.account_id, i.office_id, i.cause))
         if at is not None and at >= now - timedelta(hours=hours):
             skip.add(i.pk)
     return skip
 
 
-def _resolved_unannounced(incidents: list[Incident]) -> set[int]:
-    """Resolved incidents nobody heard of: no opening message went out. An opening still held
-    by quiet hours is cancelled: the problem came and went while the office was closed."""
+def _announced_to(incidents: list[Incident]) -> dict[int, list[int]]:
+    """The channels each resolved incident's opening went to (none: nobody heard of it). An
+    opening still held by quiet hours is cancelled: the problem came and went while the office
+    was closed."""
     ids = [i.pk for i in incidents]
     Delivery.objects.filter(
         incident_id__in=ids, event=DeliveryEvent.OPENED, state=DeliveryState.PENDING,
         attempts=0,
     ).update(state=DeliveryState.CANCELLED, error="Resolved before it was sent.")  # fmt: skip
-    announced = set(
+    announced: dict[int, list[int]] = defaultdict(list)
+    rows = (
         Delivery.objects.filter(incident_id__in=ids, event=DeliveryEvent.OPENED)
         .exclude(state=DeliveryState.CANCELLED)
-        .values_list("incident_id", flat=True)
+        .values_list("incident_id", "channel_id")
     )
-    return set(ids) - announced
+    for incident_id, channel_id in rows:
+        announced[incident_id].append(channel_id)
+    return announced

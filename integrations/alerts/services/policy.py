@@ -1,4 +1,5 @@
-"""An account's alerting policy: grace, quiet hours, repeat cap (owners change it)."""
+"""An account's alerting policy: grace, quiet hours, repeat cap, digest hour, aging drift
+(owners change it)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from integrations.accounts.models import DeveloperAccount
 from integrations.accounts.services.audit import audit_record
 from integrations.alerts.models import AlertSettings
 
-POLICY_FIELDS = ("grace_polls", "quiet_start", "quiet_end", "quiet_days", "repeat_hours")
+POLICY_FIELDS = (
+    "grace_polls", "quiet_start", "quiet_end", "quiet_days", "repeat_hours",
+    "digest_hour", "digest_time_zone", "aging_drift_pct",
+)  # fmt: skip
 
 
 @transaction.atomic

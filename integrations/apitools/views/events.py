@@ -15,6 +15,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from integrations.accounts.selectors import get_account_for_user
+from integrations.accounts.views import account_page_context
 from integrations.apitools import forms, selectors
 from integrations.apitools.models import EventBatch
 from integrations.apitools.services import events, forwarding, subscriptions
@@ -31,7 +33,13 @@ INBOX_PAGE_SIZE = 50
 @login_not_required
 @require_POST
 def events_receive(request: HttpRequest, token: str) -> HttpResponse:
-    """Open Dental's event POST: key check (401, counted), size (413), JSON (400), store."""
+    """Open Dental's event POST: key check (401, counted), size (413), JSON (400), store.
+
+    Stored here, not queued (issue 19 asked for "answer fast, the work is queued"): the
+    store is one INSERT of the rows as JSON (``bench events``: p95 under 100 ms for 1,000
+    rows on Postgres, README), well inside the workstation's wait, and a batch
+    handed to a queue before it is stored could be lost with the broker while Open Dental
+    never re-sends it. The slow part, forwarding, is what goes to a worker."""
     inbox = events.event_inbox_by_token(token)
     if inbox is None:
         return HttpResponse("Unknown receiving URL.", status=404, content_type="text/plain")
@@ -92,6 +100,21 @@ def inbox(request: HttpRequest, public_id) -> HttpResponse:
         "forward_form": forms.ForwardForm(initial={"forward_url": box.forward_url}),
     }  # fmt: skip
     return render_page(request, "apitools/inbox.html", context, "batches")
+
+
+@require_GET
+def account_inbox(request: HttpRequest, public_id) -> HttpResponse:
+    """Every office's received batches in one list, with the per-office inbox's filters."""
+    account = get_account_for_user(request.user, public_id)
+    form = forms.InboxFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    batches = selectors.event_batches_for_account(account, filters)
+    page = Paginator(batches, INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = account_page_context(
+        request, account, "events", form=form, page=page,
+        stopped=selectors.event_inboxes_stopped(account),
+    )  # fmt: skip
+    return render_page(request, "apitools/account_inbox.html", context, "batches")
 
 
 def _batch(request, public_id, batch_id) -> tuple:
