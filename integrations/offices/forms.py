@@ -18,8 +18,9 @@ from integrations.opendental import network
 from integrations.opendental.keys import KEY_HELP, key_problem
 from odportal.lib.forms import SecretInput
 
-# The office list's page sizes; the second is the default.
+# The office list's page sizes and its default.
 PAGE_SIZES = (25, 50, 100, 200)
+PAGE_SIZE = 50
 CUSTOMER_KEY_HELP = f"{KEY_HELP}, from the office's Open Dental (Setup > Advanced > API)."
 
 
@@ -32,8 +33,11 @@ class OfficeFilterForm(forms.Form):
     mode = forms.ChoiceField(required=False, choices=[("", "Any mode"), *ApiMode.choices])
     sort = forms.CharField(required=False)
     dir = forms.ChoiceField(required=False, choices=[("asc", "asc"), ("desc", "desc")])
+    # The default size is the blank choice, so a query without per_page shows it selected.
     per_page = forms.ChoiceField(
-        required=False, label="Per page", choices=[(str(n), str(n)) for n in PAGE_SIZES]
+        required=False,
+        label="Per page",
+        choices=[("" if n == PAGE_SIZE else str(n), str(n)) for n in PAGE_SIZES],
     )
 
     def __init__(self, *args, accounts=(), **kwargs) -> None:
@@ -52,7 +56,7 @@ class OfficeFilterForm(forms.Form):
         """Rows a page (one of PAGE_SIZES, kept in the query), read on its own so that a bad
         search does not also reset it."""
         value = (self.data.get("per_page") or "") if self.is_bound else ""
-        return int(value) if value in {str(n) for n in PAGE_SIZES} else PAGE_SIZES[1]
+        return int(value) if value in {str(n) for n in PAGE_SIZES} else PAGE_SIZE
 
     def filters(self) -> OfficeFilters:
         data = self.cleaned_data if self.is_valid() else {}

@@ -116,3 +116,11 @@ def test_csv_export_reads_the_list_in_a_fixed_number_of_queries(
 def test_the_list_links_its_export_with_the_current_filter(owner_client, office):
     body = owner_client.get(URL, {"status": "ok", "sort": "aging"}).content.decode()
     assert 'href="/offices.csv?status=ok&amp;sort=aging"' in body
+
+
+def test_the_page_size_control_shows_the_size_in_use(owner_client, office):
+    assert '<option value="" selected>50</option>' in owner_client.get(URL).content.decode()
+    body = owner_client.get(URL, {"status": "ok"}).content.decode()
+    assert '<option value="" selected>50</option>' in body
+    body = owner_client.get(URL, {"per_page": "200"}).content.decode()
+    assert '<option value="200" selected>200</option>' in body
