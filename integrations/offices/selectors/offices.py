@@ -56,7 +56,7 @@ from integrations.offices.models import (
 ACTIVE_OUTCOMES = (RunOutcome.QUEUED, RunOutcome.RUNNING)
 
 
-def _user_offices(user: AbstractBaseUser) -> QuerySet[Office]:
+def user_offices(user: AbstractBaseUser) -> QuerySet[Office]:
     """Offices of the user's accounts: a semi-join on the memberships (no join that fans out
     and no developer-account join under every office row)."""
     accounts = Membership.objects.filter(user=user).values("account_id")
@@ -67,7 +67,7 @@ def offices_for_user(user: AbstractBaseUser) -> QuerySet[Office]:
     """Offices of the user's accounts, with the current key prefetched for last-4 display."""
     current_keys = CustomerKey.objects.filter(is_current=True)
     return (
-        _user_offices(user)
+        user_offices(user)
         .select_related("account")
         .prefetch_related(Prefetch("keys", queryset=current_keys, to_attr="current_keys"))
     )
@@ -141,7 +141,7 @@ def _key_status() -> Subquery:
 
 
 def _base_office_list(user: AbstractBaseUser) -> QuerySet[Office]:
-    return _user_offices(user).select_related("account").annotate(key_last4=current_key_last4())
+    return user_offices(user).select_related("account").annotate(key_last4=current_key_last4())
 
 
 OFFICE_SORTS = {
@@ -248,7 +248,7 @@ def overview_summary(user: AbstractBaseUser) -> OverviewSummary:
     the offices (conditional aggregates, no GROUP BY sort), the totals from the columns each
     office copies from its current snapshot (no join to the snapshots)."""
     always = [*PROBLEM_STATUSES, OfficeStatus.NEVER_POLLED]
-    row = _user_offices(user).aggregate(
+    row = user_offices(user).aggregate(
         **{f"n_{value}": Count("id", filter=Q(status=value)) for value in OfficeStatus.values},
         attention=Count("id", filter=Q(status__in=always) | stale_q()),
         snapshots=Count("current_snapshot"),
