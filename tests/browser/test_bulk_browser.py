@@ -73,3 +73,23 @@ def test_a_viewer_sees_no_tick_boxes(page, live_server, login, teammate, office)
     expect(page.get_by_role("link", name=office.name)).to_be_visible()
     expect(page.locator("#bulk-form")).to_have_count(0)
     expect(page.locator("input[name=office]")).to_have_count(0)
+
+
+def test_the_header_box_picks_the_page_and_export_gives_their_csv(
+    page, live_server, login, owner, account
+):
+    bulk_offices(account, 30)
+    login("owner")
+    page.goto(f"{live_server.url}/offices/?per_page=25")
+    page.get_by_label("Pick every office of this page").check()
+    expect(page.locator('input[name="office"]:checked')).to_have_count(25)
+    with mock.patch.object(bulk.app, "send_task"):
+        page.locator("#bulk-form").get_by_role("button", name="Export", exact=True).click()
+        page.wait_for_url("**/bulk-jobs/**")
+    job = BulkJob.objects.get()
+    assert job.total == 25
+    bulk.bulk_job_run(job.pk, claimer="task-1")
+    link = page.get_by_role("link", name="Download the CSV (25 offices)")
+    with page.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename.startswith("offices-")
