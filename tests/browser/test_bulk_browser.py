@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 from integrations.accounts.models import AuditEvent
 from integrations.offices.models import BulkJob, Office
 from integrations.offices.services import bulk
+from tests.browser.conftest import SCREENSHOTS
 from tests.factories import OfficeFactory, bulk_offices
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -93,3 +94,21 @@ def test_the_header_box_picks_the_page_and_export_gives_their_csv(
     with page.expect_download() as download:
         link.click()
     assert download.value.suggested_filename.startswith("offices-")
+
+
+def test_the_bulk_bar_and_jump_form_fit_a_phone(browser, live_server, owner, account):
+    bulk_offices(account, 60)
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    phone = context.new_page()
+    phone.goto(f"{live_server.url}/accounts/login/")
+    phone.fill("#id_username", "owner")
+    phone.fill("#id_password", "pw-for-tests-1")
+    phone.click("button[type=submit]")
+    phone.goto(f"{live_server.url}/offices/")
+    expect(phone.locator("#bulk-form")).to_be_visible()
+    expect(phone.locator("#jump-page")).to_be_visible()
+    wide = phone.evaluate("document.documentElement.scrollWidth")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    phone.screenshot(path=str(SCREENSHOTS / "office-list-bulk-390.png"), full_page=True)
+    context.close()
+    assert wide <= 390
