@@ -350,3 +350,10 @@ def test_a_viewer_of_the_account_may_not_follow_its_jobs(client, teammate, owner
     client.force_login(teammate)
     assert client.get(reverse("bulk_job", args=[job.public_id])).status_code == 403
     assert client.get(reverse("bulk_job_csv", args=[job.public_id])).status_code == 403
+
+
+def test_all_matching_with_an_invalid_filter_acts_on_nothing(owner_client, office):
+    response = _post(owner_client, BulkAction.PAUSE, scope="all", q="x" * 101, status="ok")
+    assert response.status_code == 302 and not BulkJob.objects.exists()
+    assert "filter is not valid" in owner_client.get(response.url).content.decode()
+    assert Office.objects.get(pk=office.pk).polling_enabled

@@ -25,6 +25,7 @@ from odportal.lib.csv import csv_download, download_name
 from odportal.lib.htmx import redirect_page, render_page, wants_partial
 
 HTMX_STOP_POLLING = 286
+FILTER_INVALID = "The list's filter is not valid, so “All matching” was not applied: fix it."
 FILTER_PARAMS = ("q", "status", "account", "mode", "sort", "dir", "per_page")
 
 
@@ -39,8 +40,13 @@ def office_bulk(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, " ".join(m for ms in form.errors.values() for m in ms))
         return redirect_page(request, back)
-    filters = forms.OfficeFilterForm(request.POST, accounts=accounts).filters()
+    filter_form = forms.OfficeFilterForm(request.POST, accounts=accounts)
     everything = form.cleaned_data["scope"] == "all"
+    if everything and not filter_form.is_valid():
+        # An invalid filter reads as "no filter": "all matching" would mean every office.
+        messages.error(request, FILTER_INVALID)
+        return redirect_page(request, back)
+    filters = filter_form.filters()
     offices = selectors.bulk_offices(
         request.user, filters, form.cleaned_data["office"], everything=everything
     )
