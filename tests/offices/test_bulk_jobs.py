@@ -357,3 +357,13 @@ def test_all_matching_with_an_invalid_filter_acts_on_nothing(owner_client, offic
     assert response.status_code == 302 and not BulkJob.objects.exists()
     assert "filter is not valid" in owner_client.get(response.url).content.decode()
     assert Office.objects.get(pk=office.pk).polling_enabled
+
+
+def test_all_matching_counts_only_the_offices_the_user_may_act_on(owner_client, owner, account):
+    OfficeFactory(account=account, name="Mine")
+    viewed = DeveloperAccountFactory()
+    MembershipFactory(account=viewed, user=owner, role=Role.VIEWER)
+    OfficeFactory(account=viewed, name="Viewed 1")
+    OfficeFactory(account=viewed, name="Viewed 2")
+    body = owner_client.get("/offices/").content.decode()
+    assert "All 1 matching you may act on" in body and "3 offices" in body

@@ -64,11 +64,20 @@ def office_list(request: HttpRequest) -> HttpResponse:
         "headers": sort_headers(request, columns, filters.sort, filters.desc),
         "can_add": bool(actable),
         "can_bulk": bool(actable),
+        "bulk_total": _bulk_total(request, filters, page, actable, accounts),
         "bulk_actions": BulkAction.choices,
         # The query but its page: the jump-to-page and bulk forms carry it along.
         "kept_params": [(k, v) for k, vs in request.GET.lists() if k != "page" for v in vs],
     }
     return render_page(request, "offices/list.html", context, "results")
+
+
+def _bulk_total(request: HttpRequest, filters, page, actable: set, accounts: list) -> int:
+    """How many offices "All matching" would act on: those of the accounts the user may act
+    on (counted apart only when the user also views other accounts' offices)."""
+    if not actable or len(actable) == len(accounts):
+        return page.paginator.count
+    return selectors.bulk_offices(request.user, filters, [], everything=True).count()
 
 
 @require_GET
