@@ -169,7 +169,7 @@ def _item_handle(
             outcome, message, row = BulkOutcome.FAILED, "Unexpected error (logged).", []
     with transaction.atomic():
         held = BulkJob.objects.filter(pk=job.pk, state=ImportState.RUNNING, claimed_by=claimer)
-        counted = held.update(
+        counted = held.update(  # each outcome ("done", "skipped", "failed") names its counter
             heartbeat_at=timezone.now(), processed=F("processed") + 1, **{outcome: F(outcome) + 1}
         )
         if counted != 1:
