@@ -297,6 +297,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(SWEEP_INTERVAL_S),
         "options": {"expires": max(SWEEP_INTERVAL_S - 5, 1)},
     },
+    "resume-stale-bulk-jobs": {
+        "task": "offices.bulk_jobs_resume",
+        "schedule": float(SWEEP_INTERVAL_S),
+        "options": {"expires": max(SWEEP_INTERVAL_S - 5, 1)},
+    },
 }
 
 # odportal's own health (integrations.alerts.services.heartbeats): each worker writes its

@@ -528,6 +528,7 @@ class Listener:
 # Which object a `<uuid:public_id>` stands for, by the first path segment of the route.
 PUBLIC_ID_OWNER = {
     "offices": "office", "developer-accounts": "account", "runs": "run", "imports": "import_job",
+    "bulk-jobs": "bulk_job",
     # Alerts (integrations.alerts): two kinds of object under one prefix.
     "alerts/incidents": "incident", "alerts/channels": "alert_channel",
 }  # fmt: skip
@@ -560,7 +561,7 @@ class Endpoint:
     name: str
     route: str
     url: str
-    owner: str | None  # "office", "account", "run", "import_job" or None (not one object)
+    owner: str | None  # "office", "account", "run", "import_job", ... or None (not one object)
     view: Any
 
     @property

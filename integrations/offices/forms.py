@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from zoneinfo import available_timezones
 
 from django import forms
@@ -10,13 +11,16 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from integrations.accounts.models import DeveloperAccount
-from integrations.offices.models import ApiMode, Office, OfficeStatus
+from integrations.offices.models import ApiMode, BulkAction, Office, OfficeStatus
 from integrations.offices.selectors.offices import OfficeFilters
 from integrations.offices.services.offices import base_url_validate
 from integrations.opendental import network
 from integrations.opendental.keys import KEY_HELP, key_problem
 from odportal.lib.forms import SecretInput
 
+# The office list's page sizes and its default.
+PAGE_SIZES = (25, 50, 100, 200)
+PAGE_SIZE = 50
 CUSTOMER_KEY_HELP = f"{KEY_HELP}, from the office's Open Dental (Setup > Advanced > API)."
 
 
@@ -29,6 +33,12 @@ class OfficeFilterForm(forms.Form):
     mode = forms.ChoiceField(required=False, choices=[("", "Any mode"), *ApiMode.choices])
     sort = forms.CharField(required=False)
     dir = forms.ChoiceField(required=False, choices=[("asc", "asc"), ("desc", "desc")])
+    # The default size is the blank choice, so a query without per_page shows it selected.
+    per_page = forms.ChoiceField(
+        required=False,
+        label="Per page",
+        choices=[("" if n == PAGE_SIZE else str(n), str(n)) for n in PAGE_SIZES],
+    )
 
     def __init__(self, *args, accounts=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -41,6 +51,12 @@ class OfficeFilterForm(forms.Form):
         self.fields["account"].choices = [("", "All accounts")] + [
             (str(a.public_id), a.company_name) for a in accounts
         ]
+
+    def page_size(self) -> int:
+        """Rows a page (one of PAGE_SIZES, kept in the query), read on its own so that a bad
+        search does not also reset it."""
+        value = (self.data.get("per_page") or "") if self.is_bound else ""
+        return int(value) if value in {str(n) for n in PAGE_SIZES} else PAGE_SIZE
 
     def filters(self) -> OfficeFilters:
         data = self.cleaned_data if self.is_valid() else {}
@@ -321,3 +337,31 @@ class AdoptKeyForm(forms.Form):
     def __init__(self, *args, offices=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["office"].queryset = offices
+
+
+class OfficeIdsField(forms.Field):
+    """The office list's ticked rows: their public ids (a bad one makes the form invalid)."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> list[uuid.UUID]:
+        try:
+            return [uuid.UUID(str(v)) for v in value or []]
+        except ValueError:
+            raise ValidationError("Not an office of the list.") from None
+
+
+class BulkForm(forms.Form):
+    """A bulk action on the ticked offices, or on every office the list's filter matches."""
+
+    action = forms.ChoiceField(choices=BulkAction.choices)
+    office = OfficeIdsField(required=False)
+    scope = forms.ChoiceField(required=False, choices=[("", "Ticked"), ("all", "All matching")])
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not data.get("office") and data.get("scope") != "all":
+            raise ValidationError(
+                "Tick the offices to act on, or “All matching” for every office the list shows."
+            )
+        return data

@@ -293,6 +293,12 @@ class CustomerKey(models.Model):
                 name="customerkey_pending_has_deadline",
             ),
         ]
+        # The office list's search by key last-4 reads the current keys ending so.
+        indexes = [
+            models.Index(
+                fields=["last4"], condition=Q(is_current=True), name="customerkey_current_last4"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"…{self.last4} ({self.get_status_display()})"
@@ -314,6 +320,12 @@ class CustomerKey(models.Model):
 
     def move_deadline(self, now=None):
         return (now or timezone.now()) + timedelta(minutes=settings.KEY_MOVE_PENDING_MINUTES)
+
+
+def current_key_last4() -> models.Subquery:
+    """The office's current key's last-4, as an annotation (``key_last4``) of office rows."""
+    current = CustomerKey.objects.filter(office=models.OuterRef("pk"), is_current=True)
+    return models.Subquery(current.order_by().values("last4")[:1])
 
 
 class PollKind(models.TextChoices):
@@ -645,3 +657,103 @@ class PortalSync(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} synced {self.synced_at}"
+
+
+class BulkAction(models.TextChoices):
+    """What a bulk action on the office list does to each selected office."""
+
+    POLL = "poll", "Poll now"
+    AGING = "aging", "Refresh aging"
+    PAUSE = "pause", "Pause polling"
+    RESUME = "resume", "Resume polling"
+    EXPORT = "export", "Export"
+
+
+class BulkOutcome(models.TextChoices):
+    """What happened to one office of a bulk job ("" while it waits)."""
+
+    PENDING = "", "Waiting"
+    DONE = "done", "Done"
+    SKIPPED = "skipped", "Skipped"
+    FAILED = "failed", "Failed"
+
+
+class BulkJob(models.Model):
+    """One bulk action on offices of one account picked on the office list, run by a worker an
+    office at a time.
+
+    Each office is a BulkJobItem, its outcome written as it is handled, so a retried or resumed
+    job carries on at the first office still waiting. The unfinished row is the claim, as for
+    imports (it shares their states: queued, running, done, failed).
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # One account a job, as for imports: its owners and operators follow it, its audit log
+    # holds its one event.
+    account = models.ForeignKey(
+        "accounts.DeveloperAccount", on_delete=models.CASCADE, related_name="bulk_jobs"
+    )
+    action = models.CharField(max_length=10, choices=BulkAction.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    # What was picked, in words ("3 selected offices", "all 316 matching status OK").
+    selection = models.CharField(max_length=300, blank=True)
+    state = models.CharField(max_length=10, choices=ImportState.choices, default=ImportState.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_by = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        indexes = [
+            models.Index(fields=["account", "-queued_at"], name="bulkjob_account_recent"),
+            models.Index(fields=["state", "heartbeat_at"], name="bulkjob_state_heartbeat"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(processed__lte=models.F("total")), name="bulkjob_processed_within_total"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.selection} ({self.state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in (ImportState.QUEUED, ImportState.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        """Offices handled as a whole percentage (100 for none)."""
+        return self.processed * 100 // self.total if self.total else 100
+
+
+class BulkJobItem(models.Model):
+    """One office of a bulk job: its outcome, why, and (export) its CSV row."""
+
+    job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="items")
+    number = models.PositiveIntegerField()  # the office's place in the list as it was sorted
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="+")
+    outcome = models.CharField(max_length=10, choices=BulkOutcome.choices, blank=True)
+    message = models.CharField(max_length=300, blank=True)
+    row = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "number"], name="bulkjobitem_unique_number"),
+            models.UniqueConstraint(fields=["job", "office"], name="bulkjobitem_unique_office"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}#{self.number}: {self.outcome or 'waiting'}"

@@ -13,7 +13,7 @@ import uuid
 from celery import shared_task
 
 from integrations.accounts.throttle import login_attempts_prune
-from integrations.offices.services import imports, inventory, portal
+from integrations.offices.services import bulk, imports, inventory, portal
 from integrations.offices.services.aging import snapshots
 from integrations.offices.services.polling import (
     batch,
@@ -71,6 +71,18 @@ def import_job_task(self, job_id: int) -> None:
     """Import an upload's offices, resuming at the first row an earlier run left unprocessed."""
     # A redelivered or retried message keeps its id, so it takes back the job it held.
     imports.import_job_run(job_id, claimer=self.request.id or uuid.uuid4().hex)
+
+
+@shared_task(name=bulk.BULK_TASK, **RUN_TASK)
+def bulk_job_task(self, job_id: int) -> None:
+    """Run a bulk action's offices, resuming at the first one an earlier run left waiting."""
+    bulk.bulk_job_run(job_id, claimer=self.request.id or uuid.uuid4().hex)
+
+
+@shared_task(name="offices.bulk_jobs_resume", **PERIODIC_TASK)
+def bulk_jobs_resume_task() -> int:
+    """Send again the bulk jobs whose worker stopped or whose message was lost."""
+    return bulk.bulk_jobs_resend_stale()
 
 
 @shared_task(name=portal.KEY_PORTAL_TASK, **RUN_TASK)

@@ -5,7 +5,16 @@ The routes of one office are a list included once under its prefix (as healthche
 
 from django.urls import include, path
 
-from integrations.offices.views import aging, imports, inventory, keys, offices, overview, polls
+from integrations.offices.views import (
+    aging,
+    bulk,
+    imports,
+    inventory,
+    keys,
+    offices,
+    overview,
+    polls,
+)
 
 key_urls = [
     *[
@@ -33,6 +42,12 @@ urlpatterns = [
     path("", overview.overview, name="overview"),
     path("offices/", offices.office_list, name="office_list"),
     path("offices/new/", offices.office_new, name="office_new"),
+    path("offices.csv", offices.office_list_csv, name="office_list_csv"),
+    path("aging/", aging.fleet_aging, name="fleet_aging"),
+    path("aging.csv", aging.fleet_aging_csv, name="fleet_aging_csv"),
+    path("offices/bulk/", bulk.office_bulk, name="office_bulk"),
+    path("bulk-jobs/<uuid:public_id>/", bulk.bulk_job, name="bulk_job"),
+    path("bulk-jobs/<uuid:public_id>/offices.csv", bulk.bulk_job_csv, name="bulk_job_csv"),
     path("offices/<uuid:public_id>/", include(office_urls)),
     path("runs/<uuid:public_id>/badge/", polls.run_badge, name="run_badge"),
     path(

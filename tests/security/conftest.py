@@ -9,6 +9,7 @@ from integrations.alerts.models import Channel, Incident
 from integrations.apitools.models import ConsoleCall, EventBatch, EventInbox
 from integrations.offices.models import (
     AgingSnapshot,
+    BulkJob,
     PollKind,
     PollRun,
     RunOutcome,
@@ -43,6 +44,11 @@ def import_job(account):
 
 
 @pytest.fixture
+def bulk_job(owner, office):
+    return BulkJob.objects.create(account=office.account, requested_by=owner, action="export")
+
+
+@pytest.fixture
 def console_call(office):
     return ConsoleCall.objects.create(office=office, method="GET", path="/clinics")
 
@@ -73,12 +79,13 @@ def alert_channel(account):
 
 @pytest.fixture
 def objects(account, office, key, run, snapshot, import_job, console_call, event_inbox,
-            event_batch, incident, alert_channel):  # fmt: skip
+            event_batch, incident, alert_channel, bulk_job):  # fmt: skip
     """Every object a URL parameter can name, by the names tests.helpers.endpoints uses."""
     return {
         "account": account, "office": office, "key": key, "run": run, "snapshot": snapshot,
         "import_job": import_job, "console_call": console_call, "event_inbox": event_inbox,
         "event_batch": event_batch, "incident": incident, "alert_channel": alert_channel,
+        "bulk_job": bulk_job,
     }  # fmt: skip
 
 

@@ -6,21 +6,37 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import DecimalField, F, Field, Func, QuerySet, Sum, Value
+from django.db.models import (
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    Field,
+    Func,
+    OuterRef,
+    QuerySet,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.utils import timezone
 
 from integrations.offices.models import (
     AGING_BUCKETS,
+    OFFICE_AGING_FIELDS,
     AgingRow,
     AgingSnapshot,
     Office,
     SnapshotState,
 )
+from integrations.offices.selectors.offices import user_offices
 
 AGING_SORTS = {
     "name": "name",
@@ -244,3 +260,62 @@ def aging_csv_rows(snapshot: AgingSnapshot, *, clinic: int | None):
     if clinic is not None:
         rows = rows.filter(clinic_num=clinic)
     return rows.order_by("pat_num").values_list(*AGING_CSV_COLUMNS).iterator(chunk_size=5000)
+
+
+# --- The fleet: every office of the user's accounts -------------------------------------------
+
+FLEET_TREND_DAYS = 30
+
+
+@dataclass(frozen=True)
+class FleetDay:
+    """One day of the fleet's aging: the sums over the offices whose aging was fetched then."""
+
+    as_of: date
+    bal_total: Decimal
+    bal_over_90: Decimal
+    offices: int
+
+
+def fleet_aging_trend(user: AbstractBaseUser, *, days: int = FLEET_TREND_DAYS) -> list[FleetDay]:
+    """Per day of the last ``days``, oldest first: the A/R total and 90+ summed over each
+    office's last complete snapshot of that day, and how many offices that is (one grouped
+    query; an office's refreshes of one day count once)."""
+    regular = AgingSnapshot.objects.filter(
+        state=SnapshotState.COMPLETE, is_as_of_request=False, clinic_num__isnull=True
+    )
+    newer_that_day = regular.filter(
+        office=OuterRef("office"), as_of=OuterRef("as_of"), fetched_at__gt=OuterRef("fetched_at")
+    )
+    start = timezone.localdate() - timedelta(days=days - 1)
+    rows = (
+        regular.filter(office__in=user_offices(user), as_of__gte=start)
+        .filter(~Exists(newer_that_day))
+        .values("as_of")
+        .annotate(total=Sum("bal_total"), over_90=Sum("bal_over_90"), offices=Count("id"))
+        .order_by("as_of")
+    )
+    return [FleetDay(r["as_of"], r["total"], r["over_90"], r["offices"]) for r in rows]
+
+
+FLEET_CSV_COLUMNS = (
+    "office", "reference", "account", "as_of", "fetched_at", "guarantors",
+    *AGING_BUCKETS,
+)  # fmt: skip
+FLEET_CSV_TEXT = ("office", "reference", "account")
+
+
+def fleet_aging_csv_rows(user: AbstractBaseUser):
+    """Every office's current aging totals (blank dates where none was fetched yet), by name."""
+    offices = user_offices(user).order_by("name", "id").values_list(
+        "name", "reference", "account__company_name", "current_snapshot__as_of",
+        "current_snapshot__fetched_at", "current_snapshot__guarantor_count",
+        *OFFICE_AGING_FIELDS,
+    )  # fmt: skip
+    for row in offices.iterator(chunk_size=2000):
+        as_of, fetched = row[3], row[4]
+        yield (
+            *row[:3], as_of.isoformat() if as_of else "",
+            timezone.localtime(fetched).isoformat(timespec="seconds") if fetched else "",
+            "" if row[5] is None else row[5], *row[6:],
+        )  # fmt: skip

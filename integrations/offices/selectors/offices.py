@@ -32,11 +32,15 @@ from django.db.models import (
 from django.http import Http404
 from django.utils import timezone
 
-from integrations.accounts.models import Membership
+from integrations.accounts.models import ACTING_ROLES, Membership
+from integrations.offices.exports import office_csv_row
 from integrations.offices.models import (
     AGING_BUCKETS,
     OFFICE_AGING_FIELDS,
     PROBLEM_STATUSES,
+    BulkJob,
+    BulkJobItem,
+    BulkOutcome,
     Clinic,
     CustomerKey,
     KeyStatus,
@@ -45,13 +49,14 @@ from integrations.offices.models import (
     OfficeStatusChange,
     PollRun,
     RunOutcome,
+    current_key_last4,
     office_severity,
 )
 
 ACTIVE_OUTCOMES = (RunOutcome.QUEUED, RunOutcome.RUNNING)
 
 
-def _user_offices(user: AbstractBaseUser) -> QuerySet[Office]:
+def user_offices(user: AbstractBaseUser) -> QuerySet[Office]:
     """Offices of the user's accounts: a semi-join on the memberships (no join that fans out
     and no developer-account join under every office row)."""
     accounts = Membership.objects.filter(user=user).values("account_id")
@@ -62,7 +67,7 @@ def offices_for_user(user: AbstractBaseUser) -> QuerySet[Office]:
     """Offices of the user's accounts, with the current key prefetched for last-4 display."""
     current_keys = CustomerKey.objects.filter(is_current=True)
     return (
-        _user_offices(user)
+        user_offices(user)
         .select_related("account")
         .prefetch_related(Prefetch("keys", queryset=current_keys, to_attr="current_keys"))
     )
@@ -130,18 +135,13 @@ def attention_q() -> Q:
     return Q(status__in=PROBLEM_STATUSES) | stale_q() | Q(status=OfficeStatus.NEVER_POLLED)
 
 
-def _key_last4() -> Subquery:
-    current = CustomerKey.objects.filter(office=OuterRef("pk"), is_current=True).order_by()
-    return Subquery(current.values("last4")[:1])
-
-
 def _key_status() -> Subquery:
     current = CustomerKey.objects.filter(office=OuterRef("pk"), is_current=True).order_by()
     return Subquery(current.values("status")[:1])
 
 
 def _base_office_list(user: AbstractBaseUser) -> QuerySet[Office]:
-    return _user_offices(user).select_related("account").annotate(key_last4=_key_last4())
+    return user_offices(user).select_related("account").annotate(key_last4=current_key_last4())
 
 
 OFFICE_SORTS = {
@@ -170,11 +170,31 @@ class OfficeFilters:
     desc: bool = False
 
 
+# "…1234", "...1234" and "1234" all ask for the key ending 1234.
+_KEY_MARKS = "…. *"
+
+
+def search_q(text: str) -> Q:
+    """The list's search: name, reference, server host or version contain ``text``, or the
+    current key ends with it (last-4, exact: the key column is an index read, not a scan)."""
+    found = (
+        Q(name__icontains=text)
+        | Q(reference__icontains=text)
+        | Q(base_url__icontains=text)
+        | Q(program_version__icontains=text)
+    )
+    last4 = text.lstrip(_KEY_MARKS)
+    if len(last4) == 4 and last4.isalnum():
+        keys = CustomerKey.objects.filter(is_current=True, last4=last4).values("office_id")
+        found |= Q(pk__in=keys)
+    return found
+
+
 def office_list(user: AbstractBaseUser, filters: OfficeFilters) -> QuerySet[Office]:
     """The office table: filtered, sorted, with key last-4 and 90+ share; no per-row queries."""
     qs = _base_office_list(user)
     if filters.q:
-        qs = qs.filter(Q(name__icontains=filters.q) | Q(reference__icontains=filters.q))
+        qs = qs.filter(search_q(filters.q))
     if filters.status == "attention":
         qs = qs.filter(attention_q())
     elif filters.status == "stale":
@@ -228,7 +248,7 @@ def overview_summary(user: AbstractBaseUser) -> OverviewSummary:
     the offices (conditional aggregates, no GROUP BY sort), the totals from the columns each
     office copies from its current snapshot (no join to the snapshots)."""
     always = [*PROBLEM_STATUSES, OfficeStatus.NEVER_POLLED]
-    row = _user_offices(user).aggregate(
+    row = user_offices(user).aggregate(
         **{f"n_{value}": Count("id", filter=Q(status=value)) for value in OfficeStatus.values},
         attention=Count("id", filter=Q(status__in=always) | stale_q()),
         snapshots=Count("current_snapshot"),
@@ -407,3 +427,48 @@ def onboarding_steps(office: Office, key: CustomerKey) -> list[OnboardingStep]:
 def onboarding_key(office: Office) -> CustomerKey | None:
     """The generated current key the onboarding page is about, if any."""
     return office.keys.filter(is_current=True, generated=True).first()
+
+
+# --- The office list as CSV -------------------------------------------------------------------
+
+
+def office_csv_rows(offices: QuerySet[Office]):
+    """The rows of ``office_list`` (its filter and sort) as CSV rows, read in chunks."""
+    return (office_csv_row(o) for o in offices.iterator(chunk_size=2000))
+
+
+# --- Bulk jobs --------------------------------------------------------------------------------
+
+
+def get_bulk_job_for_user(user: AbstractBaseUser, public_id) -> BulkJob:
+    """One bulk job of the user's accounts; 404 for anything else (no existence leak)."""
+    jobs = BulkJob.objects.select_related("account", "requested_by")
+    job = jobs.filter(account__membership__user=user, public_id=public_id).first()
+    if job is None:
+        raise Http404("No such job.")
+    return job
+
+
+BULK_ITEMS_SHOWN = 200
+
+
+def bulk_job_problems(job: BulkJob) -> list[BulkJobItem]:
+    """The job's offices that were skipped or failed, with why (the first BULK_ITEMS_SHOWN)."""
+    items = job.items.filter(outcome__in=[BulkOutcome.SKIPPED, BulkOutcome.FAILED])
+    return list(items.select_related("office").order_by("number")[:BULK_ITEMS_SHOWN])
+
+
+def bulk_job_csv_rows(job: BulkJob):
+    """An export job's CSV rows, in the list's order as it was sorted."""
+    items = job.items.filter(outcome=BulkOutcome.DONE).order_by("number")
+    return (row for row in items.values_list("row", flat=True).iterator(chunk_size=2000))
+
+
+def bulk_offices(
+    user: AbstractBaseUser, filters: OfficeFilters, picked: list, *, everything: bool
+) -> QuerySet[Office]:
+    """What a bulk action acts on, in the list's order: the ticked offices (or all that the
+    filter matches) of the accounts where the user is an owner or operator."""
+    actable = Membership.objects.filter(user=user, role__in=ACTING_ROLES).values("account_id")
+    offices = office_list(user, filters).filter(account_id__in=actable)
+    return offices if everything else offices.filter(public_id__in=picked)

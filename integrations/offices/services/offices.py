@@ -169,10 +169,17 @@ def office_create(
 
 @transaction.atomic
 def office_update(
-    *, office: Office, actor: AbstractBaseUser | None, confirmed_host: str = "", **fields: Any
+    *,
+    office: Office,
+    actor: AbstractBaseUser | None,
+    confirmed_host: str = "",
+    audited: bool = True,
+    **fields: Any,
 ) -> Office:
     """Edit an office's settings (not its health cache); audit the changed field names, and a
-    change of where its requests go (owners only, confirmed) with the old and new host."""
+    change of where its requests go (owners only, confirmed) with the old and new host.
+
+    ``audited=False``: the caller records one event for many offices (a bulk action)."""
     before = office.api_base_url
     changed = [k for k, v in fields.items() if k in OFFICE_FIELDS and getattr(office, k) != v]
     for name in changed:
@@ -180,7 +187,7 @@ def office_update(
     directed = _office_check(office, before=before, actor=actor, confirmed_host=confirmed_host)
     office.save()
     changed = [name for name in changed if name != "base_url" or directed]
-    if changed:
+    if changed and audited:
         audit_record(
             account=office.account,
             actor=actor,

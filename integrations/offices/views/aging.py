@@ -19,6 +19,7 @@ from integrations.offices.selectors import aging as aging_selectors
 from integrations.offices.selectors import offices as selectors
 from integrations.offices.services.polling import dispatch
 from integrations.offices.views._access import office_for_user
+from odportal.lib.charts import line_chart
 from odportal.lib.csv import csv_download, download_name
 from odportal.lib.htmx import render_page
 from odportal.lib.tables import sort_headers
@@ -168,17 +169,10 @@ def bar_chart(totals: dict[str, Decimal], width: int = 560) -> list[dict]:
     return bars
 
 
-def trend_chart(snapshots: list, width: int = 560, height: int = 120) -> dict:
-    """Points of the SVG trend line over the last complete snapshots' totals."""
-    if len(snapshots) < 2:
-        return {"snapshots": snapshots, "points": ""}
-    peak = max(max(s.bal_total for s in snapshots), Decimal("0.01"))
-    step = width / (len(snapshots) - 1)
-    pts = " ".join(
-        f"{i * step:.1f},{height - float(s.bal_total / peak) * (height - 10):.1f}"
-        for i, s in enumerate(snapshots)
-    )
-    return {"snapshots": snapshots, "points": pts, "peak": peak}
+def trend_chart(snapshots: list) -> dict:
+    """The trend's snapshots and their A/R totals as a line chart (odportal.lib.charts)."""
+    chart = line_chart([(s.fetched_at, s.bal_total) for s in snapshots])
+    return {"snapshots": snapshots, "chart": chart}
 
 
 @require_GET
@@ -219,3 +213,24 @@ def aging_as_of(request: HttpRequest, public_id) -> HttpResponse:
     else:
         messages.success(request, f"Aging as of {form.cleaned_data['as_of']:%Y-%m-%d} requested.")
     return redirect("office_aging", public_id=office.public_id)
+
+
+@require_GET
+def fleet_aging(request: HttpRequest) -> HttpResponse:
+    """The fleet's A/R total per day (chart and table) and every office's current totals as
+    CSV; the overview loads the chart (the ``trend`` partial) into its receivables card."""
+    days = aging_selectors.fleet_aging_trend(request.user)
+    chart = line_chart([(d.as_of, d.bal_total) for d in days])
+    context = {"days": days, "chart": chart, "trend_days": aging_selectors.FLEET_TREND_DAYS}
+    return render_page(request, "offices/fleet_aging.html", context, "trend")
+
+
+@require_GET
+def fleet_aging_csv(request: HttpRequest) -> StreamingHttpResponse:
+    """Every office's current aging totals, one CSV."""
+    return csv_download(
+        download_name("aging", "all offices", day=timezone.localdate()),
+        aging_selectors.FLEET_CSV_COLUMNS,
+        aging_selectors.fleet_aging_csv_rows(request.user),
+        text_columns=aging_selectors.FLEET_CSV_TEXT,
+    )

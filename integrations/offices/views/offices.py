@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from integrations.accounts import access
 from integrations.accounts import selectors as account_selectors
 from integrations.accounts.models import Role
-from integrations.offices import forms
+from integrations.offices import exports, forms
+from integrations.offices.models import BulkAction
 from integrations.offices.selectors import offices as selectors
 from integrations.offices.services import offices as office_services
 from integrations.offices.services import portal as portal_services
@@ -20,11 +22,11 @@ from integrations.offices.views._access import office_for_user
 from integrations.offices.views._rows import office_rows_prepare
 from integrations.offices.views.keys import portal_context
 from integrations.offices.views.polls import poll_context
+from odportal.lib.csv import csv_download, download_name
 from odportal.lib.forms import posted, service_errors_to_form
 from odportal.lib.htmx import redirect_page, render_page
 from odportal.lib.tables import DeferredJoinPaginator, sort_headers
 
-PAGE_SIZE = 50
 LIST_COLUMNS = [
     ("name", "Office", ""),
     ("account", "Account", ""),
@@ -41,15 +43,18 @@ LIST_COLUMNS = [
 
 @require_GET
 def office_list(request: HttpRequest) -> HttpResponse:
-    """Every office of the user's accounts: search, filter, sort, 50 per page."""
+    """Every office of the user's accounts: search, filter, sort, 25 to 200 per page, and
+    tick boxes for bulk actions where the user is an owner or operator."""
     accounts = list(account_selectors.accounts_for_user(request.user).order_by("company_name"))
     form = forms.OfficeFilterForm(request.GET or None, accounts=accounts)
     filters = form.filters()
     offices = selectors.office_list(request.user, filters)
-    page = DeferredJoinPaginator(offices, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = DeferredJoinPaginator(offices, form.page_size()).get_page(request.GET.get("page"))
     runs = selectors.active_runs_by_office([o.pk for o in page.object_list])
+    actable = {a.pk for a in account_selectors.accounts_user_can_act(request.user)}
     for office in page.object_list:
         office.active_run = runs.get(office.pk)
+        office.can_bulk = office.account_id in actable
     office_rows_prepare(page.object_list)
     columns = [c for c in LIST_COLUMNS if c[2] != "nosort"]
     context = {
@@ -57,9 +62,36 @@ def office_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "filters": filters,
         "headers": sort_headers(request, columns, filters.sort, filters.desc),
-        "can_add": account_selectors.accounts_user_can_act(request.user).exists(),
+        "can_add": bool(actable),
+        "can_bulk": bool(actable),
+        "bulk_total": _bulk_total(request, filters, page, actable, accounts),
+        "bulk_actions": BulkAction.choices,
+        # The query but its page: the jump-to-page and bulk forms carry it along.
+        "kept_params": [(k, v) for k, vs in request.GET.lists() if k != "page" for v in vs],
     }
     return render_page(request, "offices/list.html", context, "results")
+
+
+def _bulk_total(request: HttpRequest, filters, page, actable: set, accounts: list) -> int:
+    """How many offices "All matching" would act on: those of the accounts the user may act
+    on (counted apart only when the user also views other accounts' offices)."""
+    if not actable or len(actable) == len(accounts):
+        return page.paginator.count
+    return selectors.bulk_offices(request.user, filters, [], everything=True).count()
+
+
+@require_GET
+def office_list_csv(request: HttpRequest) -> StreamingHttpResponse:
+    """The office list as CSV: every office its filter matches, in its sort order."""
+    accounts = list(account_selectors.accounts_for_user(request.user))
+    filters = forms.OfficeFilterForm(request.GET or None, accounts=accounts).filters()
+    offices = selectors.office_list(request.user, filters)
+    return csv_download(
+        download_name("offices", day=timezone.localdate()),
+        exports.OFFICE_CSV_HEADER,
+        selectors.office_csv_rows(offices),
+        text_columns=exports.OFFICE_CSV_TEXT,
+    )
 
 
 @require_http_methods(["GET", "POST"])

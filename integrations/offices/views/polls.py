@@ -14,8 +14,6 @@ from integrations.offices.services.polling import dispatch
 from integrations.offices.views._access import office_for_user
 from odportal.lib.htmx import wants_partial
 
-NO_KEY_TO_POLL = "Add a key to poll this office: it has no current customer key."
-
 
 @require_POST
 def poll_now(request: HttpRequest, public_id) -> HttpResponse:
@@ -23,16 +21,7 @@ def poll_now(request: HttpRequest, public_id) -> HttpResponse:
     office, _ = office_for_user(request, public_id, write=True)
     form = forms.PollForm(request.POST)
     kind = form.cleaned_data["kind"] if form.is_valid() else PollKind.HEALTH
-    error, created = "", False
-    if not office.keys.filter(is_current=True).exists():
-        error = NO_KEY_TO_POLL
-    else:
-        try:
-            _run, created = dispatch.poll_enqueue(office=office, kind=kind, actor=request.user)
-        except dispatch.WorkersUnavailable:
-            error = (
-                "Workers unavailable: the poll could not be queued. Start the workers and retry."
-            )
+    created, error = dispatch.office_poll_now(office=office, kind=kind, actor=request.user)
     if not wants_partial(request):
         if error:
             messages.error(request, error)

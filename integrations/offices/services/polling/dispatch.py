@@ -64,6 +64,26 @@ def poll_enqueue(
     return run, created
 
 
+NO_KEY_TO_POLL = "Add a key to poll this office: it has no current customer key."
+WORKERS_DOWN = "Workers unavailable: the poll could not be queued. Start the workers and retry."
+
+
+def office_poll_now(
+    *, office: Office, kind: str = PollKind.HEALTH, actor: AbstractBaseUser | None
+) -> tuple[bool, str]:
+    """A person's "Poll now" (or "Refresh aging") of one office: (queued, why not).
+
+    Not queued with no reason: one of that kind is already active. An office without a
+    current key, or a broker that is away, is the reason."""
+    if not office.keys.filter(is_current=True).exists():
+        return False, NO_KEY_TO_POLL
+    try:
+        _run, created = poll_enqueue(office=office, kind=kind, actor=actor)
+    except WorkersUnavailable:
+        return False, WORKERS_DOWN
+    return created, ""
+
+
 def polls_queue(
     offices: Iterable[Office],
     kind: str,
