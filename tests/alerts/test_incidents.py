@@ -52,6 +52,17 @@ def test_a_second_fault_while_open_updates_the_same_incident(failing):
     assert (incident.cause, incident.count, incident.resolved_at) == ("timed_out", 3, None)
 
 
+def test_a_steady_sweep_rewrites_no_incident_and_a_change_rewrites_its_own(failing):
+    polled = NOW - timedelta(minutes=1)
+    first, second = failing(last_polled_at=polled), failing(last_polled_at=polled)
+    incidents_evaluate(now=NOW)
+    assert incidents_evaluate(now=NOW)["updated"] == 0  # nothing changed: no row written
+    Office.objects.filter(pk=second.pk).update(consecutive_failures=3, last_polled_at=NOW)
+    assert incidents_evaluate(now=NOW)["updated"] == 1
+    assert Incident.objects.get(office=second).count == 3
+    assert Incident.objects.get(office=first).count == 2
+
+
 def test_ok_again_resolves_with_its_duration(failing):
     office = failing(failures=2, status_since=NOW - timedelta(minutes=5))
     incidents_evaluate(now=NOW)

@@ -88,6 +88,12 @@ def _refresh_open() -> int:
     return (
         _status_open()
         .filter(office__status__in=PROBLEM_STATUSES)
+        # Only those whose office changed: a steady sweep rewrites no rows.
+        .exclude(
+            cause=F("office__status"),
+            count=F("office__consecutive_failures"),
+            last_seen=F("office__last_polled_at"),
+        )
         .update(
             cause=Subquery(office.values("status")[:1]),
             last_seen=Coalesce(Subquery(office.values("last_polled_at")[:1]), F("last_seen")),
