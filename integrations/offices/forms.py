@@ -21,9 +21,18 @@ CUSTOMER_KEY_HELP = f"{KEY_HELP}, from the office's Open Dental (Setup > Advance
 
 
 class OfficeFilterForm(forms.Form):
-    """The office list's search, filters and sort (all optional, bad values ignored)."""
+    """The office list's search, filters and sort (all optional). A bad value is left out and
+    the others still apply; the search says why it was left out (a field error)."""
 
-    q = forms.CharField(required=False, max_length=100, label="Search")
+    q = forms.CharField(
+        required=False,
+        max_length=100,
+        label="Search",
+        error_messages={
+            "max_length": "Search for at most %(limit_value)d characters (this has "
+            "%(show_value)d): the search is not applied, the other filters are."
+        },
+    )
     status = forms.ChoiceField(required=False)
     account = forms.ChoiceField(required=False)
     mode = forms.ChoiceField(required=False, choices=[("", "Any mode"), *ApiMode.choices])
@@ -43,7 +52,8 @@ class OfficeFilterForm(forms.Form):
         ]
 
     def filters(self) -> OfficeFilters:
-        data = self.cleaned_data if self.is_valid() else {}
+        self.is_valid()  # cleaned_data then holds every valid field; an invalid one is left out
+        data = getattr(self, "cleaned_data", {})  # none when unbound
         return OfficeFilters(
             q=(data.get("q") or "").strip(),
             status=data.get("status") or "",

@@ -67,6 +67,8 @@ def aging_report(request: HttpRequest, public_id) -> HttpResponse:
         "as_of_form": AgingAsOfForm(clinics=clinics),
         "as_of_snapshots": aging_selectors.aging_as_of_snapshots(office),
         "headers": sort_headers(request, ROW_COLUMNS, sort, desc),
+        "sort": sort,
+        "desc": desc,
     }
     if snapshot is not None:
         totals = aging_selectors.aging_totals(snapshot, clinic=clinic)

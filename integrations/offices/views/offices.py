@@ -21,7 +21,7 @@ from integrations.offices.views._rows import office_rows_prepare
 from integrations.offices.views.keys import portal_context
 from integrations.offices.views.polls import poll_context
 from odportal.lib.forms import posted, service_errors_to_form
-from odportal.lib.htmx import redirect_page, render_page
+from odportal.lib.htmx import redirect_page, render_page, wants_partial
 from odportal.lib.tables import DeferredJoinPaginator, sort_headers
 
 PAGE_SIZE = 50
@@ -58,6 +58,7 @@ def office_list(request: HttpRequest) -> HttpResponse:
         "filters": filters,
         "headers": sort_headers(request, columns, filters.sort, filters.desc),
         "can_add": account_selectors.accounts_user_can_act(request.user).exists(),
+        "oob": wants_partial(request),  # the search's error travels with the table
     }
     return render_page(request, "offices/list.html", context, "results")
 

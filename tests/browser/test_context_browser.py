@@ -1,0 +1,139 @@
+"""Context kept across htmx swaps and Back (issue 21, "Context that is lost"), in headless
+Chromium: the office list's sort through a search, its controls after Back, a refused long
+search, the aging page's sort through its clinic filter and a typed as-of date."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.factories import (
+    AgingSnapshotFactory,
+    ClinicFactory,
+    OfficeFactory,
+    make_current,
+    make_rows,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# Collects what the CSP refuses (the page's own listeners would be subject to it).
+CSP_WATCH = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__csp.push(e.violatedDirective + " " + (e.blockedURI || "inline"));
+});
+"""
+
+
+@pytest.fixture
+def fleet(account):
+    for name, status in [
+        ("Lakeside Dental", "ok"),
+        ("Lake View Smiles", "ok"),
+        ("Lakeshore Ortho", "econnector_down"),
+        ("Bright Smiles", "ok"),
+        ("Cedar Dental", "econnector_down"),
+    ]:
+        OfficeFactory(account=account, name=name, status=status)
+
+
+def _back(page) -> None:
+    """Back, then the reload htmx does for an entry it keeps no snapshot of."""
+    with page.expect_event("load"):
+        page.evaluate("history.back()")
+
+
+def _names(page) -> list[str]:
+    return page.locator("#office-results tbody tr td:first-child a").all_inner_texts()
+
+
+def test_search_and_filter_keep_the_sort(page, live_server, login, screenshot, owner, fleet):
+    login("owner")
+    page.goto(f"{live_server.url}/offices/")
+    page.get_by_role("link", name="Office", exact=True).click()  # name, descending
+    page.wait_for_url("**sort=name&dir=desc**")
+    page.locator("#id_q").press_sequentially("lake")
+    page.wait_for_url("**q=lake**")
+    assert "dir=desc" in page.url
+    expect(page.locator("#office-results tbody tr")).to_have_count(3)
+    assert _names(page) == ["Lakeside Dental", "Lakeshore Ortho", "Lake View Smiles"]
+    page.select_option("#id_status", "ok")
+    page.wait_for_url("**status=ok**")
+    expect(page.locator("#office-results tbody tr")).to_have_count(2)
+    assert _names(page) == ["Lakeside Dental", "Lake View Smiles"]  # still descending
+    assert "sort=name&dir=desc" in page.url
+    screenshot("context-search-keeps-sort")
+
+
+def test_back_restores_the_filter_controls(page, live_server, login, screenshot, owner, fleet):
+    page.add_init_script(CSP_WATCH)
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    login("owner")
+    page.goto(f"{live_server.url}/offices/")
+    page.select_option("#id_status", "ok")
+    page.wait_for_url("**status=ok**")
+    page.locator("#id_q").press_sequentially("lake")
+    page.wait_for_url("**q=lake**")
+    expect(page.locator("#office-results tbody tr")).to_have_count(2)
+    page.select_option("#id_mode", "local")
+    page.wait_for_url("**mode=local**")
+    expect(page.locator("#office-results tbody tr")).to_have_count(1)  # "No offices match."
+
+    _back(page)  # to status=ok&q=lake
+    page.wait_for_url("**q=lake&status=ok&account=&mode=&**")
+    expect(page.locator("#office-results tbody tr")).to_have_count(2)
+    expect(page.locator("#id_status")).to_have_value("ok")
+    expect(page.locator("#id_q")).to_have_value("lake")
+    expect(page.locator("#id_mode")).to_have_value("")
+    screenshot("context-back-restores-controls")
+
+    # The next change keeps the restored filters rather than silently dropping them.
+    page.locator("#id_q").fill("")
+    page.locator("#id_q").press("End")
+    page.wait_for_url("**q=&status=ok**")
+    expect(page.locator("#office-results tbody tr")).to_have_count(3)
+    _back(page)
+    page.wait_for_url("**q=lake&status=ok**")
+    expect(page.locator("#id_q")).to_have_value("lake")
+    expect(page.locator("#office-results tbody tr")).to_have_count(2)
+    assert page.evaluate("window.__csp") == []
+    assert [m for m in console if "Content Security Policy" in m] == []
+
+
+def test_long_search_is_refused_beside_the_field(
+    page, live_server, login, screenshot, owner, fleet
+):
+    login("owner")
+    page.goto(f"{live_server.url}/offices/?status=ok")
+    page.locator("#id_q").fill("lake-" * 25)  # 125 characters
+    page.locator("#id_q").press("End")
+    error = page.locator("#q-error")
+    expect(error).to_contain_text("Search for at most 100 characters (this has 125)")
+    # The search is not applied, status=ok is: three OK offices, not all five.
+    expect(page.locator("#office-results tbody tr")).to_have_count(3)
+    expect(page.locator("#id_q")).to_have_value("lake-" * 25)
+    screenshot("context-long-search-refused")
+    page.locator("#id_q").fill("cedar")
+    page.locator("#id_q").press("End")
+    expect(error).to_have_text("")
+    expect(page.locator("#office-results tbody tr")).to_have_count(1)  # "No offices match."
+
+
+def test_aging_clinic_filter_keeps_the_sort(page, live_server, login, screenshot, owner, account):
+    office = OfficeFactory(account=account, name="Lakeside Family Dental")
+    snap = AgingSnapshotFactory(office=office)
+    ClinicFactory(office=office, clinic_num=1, abbr="North")
+    make_rows(snap, 40, clinics=(0, 1))
+    make_current(office, snap)
+    login("owner")
+    page.goto(f"{live_server.url}/offices/{office.public_id}/aging/")
+    page.get_by_role("link", name="PatNum").click()
+    page.wait_for_url("**sort=pat_num**")
+    page.select_option("#clinic-filter", "1")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**clinic=1**")
+    assert "sort=pat_num" in page.url
+    expect(page.locator("#aging-rows th[aria-sort]")).to_contain_text("PatNum")
+    screenshot("context-aging-clinic-keeps-sort")

@@ -1,0 +1,79 @@
+"""Context the office pages keep (issue 21, "Context that is lost"): the list's sort through a
+search or filter, the other filters through a refused search, the aging page's sort through
+its clinic filter, a typed as-of date through its error."""
+
+from __future__ import annotations
+
+import re
+
+from integrations.offices.models import OfficeStatus
+from tests.factories import ClinicFactory, OfficeFactory
+
+URL = "/offices/"
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def _names(response) -> list[str]:
+    return [o.name for o in response.context["page"].object_list]
+
+
+def _hidden(html: str, name: str) -> str:
+    """The value of the hidden input ``name`` tied to the filter form."""
+    match = re.search(
+        rf'<input type="hidden" name="{name}" value="([^"]*)" form="office-filters"', html
+    )
+    assert match, f"no hidden {name} for the filter form"
+    return match.group(1)
+
+
+def test_sort_travels_with_the_table_swap(owner_client, account):
+    OfficeFactory(account=account, name="A")
+    response = owner_client.get(URL, {"sort": "status", "dir": "desc"}, **HTMX)
+    html = response.content.decode()
+    # The partial a header click swaps in carries the sort the next search submits.
+    assert _hidden(html, "sort") == "status"
+    assert _hidden(html, "dir") == "desc"
+
+
+def test_full_page_renders_the_sort_once(owner_client, account):
+    html = owner_client.get(URL, {"sort": "aging", "dir": "desc"}).content.decode()
+    assert html.count('name="sort"') == 1
+    assert _hidden(html, "sort") == "aging"
+    assert html.count('id="q-error"') == 1  # the search error's slot, not also out of band
+
+
+def test_long_search_is_refused_and_other_filters_stay(owner_client, account):
+    OfficeFactory(account=account, name="Down", status=OfficeStatus.ECONNECTOR_DOWN)
+    OfficeFactory(account=account, name="Fine", status=OfficeStatus.OK)
+    long_q = "x" * 101
+    response = owner_client.get(URL, {"q": long_q, "status": "ok", "sort": "name"})
+    assert _names(response) == ["Fine"]  # status=ok still applies; the search does not
+    html = response.content.decode()
+    assert "Search for at most 100 characters (this has 101)" in html
+    assert f'value="{long_q}"' in html  # what was typed stays in the field
+    assert 'aria-invalid="true"' in html
+
+
+def test_long_search_error_comes_out_of_band_with_the_partial(owner_client, account):
+    OfficeFactory(account=account, name="Fine", status=OfficeStatus.OK)
+    response = owner_client.get(URL, {"q": "y" * 150, "status": "ok"}, **HTMX)
+    html = response.content.decode()
+    assert re.search(r'<p id="q-error"[^>]*hx-swap-oob="true"[^>]*>Search for at most 100', html)
+    ok = owner_client.get(URL, {"q": "fine"}, **HTMX).content.decode()
+    # A valid search clears the message (an empty slot swapped out of band).
+    assert re.search(r'<p id="q-error"[^>]*hx-swap-oob="true"[^>]*></p>', ok)
+
+
+def test_bad_status_is_left_out_and_search_still_applies(owner_client, account):
+    OfficeFactory(account=account, name="Lakeside")
+    OfficeFactory(account=account, name="Other")
+    assert _names(owner_client.get(URL, {"q": "lake", "status": "bogus"})) == ["Lakeside"]
+
+
+def test_aging_clinic_filter_keeps_the_sort(owner_client, office, snapshot):
+    ClinicFactory(office=office, clinic_num=1, abbr="North")
+    url = f"/offices/{office.public_id}/aging/"
+    html = owner_client.get(url, {"sort": "pat_num", "dir": "asc"}, **HTMX).content.decode()
+    # The rows partial (swapped by a header click) carries the clinic form's sort.
+    assert re.search(r'name="sort" value="pat_num" form="clinic-filter-form"', html)
+    assert re.search(r'name="dir" value="asc" form="clinic-filter-form"', html)
