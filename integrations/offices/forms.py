@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from zoneinfo import available_timezones
 
 from django import forms
@@ -241,14 +242,23 @@ class PollForm(forms.Form):
     kind = forms.ChoiceField(choices=[("health", "Health"), ("aging", "Aging refresh")])
 
 
+# The earliest as-of date: Open Dental began in 2003, and 2000-01-01 leaves room for ledgers
+# converted from older software; an earlier date (1900-01-01, a typo's 0202) ages nothing real
+# and still costs the office a query.
+AS_OF_EARLIEST = date(2000, 1, 1)
+
+
 class AgingAsOfForm(forms.Form):
-    """Ask for the aging as of another date, optionally for one clinic."""
+    """Ask for the aging as of another date (2000-01-01 to today), optionally one clinic."""
 
     as_of = forms.DateField(label="As of", widget=forms.DateInput(attrs={"type": "date"}))
     clinic = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label="Clinic")
 
     def __init__(self, *args, clinics=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["as_of"].widget.attrs.update(
+            min=AS_OF_EARLIEST.isoformat(), max=timezone.localdate().isoformat()
+        )
         self.fields["clinic"].choices = [("", "All clinics")] + [
             (c.clinic_num, str(c)) for c in clinics
         ]
@@ -257,6 +267,11 @@ class AgingAsOfForm(forms.Form):
         value = self.cleaned_data["as_of"]
         if value > timezone.localdate():
             raise ValidationError("Choose today or a date in the past.")
+        if value < AS_OF_EARLIEST:
+            raise ValidationError(
+                f"Choose a date from {AS_OF_EARLIEST:%Y-%m-%d} on: Open Dental holds no "
+                "earlier ledger to age."
+            )
         return value
 
 

@@ -137,3 +137,19 @@ def test_aging_clinic_filter_keeps_the_sort(page, live_server, login, screenshot
     assert "sort=pat_num" in page.url
     expect(page.locator("#aging-rows th[aria-sort]")).to_contain_text("PatNum")
     screenshot("context-aging-clinic-keeps-sort")
+
+
+def test_as_of_error_is_shown_on_the_field(page, live_server, login, screenshot, owner, account):
+    office = OfficeFactory(account=account, name="Lakeside Family Dental")
+    login("owner")
+    page.goto(f"{live_server.url}/offices/{office.public_id}/aging/")
+    page.fill("#id_as_of", "1999-12-31")
+    page.get_by_role("button", name="Request").click()
+    error = page.locator("#as_of-errors")
+    expect(error).to_contain_text("Choose a date from 2000-01-01 on")
+    expect(page.locator("#id_as_of")).to_have_value("1999-12-31")  # kept as typed
+    expect(page.locator(".messages")).to_have_count(0)  # no banner at the top
+    screenshot("context-as-of-error-on-field")
+    page.fill("#id_as_of", "2024-06-30")
+    page.get_by_role("button", name="Request").click()
+    page.locator(".msg-success").get_by_text("Aging as of 2024-06-30 requested.").wait_for()

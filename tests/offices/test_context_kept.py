@@ -5,8 +5,9 @@ its clinic filter, a typed as-of date through its error."""
 from __future__ import annotations
 
 import re
+from datetime import date
 
-from integrations.offices.models import OfficeStatus
+from integrations.offices.models import OfficeStatus, PollRun
 from tests.factories import ClinicFactory, OfficeFactory
 
 URL = "/offices/"
@@ -77,3 +78,36 @@ def test_aging_clinic_filter_keeps_the_sort(owner_client, office, snapshot):
     # The rows partial (swapped by a header click) carries the clinic form's sort.
     assert re.search(r'name="sort" value="pat_num" form="clinic-filter-form"', html)
     assert re.search(r'name="dir" value="asc" form="clinic-filter-form"', html)
+
+
+def _as_of_url(office) -> str:
+    return f"/offices/{office.public_id}/aging/as-of/"
+
+
+def test_as_of_error_is_on_the_field_with_the_typed_date(owner_client, office, snapshot):
+    response = owner_client.post(_as_of_url(office), {"as_of": "1999-12-31"})
+    assert response.status_code == 200  # the page again, not a redirect to a banner
+    form = response.context["as_of_form"]
+    assert form.errors["as_of"] == [
+        "Choose a date from 2000-01-01 on: Open Dental holds no earlier ledger to age."
+    ]
+    html = response.content.decode()
+    assert 'value="1999-12-31"' in html
+    assert 'id="as_of-errors"' in html
+    assert not PollRun.objects.exists()
+
+
+def test_as_of_1900_is_refused_and_2000_is_accepted(owner_client, office):
+    owner_client.post(_as_of_url(office), {"as_of": "1900-01-01"})
+    assert not PollRun.objects.exists()
+    assert owner_client.post(_as_of_url(office), {"as_of": "2000-01-01"}).status_code == 302
+    assert PollRun.objects.get().as_of == date(2000, 1, 1)
+
+
+def test_as_of_error_over_htmx_swaps_only_the_form(owner_client, office):
+    response = owner_client.post(_as_of_url(office), {"as_of": "2099-01-01"}, **HTMX)
+    html = response.content.decode()
+    assert html.lstrip().startswith('<form id="as-of-form"')
+    assert "Choose today or a date in the past." in html and 'value="2099-01-01"' in html
+    ok = owner_client.post(_as_of_url(office), {"as_of": "2024-06-30"}, **HTMX)
+    assert ok["HX-Redirect"] == f"/offices/{office.public_id}/aging/"
