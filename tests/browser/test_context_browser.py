@@ -21,7 +21,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 CSP_WATCH = """
 window.__csp = [];
 document.addEventListener("securitypolicyviolation", (e) => {
-  window.__csp.push(e.violatedDirective + " " + (e.blockedURI || "inline"));
+  const where = e.target && e.target.outerHTML ? e.target.outerHTML.slice(0, 120) : "";
+  window.__csp.push(`${e.violatedDirective} ${e.sourceFile}:${e.columnNumber} ${where}`);
 });
 """
 
@@ -39,9 +40,10 @@ def fleet(account):
 
 
 def _back(page) -> None:
-    """Back, then the reload htmx does for an entry it keeps no snapshot of."""
-    with page.expect_event("load"):
-        page.evaluate("history.back()")
+    """Back, and the full page htmx asks the server for (it keeps no snapshots)."""
+    restore = "hx-history-restore-request"
+    with page.expect_response(lambda r: r.request.headers.get(restore) == "true"):
+        page.go_back()
 
 
 def _names(page) -> list[str]:
@@ -153,3 +155,31 @@ def test_as_of_error_is_shown_on_the_field(page, live_server, login, screenshot,
     page.fill("#id_as_of", "2024-06-30")
     page.get_by_role("button", name="Request").click()
     page.locator(".msg-success").get_by_text("Aging as of 2024-06-30 requested.").wait_for()
+
+
+def test_removing_a_member_asks_first_and_a_refusal_redirects(
+    page, live_server, login, screenshot, owner, teammate, account
+):
+    login("owner")
+    members_url = f"{live_server.url}/developer-accounts/{account.public_id}/members/"
+    page.goto(members_url)
+    page.get_by_role("link", name="Remove… teammate").click()
+    expect(page.get_by_role("heading", name="Remove teammate?")).to_be_visible()
+    screenshot("context-member-remove-confirm")
+    page.get_by_role("link", name="Cancel").click()
+    page.wait_for_url(members_url)
+    expect(page.locator("tbody td:first-child", has_text="teammate")).to_have_count(1)
+
+    page.get_by_role("link", name="Remove… teammate").click()
+    page.get_by_role("button", name="Remove teammate").click()
+    page.wait_for_url(members_url)
+    expect(page.locator(".msg-success")).to_have_text("Removed teammate.")
+
+    page.get_by_role("link", name="Remove… owner").click()  # the last owner
+    page.get_by_role("button", name="Remove owner").click()
+    page.wait_for_url(members_url)  # not left on the POST URL
+    expect(page.locator(".messages .msg-error")).to_contain_text("at least one owner")
+    screenshot("context-member-remove-refused")
+    page.reload()  # a plain GET: nothing is posted again, the message was shown once
+    expect(page.locator(".messages .msg-error")).to_have_count(0)
+    expect(page.locator("tbody td:first-child", has_text="owner")).to_have_count(1)
