@@ -5,12 +5,16 @@ search, the aging page's sort through its clinic filter and a typed as-of date."
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
+from integrations.offices.models import Office, RunOutcome
 from tests.factories import (
     AgingSnapshotFactory,
     ClinicFactory,
+    CustomerKeyFactory,
     OfficeFactory,
+    PollRunFactory,
     make_current,
     make_rows,
 )
@@ -183,3 +187,29 @@ def test_removing_a_member_asks_first_and_a_refusal_redirects(
     page.reload()  # a plain GET: nothing is posted again, the message was shown once
     expect(page.locator(".messages .msg-error")).to_have_count(0)
     expect(page.locator("tbody td:first-child", has_text="owner")).to_have_count(1)
+
+
+def test_a_finished_run_refreshes_health_and_recent_runs(
+    page, live_server, login, screenshot, owner, account
+):
+    office = OfficeFactory(account=account, name="Lakeside Family Dental", status="never_polled")
+    CustomerKeyFactory(office=office)
+    run = PollRunFactory(office=office, outcome=RunOutcome.RUNNING, finished_at=None)
+    login("owner")
+    page.goto(f"{live_server.url}/offices/{office.public_id}/")
+    health = page.locator("#health-card")
+    runs = page.locator("#runs-card tbody")
+    expect(health.get_by_role("button", name="Poll now")).to_be_disabled()
+    expect(runs).to_contain_text("Running")
+    # The worker finishes the run and records the office's health.
+    run.outcome, run.finished_at, run.requests = RunOutcome.OK, timezone.now(), 3
+    run.save()
+    Office.objects.filter(pk=office.pk).update(
+        status="ok", latency_ms=1234, last_success_at=timezone.now(), program_version="24.3.1"
+    )
+    expect(health).to_contain_text("1234 ms", timeout=10_000)  # no reload
+    expect(health).to_contain_text("24.3.1")
+    expect(health.get_by_role("button", name="Poll now")).to_be_enabled()
+    expect(runs.locator("tr").first).to_contain_text("OK")
+    expect(runs.locator("tr").first.locator("td.num").first).to_have_text("3")
+    screenshot("context-run-finished-refreshes-office")

@@ -7,8 +7,10 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from integrations.offices.models import OfficeStatus, PollRun
-from tests.factories import ClinicFactory, OfficeFactory
+from django.urls import reverse
+
+from integrations.offices.models import OfficeStatus, PollRun, RunOutcome
+from tests.factories import ClinicFactory, OfficeFactory, PollRunFactory
 
 URL = "/offices/"
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -111,3 +113,32 @@ def test_as_of_error_over_htmx_swaps_only_the_form(owner_client, office):
     assert "Choose today or a date in the past." in html and 'value="2099-01-01"' in html
     ok = owner_client.post(_as_of_url(office), {"as_of": "2024-06-30"}, **HTMX)
     assert ok["HX-Redirect"] == f"/offices/{office.public_id}/aging/"
+
+
+def test_a_finished_run_badge_tells_the_page_to_reload_its_sections(owner_client, office):
+    active = PollRunFactory(office=office, outcome=RunOutcome.RUNNING, finished_at=None)
+    url = reverse("run_badge", args=[active.public_id])
+    running = owner_client.get(url, **HTMX)
+    assert running.status_code == 200 and "HX-Trigger" not in running
+    active.outcome = RunOutcome.OK
+    active.save()
+    done = owner_client.get(url, **HTMX)
+    assert done.status_code == 286
+    assert done["HX-Trigger"] == "run-finished"
+
+
+def test_office_page_reloads_health_or_runs_by_the_target(owner_client, office):
+    url = f"/offices/{office.public_id}/"
+    html = owner_client.get(url).content.decode()
+    for card in ("health-card", "runs-card"):
+        assert re.search(rf'id="{card}" hx-get="{url}" hx-trigger="run-finished from:body"', html)
+    office.latency_ms = 4321
+    office.save()
+    PollRunFactory(office=office, error="eConnector said no")
+    health = owner_client.get(url, HTTP_HX_TARGET="health-card", **HTMX).content.decode()
+    assert '<section class="card" aria-labelledby="health-h" id="health-card"' in health
+    assert "4321 ms" in health and "runs-h" not in health
+    runs = owner_client.get(url, HTTP_HX_TARGET="runs-card", **HTMX).content.decode()
+    assert 'id="runs-card"' in runs and "eConnector said no" in runs and "health-h" not in runs
+    keys = owner_client.get(url, HTTP_HX_TARGET="keys-card", **HTMX).content.decode()
+    assert 'id="keys-card"' in keys and "health-h" not in keys

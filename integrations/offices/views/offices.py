@@ -125,7 +125,17 @@ def office_detail(request: HttpRequest, public_id) -> HttpResponse:
         **portal_context(office),
         **poll_context(office),
     }
-    return render_page(request, "offices/detail.html", context, "keys")
+    return render_page(request, "offices/detail.html", context, _detail_partial(request))
+
+
+# The office page's sections an htmx request may reload, by the id of the element it targets:
+# the keys card while a key action is pending, health and runs when a run finishes.
+DETAIL_PARTIALS = {"keys-card": "keys", "health-card": "health", "runs-card": "runs"}
+
+
+def _detail_partial(request: HttpRequest) -> str:
+    target = getattr(getattr(request, "htmx", None), "target", None)
+    return DETAIL_PARTIALS.get(target or "", "keys")
 
 
 @require_http_methods(["GET", "POST"])
