@@ -16,7 +16,7 @@ from integrations.offices.selectors.offices import OfficeFilters
 from integrations.offices.services.offices import base_url_validate
 from integrations.opendental import network
 from integrations.opendental.keys import KEY_HELP, key_problem
-from odportal.lib.forms import SecretInput
+from odportal.lib.forms import SecretInput, form_token_new, form_token_read
 
 CUSTOMER_KEY_HELP = f"{KEY_HELP}, from the office's Open Dental (Setup > Advanced > API)."
 
@@ -160,11 +160,18 @@ class OfficeForm(forms.ModelForm):
 
 
 class OfficeCreateForm(OfficeForm):
-    """A new office, in one of the accounts the user can act on."""
+    """A new office, in one of the accounts the user can act on.
+
+    Carries a one-time token (``form_token``, signed for the user): the service adds one office
+    per token, so a double submission finds the first. A name the account already has comes
+    back as a field error with ``same_name_ok`` to tick.
+    """
 
     account = forms.ModelChoiceField(
         queryset=DeveloperAccount.objects.none(), to_field_name="public_id", empty_label=None
     )
+    form_token = forms.CharField(required=False, widget=forms.HiddenInput)
+    same_name_ok = forms.BooleanField(required=False, label="Add a second office with this name")
 
     class Meta(OfficeForm.Meta):
         fields = ["account", *OfficeForm.Meta.fields]
@@ -176,13 +183,37 @@ class OfficeCreateForm(OfficeForm):
         "from the office's onboarding page.",
     )
 
-    def __init__(self, *args, accounts=None, **kwargs) -> None:
+    def __init__(self, *args, accounts=None, user=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["account"].queryset = accounts
+        self.order_fields(["account", "name", "same_name_ok"])  # the tick beside its name
+        self.user = user
+        self.creation_token = None  # the token's id once valid, for the service
+        if not self.is_bound:
+            self.initial["form_token"] = form_token_new(user)
+
+    @property
+    def same_name_asked(self) -> bool:
+        """Whether to show "Add a second office with this name" (asked, or ticked before)."""
+        return self.has_error("name", "same_name") or bool(self.data.get("same_name_ok"))
+
+    def clean(self):
+        data = super().clean()
+        self.creation_token = form_token_read(data.get("form_token", ""), self.user)
+        if self.creation_token is None:
+            self.data = self.data.copy()
+            self.data["form_token"] = form_token_new(self.user)  # the next save may go through
+            self.add_error(
+                None,
+                "This form has expired (or was opened more than a day ago): nothing was saved. "
+                "Check the details and save again.",
+            )
+        return data
 
     def office_fields(self) -> dict:
         fields = super().office_fields()
-        fields.pop("generate_key", None)
+        for name in ("generate_key", "form_token", "same_name_ok"):
+            fields.pop(name, None)
         return fields
 
 

@@ -213,3 +213,42 @@ def test_a_finished_run_refreshes_health_and_recent_runs(
     expect(runs.locator("tr").first).to_contain_text("OK")
     expect(runs.locator("tr").first.locator("td.num").first).to_have_text("3")
     screenshot("context-run-finished-refreshes-office")
+
+
+def _fill_new_office(page, live_server, name: str) -> None:
+    page.goto(f"{live_server.url}/offices/new/")
+    page.fill("#id_name", name)
+    page.fill("#id_time_zone", "America/Chicago")
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_a_triple_click_on_save_adds_one_office(
+    browser, live_server, screenshot, owner, account, javascript
+):
+    context = browser.new_context(java_script_enabled=javascript)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.fill("#id_username", "owner")
+        page.fill("#id_password", "pw-for-tests-1")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{live_server.url}/")
+        _fill_new_office(page, live_server, "Triple Click Dental")
+        page.get_by_role("button", name="Save").click(click_count=3)
+        page.wait_for_url("**/offices/*-*/")
+        expect(page.get_by_role("heading", name="Triple Click Dental")).to_be_visible()
+        assert Office.objects.filter(name="Triple Click Dental").count() == 1
+
+        # A second form with the same name: a field error with the box to tick.
+        _fill_new_office(page, live_server, "Triple Click Dental")
+        page.get_by_role("button", name="Save").click()
+        expect(page.locator("#name-errors")).to_contain_text("already has an office named")
+        expect(page.locator("#id_name")).to_have_value("Triple Click Dental")
+        screenshot(f"context-office-same-name-{'js' if javascript else 'nojs'}")
+        page.get_by_label("Add a second office with this name").check()
+        page.get_by_role("button", name="Save").click()
+        page.wait_for_url("**/offices/*-*/")
+        assert Office.objects.filter(name="Triple Click Dental").count() == 2
+    finally:
+        context.close()

@@ -69,15 +69,21 @@ def office_new(request: HttpRequest) -> HttpResponse:
     accounts = account_selectors.accounts_user_can_act(request.user)
     if not accounts.exists():
         raise PermissionDenied("You cannot add offices to any account.")
-    form = forms.OfficeCreateForm(posted(request), accounts=accounts)
+    form = forms.OfficeCreateForm(posted(request), accounts=accounts, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.office_fields()
         account = data.pop("account")
         access.require_actor(request, account)
         try:
             office = office_services.office_create(
-                account=account, actor=request.user, confirmed_host=form.confirmed_host, **data
-            )
+                account=account, actor=request.user, confirmed_host=form.confirmed_host,
+                creation_token=form.creation_token,
+                allow_same_name=form.cleaned_data["same_name_ok"], **data,
+            )  # fmt: skip
+        except office_services.OfficeAlreadyCreated as done:
+            url = reverse("office_detail", args=[done.office.public_id])
+            messages.info(request, f"Office “{done.office.name}” was already added by this form.")
+            return redirect_page(request, url)
         except ValidationError as exc:
             service_errors_to_form(form, exc)
         else:
