@@ -245,7 +245,9 @@ def test_a_triple_click_on_save_adds_one_office(
         page.get_by_role("button", name="Save").click()
         expect(page.locator("#name-errors")).to_contain_text("already has an office named")
         expect(page.locator("#id_name")).to_have_value("Triple Click Dental")
-        screenshot(f"context-office-same-name-{'js' if javascript else 'nojs'}")
+        # The fixture shoots its own page; this test's page is in its own context.
+        shot = screenshot(f"context-office-same-name-{'js' if javascript else 'nojs'}")
+        page.screenshot(path=str(shot), full_page=True)
         page.get_by_label("Add a second office with this name").check()
         page.get_by_role("button", name="Save").click()
         page.wait_for_url("**/offices/*-*/")

@@ -43,6 +43,7 @@ def test_full_page_renders_the_sort_once(owner_client, account):
     assert html.count('name="sort"') == 1
     assert _hidden(html, "sort") == "aging"
     assert html.count('id="q-error"') == 1  # the search error's slot, not also out of band
+    assert "{#" not in html and "#}" not in html  # a template comment over two lines shows
 
 
 def test_long_search_is_refused_and_other_filters_stay(owner_client, account):
