@@ -623,3 +623,11 @@ def endpoints(objects: dict[str, Any]) -> tuple[list[Endpoint], list[str]]:
             continue
         found.append(Endpoint(name, route, url, owner, entry.callback))
     return found, unbuildable
+
+
+def office_form_token(client) -> str:
+    """The one-time token the add-office form gives the client's user (one per GET)."""
+    html = client.get("/offices/new/").content.decode()
+    match = re.search(r'name="form_token" value="([^"]+)"', html)
+    assert match, "the add-office form has no form_token"
+    return match.group(1)

@@ -253,23 +253,33 @@ def account_member_role(request: HttpRequest, public_id, username: str) -> HttpR
             account=account, actor=request.user, user=member.user, role=form.cleaned_data["role"]
         )
     except ValidationError as exc:
-        return _members_page(request, account, error=" ".join(exc.messages), status=400)
+        return _member_refused(request, account, exc)
     messages.success(request, f"{username} is now {member.get_role_display().lower()}.")
     if member.user == request.user and form.cleaned_data["role"] != Role.OWNER:
         return redirect("account_detail", account.public_id)
     return redirect("account_members", account.public_id)
 
 
-@require_POST
+def _member_refused(request: HttpRequest, account, exc: ValidationError) -> HttpResponse:
+    """A refused member change: the reason as a message, then the members page (a reload
+    there posts nothing again)."""
+    messages.error(request, " ".join(exc.messages))
+    return redirect("account_members", account.public_id)
+
+
+@require_http_methods(["GET", "POST"])
 def account_member_remove(request: HttpRequest, public_id, username: str) -> HttpResponse:
-    """Owner removes a member; the last owner cannot be removed."""
+    """Owner removes a member after confirming (GET asks); the last owner cannot be removed."""
     account = reads.get_account_for_user(request.user, public_id)
     access.require_owner(request, account)
     member = _member_or_404(account, username)
+    if request.method == "GET":
+        ctx = account_page_context(request, account, "members", member=member)
+        return render(request, T + "member_remove.html", ctx)
     try:
         account_services.membership_remove(account=account, actor=request.user, user=member.user)
     except ValidationError as exc:
-        return _members_page(request, account, error=" ".join(exc.messages), status=400)
+        return _member_refused(request, account, exc)
     messages.success(request, f"Removed {username}.")
     if member.user == request.user:
         return redirect("account_list")

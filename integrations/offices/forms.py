@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from zoneinfo import available_timezones
 
 from django import forms
@@ -16,7 +17,7 @@ from integrations.offices.selectors.offices import OfficeFilters
 from integrations.offices.services.offices import base_url_validate
 from integrations.opendental import network
 from integrations.opendental.keys import KEY_HELP, key_problem
-from odportal.lib.forms import SecretInput
+from odportal.lib.forms import SecretInput, form_token_new, form_token_read
 
 # The office list's page sizes and its default.
 PAGE_SIZES = (25, 50, 100, 200)
@@ -25,9 +26,18 @@ CUSTOMER_KEY_HELP = f"{KEY_HELP}, from the office's Open Dental (Setup > Advance
 
 
 class OfficeFilterForm(forms.Form):
-    """The office list's search, filters and sort (all optional, bad values ignored)."""
+    """The office list's search, filters and sort (all optional). A bad value is left out and
+    the others still apply; the search says why it was left out (a field error)."""
 
-    q = forms.CharField(required=False, max_length=100, label="Search")
+    q = forms.CharField(
+        required=False,
+        max_length=100,
+        label="Search",
+        error_messages={
+            "max_length": "Search for at most %(limit_value)d characters (this has "
+            "%(show_value)d): the search is not applied, the other filters are."
+        },
+    )
     status = forms.ChoiceField(required=False)
     account = forms.ChoiceField(required=False)
     mode = forms.ChoiceField(required=False, choices=[("", "Any mode"), *ApiMode.choices])
@@ -59,7 +69,8 @@ class OfficeFilterForm(forms.Form):
         return int(value) if value in {str(n) for n in PAGE_SIZES} else PAGE_SIZE
 
     def filters(self) -> OfficeFilters:
-        data = self.cleaned_data if self.is_valid() else {}
+        self.is_valid()  # cleaned_data then holds every valid field; an invalid one is left out
+        data = getattr(self, "cleaned_data", {})  # none when unbound
         return OfficeFilters(
             q=(data.get("q") or "").strip(),
             status=data.get("status") or "",
@@ -165,11 +176,18 @@ class OfficeForm(forms.ModelForm):
 
 
 class OfficeCreateForm(OfficeForm):
-    """A new office, in one of the accounts the user can act on."""
+    """A new office, in one of the accounts the user can act on.
+
+    Carries a one-time token (``form_token``, signed for the user): the service adds one office
+    per token, so a double submission finds the first. A name the account already has comes
+    back as a field error with ``same_name_ok`` to tick.
+    """
 
     account = forms.ModelChoiceField(
         queryset=DeveloperAccount.objects.none(), to_field_name="public_id", empty_label=None
     )
+    form_token = forms.CharField(required=False, widget=forms.HiddenInput)
+    same_name_ok = forms.BooleanField(required=False, label="Add a second office with this name")
 
     class Meta(OfficeForm.Meta):
         fields = ["account", *OfficeForm.Meta.fields]
@@ -181,13 +199,37 @@ class OfficeCreateForm(OfficeForm):
         "from the office's onboarding page.",
     )
 
-    def __init__(self, *args, accounts=None, **kwargs) -> None:
+    def __init__(self, *args, accounts=None, user=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["account"].queryset = accounts
+        self.order_fields(["account", "name", "same_name_ok"])  # the tick beside its name
+        self.user = user
+        self.creation_token = None  # the token's id once valid, for the service
+        if not self.is_bound:
+            self.initial["form_token"] = form_token_new(user)
+
+    @property
+    def same_name_asked(self) -> bool:
+        """Whether to show "Add a second office with this name" (asked, or ticked before)."""
+        return self.has_error("name", "same_name") or bool(self.data.get("same_name_ok"))
+
+    def clean(self):
+        data = super().clean()
+        self.creation_token = form_token_read(data.get("form_token", ""), self.user)
+        if self.creation_token is None:
+            self.data = self.data.copy()
+            self.data["form_token"] = form_token_new(self.user)  # the next save may go through
+            self.add_error(
+                None,
+                "This form has expired (or was opened more than a day ago): nothing was saved. "
+                "Check the details and save again.",
+            )
+        return data
 
     def office_fields(self) -> dict:
         fields = super().office_fields()
-        fields.pop("generate_key", None)
+        for name in ("generate_key", "form_token", "same_name_ok"):
+            fields.pop(name, None)
         return fields
 
 
@@ -247,14 +289,23 @@ class PollForm(forms.Form):
     kind = forms.ChoiceField(choices=[("health", "Health"), ("aging", "Aging refresh")])
 
 
+# The earliest as-of date: Open Dental began in 2003, and 2000-01-01 leaves room for ledgers
+# converted from older software; an earlier date (1900-01-01, a typo's 0202) ages nothing real
+# and still costs the office a query.
+AS_OF_EARLIEST = date(2000, 1, 1)
+
+
 class AgingAsOfForm(forms.Form):
-    """Ask for the aging as of another date, optionally for one clinic."""
+    """Ask for the aging as of another date (2000-01-01 to today), optionally one clinic."""
 
     as_of = forms.DateField(label="As of", widget=forms.DateInput(attrs={"type": "date"}))
     clinic = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label="Clinic")
 
     def __init__(self, *args, clinics=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["as_of"].widget.attrs.update(
+            min=AS_OF_EARLIEST.isoformat(), max=timezone.localdate().isoformat()
+        )
         self.fields["clinic"].choices = [("", "All clinics")] + [
             (c.clinic_num, str(c)) for c in clinics
         ]
@@ -263,6 +314,11 @@ class AgingAsOfForm(forms.Form):
         value = self.cleaned_data["as_of"]
         if value > timezone.localdate():
             raise ValidationError("Choose today or a date in the past.")
+        if value < AS_OF_EARLIEST:
+            raise ValidationError(
+                f"Choose a date from {AS_OF_EARLIEST:%Y-%m-%d} on: Open Dental holds no "
+                "earlier ledger to age."
+            )
         return value
 
 

@@ -141,6 +141,9 @@ class Office(models.Model):
     aging_over_90 = _money()
     aging_ins_est = _money()
     aging_total = _money()
+    # The one-time token of the add-office form that created it: a second POST of the same form
+    # (a triple-click, a reload) finds this office instead of adding another.
+    creation_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         ordering = ["name"]

@@ -49,18 +49,44 @@ def test_owner_changes_a_role(client, account, owner, teammate):
 
 def test_last_owner_cannot_be_demoted_and_sees_why(client, account, owner):
     client.force_login(owner)
-    response = client.post(_url("account_member_role", account, "owner"), {"role": Role.VIEWER})
-    assert response.status_code == 400
+    response = client.post(
+        _url("account_member_role", account, "owner"), {"role": Role.VIEWER}, follow=True
+    )
+    # Post/redirect/get: the refusal is a message on the members page, not a page at the POST
+    # URL that a reload would post again.
+    assert response.redirect_chain == [(_url("account_members", account), 302)]
     assert "at least one owner" in response.content.decode()
     assert Membership.objects.get(account=account, user=owner).role == Role.OWNER
 
 
-def test_last_owner_cannot_be_removed(client, account, owner):
+def test_last_owner_cannot_be_removed_and_lands_on_the_members_page(client, account, owner):
     client.force_login(owner)
-    response = client.post(_url("account_member_remove", account, "owner"))
-    assert response.status_code == 400
+    response = client.post(_url("account_member_remove", account, "owner"), follow=True)
+    assert response.redirect_chain == [(_url("account_members", account), 302)]
     assert "at least one owner" in response.content.decode()
     assert Membership.objects.filter(account=account, user=owner).exists()
+
+
+def test_remove_asks_first_and_the_question_removes_nobody(client, account, owner, teammate):
+    client.force_login(owner)
+    members = client.get(_url("account_members", account)).content.decode()
+    confirm_url = _url("account_member_remove", account, "teammate")
+    # The members page links to the question; it has no form that removes at once.
+    assert f'href="{confirm_url}"' in members
+    assert f'action="{confirm_url}"' not in members
+    response = client.get(confirm_url)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Remove teammate?" in html and f'action="{confirm_url}"' in html
+    assert Membership.objects.filter(account=account, user=teammate).exists()
+
+
+def test_only_owners_are_asked_to_remove(client, account, teammate, outsider, owner):
+    url = _url("account_member_remove", account, "owner")
+    client.force_login(teammate)
+    assert client.get(url).status_code == 403
+    client.force_login(outsider)
+    assert client.get(url).status_code == 404
 
 
 def test_owner_removes_a_member(client, account, owner, teammate):

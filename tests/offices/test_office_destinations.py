@@ -18,6 +18,7 @@ from integrations.offices.models import ApiMode, ImportJob, Office
 from integrations.offices.services import offices
 from integrations.offices.services.imports import import_job_run, offices_import
 from tests.factories import MembershipFactory, UserFactory, random_key
+from tests.helpers import office_form_token
 
 URL = "http://127.0.0.1:30223/api/v1"  # loopback: allowed by the development/test settings
 HOST = "127.0.0.1:30223"
@@ -159,6 +160,7 @@ def test_an_operator_adding_a_service_office_gets_a_field_error(client, operator
     data = {
         "account": str(account.public_id), "name": "Svc", "api_mode": "service", "base_url": URL,
         "time_zone": "UTC", "health_interval_s": "300", "confirm_send": "on", "confirm_host": HOST,
+        "form_token": office_form_token(client),
     }  # fmt: skip
     response = client.post(reverse("office_new"), data)
     assert response.status_code == 200

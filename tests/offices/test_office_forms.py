@@ -15,6 +15,7 @@ from integrations.offices.services import keys, offices
 from integrations.offices.services.polling.dispatch import WorkersUnavailable
 from odportal.lib import crypto
 from tests.factories import CustomerKeyFactory, DeveloperAccountFactory, OfficeFactory, random_key
+from tests.helpers import office_form_token
 
 HX = {"HX-Request": "true"}
 
@@ -27,6 +28,7 @@ def test_add_office_creates_it_in_the_chosen_account(owner_client, account):
     response = owner_client.post(
         reverse("office_new"),
         {
+            "form_token": office_form_token(owner_client),
             "account": str(account.public_id),
             "name": "New Smiles",
             "reference": "ns-1",
@@ -63,6 +65,7 @@ def test_duplicate_reference_maps_the_service_error_onto_the_form(owner_client, 
     office.save()
     data = {
         "account": str(account.public_id),
+        "form_token": office_form_token(owner_client),
         "name": "Y",
         "reference": "dup",
         "api_mode": "remote",

@@ -13,7 +13,7 @@ from integrations.accounts.services import accounts
 from integrations.offices.models import CustomerKey, Office, OfficeStatus
 from integrations.offices.services import keys, offices
 from tests.factories import MembershipFactory
-from tests.helpers import run_to_end
+from tests.helpers import office_form_token, run_to_end
 
 pytestmark = pytest.mark.django_db
 
@@ -105,7 +105,7 @@ def test_the_add_office_form_can_generate_the_first_key(portal_account, owner, c
         {
             "account": str(portal_account.public_id), "name": "Fresh Office", "api_mode": "remote",
             "time_zone": "UTC", "health_interval_s": 300, "polling_enabled": "on",
-            "generate_key": "on",
+            "generate_key": "on", "form_token": office_form_token(client),
         },
     )  # fmt: skip
     office = Office.objects.get(name="Fresh Office")

@@ -9,6 +9,7 @@ from integrations.accounts.services import accounts
 from integrations.offices.models import Office, OfficeStatus
 from integrations.offices.services import keys, offices
 from tests.factories import random_key
+from tests.helpers import office_form_token
 
 SCRIPT = "<script>alert(1)</script>"
 ATTR = "\"'><img src=x onerror=alert(1)>"
@@ -101,6 +102,8 @@ def test_a_hostile_office_name_in_a_flash_message_is_escaped(client, owner, host
         reverse("office_new"),
         {
             "account": str(account.public_id),
+            "form_token": office_form_token(client),
+            "same_name_ok": "on",  # the hostile fixture's office has this name already
             "name": SCRIPT,
             "api_mode": "remote",
             "base_url": "https://api.opendental.com/api/v1",

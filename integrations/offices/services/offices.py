@@ -12,6 +12,7 @@ host and mailed to the account's other owners.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
@@ -20,7 +21,7 @@ from zoneinfo import available_timezones
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from integrations.accounts import access
 from integrations.accounts.models import DeveloperAccount
@@ -43,6 +44,10 @@ OFFICE_FIELDS = (
     "health_interval_s",
 )
 OWNER_ONLY = "Only an owner of the account can change where this office's requests (and keys) go."
+SAME_NAME = (
+    "This account already has an office named %(name)s. Tick “Add a second office with this "
+    "name” to add it anyway."
+)
 SERVER_NEEDED = (
     "Service and Local offices need their server's address, e.g. https://10.8.0.5:30223/api/v1."
 )
@@ -147,6 +152,29 @@ def _reference_taken(office: Office) -> bool:
     return others.exclude(pk=office.pk).exists() if office.pk else others.exists()
 
 
+class OfficeAlreadyCreated(Exception):
+    """The form with this creation token already added ``office``."""
+
+    def __init__(self, office: Office) -> None:
+        super().__init__(f"office {office.pk} was created by this form already")
+        self.office = office
+
+
+def _same_name_check(office: Office, errors: dict) -> None:
+    """Refuse a second office of one name in an account (unless the user said so)."""
+    if (
+        "name" not in errors
+        and Office.objects.filter(account_id=office.account_id, name__iexact=office.name).exists()
+    ):
+        errors["name"] = [
+            ValidationError(SAME_NAME, code="same_name", params={"name": office.name})
+        ]
+
+
+def _created_by(account: DeveloperAccount, token) -> Office | None:
+    return Office.objects.filter(account=account, creation_token=token).first() if token else None
+
+
 @transaction.atomic
 def office_create(
     *,
@@ -154,13 +182,37 @@ def office_create(
     actor: AbstractBaseUser | None,
     confirmed_host: str = "",
     notify: bool = True,
+    creation_token: uuid.UUID | None = None,
+    allow_same_name: bool = True,
     **fields: Any,
 ) -> Office:
-    """Create an office; a Service or Local one with its server address (owner, confirmed)."""
+    """Create an office; a Service or Local one with its server address (owner, confirmed).
+
+    ``creation_token``: the form's one-time token; its second use raises OfficeAlreadyCreated.
+    ``allow_same_name=False`` (the form, until the user ticks it) refuses a name the account
+    already has; imports match rows by key instead.
+    """
+    if existing := _created_by(account, creation_token):
+        raise OfficeAlreadyCreated(existing)
     data = {k: v for k, v in fields.items() if k in OFFICE_FIELDS and v not in (None, "")}
     office = Office(account=account, **data)
-    directed = _office_check(office, before=None, actor=actor, confirmed_host=confirmed_host)
-    office.save()
+    errors: dict = {}
+    try:
+        directed = _office_check(office, before=None, actor=actor, confirmed_host=confirmed_host)
+    except ValidationError as exc:
+        errors = exc.update_error_dict({})
+    if not allow_same_name:
+        _same_name_check(office, errors)
+    if errors:
+        raise ValidationError(errors)
+    office.creation_token = creation_token  # after full_clean: the unique index decides
+    try:
+        with transaction.atomic():  # a concurrent POST of the same form may have won
+            office.save()
+    except IntegrityError:
+        if existing := _created_by(account, creation_token):
+            raise OfficeAlreadyCreated(existing) from None
+        raise
     audit_record(account=account, actor=actor, action="office.create", obj=office)
     if directed:
         _destination_record(office, actor=actor, before=None, notify=notify)

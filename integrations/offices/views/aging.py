@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.contrib import messages
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
 from django.views.decorators.http import require_GET, require_POST
@@ -21,7 +21,7 @@ from integrations.offices.services.polling import dispatch
 from integrations.offices.views._access import office_for_user
 from odportal.lib.charts import line_chart
 from odportal.lib.csv import csv_download, download_name
-from odportal.lib.htmx import render_page
+from odportal.lib.htmx import redirect_page, render_page
 from odportal.lib.tables import sort_headers
 
 PAGE_SIZE = 100
@@ -53,6 +53,13 @@ def _clinic_param(request: HttpRequest) -> int | None:
 def aging_report(request: HttpRequest, public_id) -> HttpResponse:
     """The office's aging (current or a chosen snapshot), filtered by clinic, sortable, paged."""
     office, can_act = office_for_user(request, public_id)
+    return render_page(
+        request, "offices/aging.html", _report_context(request, office, can_act), "rows"
+    )
+
+
+def _report_context(request: HttpRequest, office, can_act: bool, as_of_form=None) -> dict:
+    """What the aging page shows; ``as_of_form`` is a refused as-of request to show again."""
     snapshot = aging_selectors.aging_snapshot_for(office, request.GET.get("snapshot") or None)
     clinic = _clinic_param(request)
     sort = request.GET.get("sort", "bal_total")
@@ -65,9 +72,11 @@ def aging_report(request: HttpRequest, public_id) -> HttpResponse:
         "clinic": clinic,
         "clinics": clinics,
         "can_act": can_act,
-        "as_of_form": AgingAsOfForm(clinics=clinics),
+        "as_of_form": as_of_form or AgingAsOfForm(clinics=clinics),
         "as_of_snapshots": aging_selectors.aging_as_of_snapshots(office),
         "headers": sort_headers(request, ROW_COLUMNS, sort, desc),
+        "sort": sort,
+        "desc": desc,
     }
     if snapshot is not None:
         totals = aging_selectors.aging_totals(snapshot, clinic=clinic)
@@ -79,7 +88,7 @@ def aging_report(request: HttpRequest, public_id) -> HttpResponse:
             stale=snapshot.fetched_at < timezone.now() - timedelta(days=1),
             is_fallback=snapshot.source == SnapshotSource.REPORTS_AGING,
         )
-    return render_page(request, "offices/aging.html", context, "rows")
+    return context
 
 
 _ROW = (
@@ -193,13 +202,13 @@ def aging_csv(request: HttpRequest, public_id) -> StreamingHttpResponse:
 
 @require_POST
 def aging_as_of(request: HttpRequest, public_id) -> HttpResponse:
-    """Request the aging as of another date (optionally one clinic)."""
+    """Request the aging as of another date (optionally one clinic); a refused date comes
+    back on its field, as typed."""
     office, _ = office_for_user(request, public_id, write=True)
     form = AgingAsOfForm(request.POST, clinics=selectors.office_clinics(office))
     if not form.is_valid():
-        errors = "; ".join(e for errs in form.errors.values() for e in errs)
-        messages.error(request, f"Could not request the aging: {errors}")
-        return redirect("office_aging", public_id=office.public_id)
+        context = _report_context(request, office, True, as_of_form=form)
+        return render_page(request, "offices/aging.html", context, "as_of_form")
     try:
         dispatch.poll_enqueue(
             office=office,
@@ -212,7 +221,7 @@ def aging_as_of(request: HttpRequest, public_id) -> HttpResponse:
         messages.error(request, "Workers unavailable: the request could not be queued.")
     else:
         messages.success(request, f"Aging as of {form.cleaned_data['as_of']:%Y-%m-%d} requested.")
-    return redirect("office_aging", public_id=office.public_id)
+    return redirect_page(request, reverse("office_aging", args=[office.public_id]))
 
 
 @require_GET

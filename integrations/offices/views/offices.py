@@ -24,7 +24,7 @@ from integrations.offices.views.keys import portal_context
 from integrations.offices.views.polls import poll_context
 from odportal.lib.csv import csv_download, download_name
 from odportal.lib.forms import posted, service_errors_to_form
-from odportal.lib.htmx import redirect_page, render_page
+from odportal.lib.htmx import redirect_page, render_page, wants_partial
 from odportal.lib.tables import DeferredJoinPaginator, sort_headers
 
 LIST_COLUMNS = [
@@ -68,6 +68,7 @@ def office_list(request: HttpRequest) -> HttpResponse:
         "bulk_actions": BulkAction.choices,
         # The query but its page: the jump-to-page and bulk forms carry it along.
         "kept_params": [(k, v) for k, vs in request.GET.lists() if k != "page" for v in vs],
+        "oob": wants_partial(request),  # the search's error travels with the table
     }
     return render_page(request, "offices/list.html", context, "results")
 
@@ -100,15 +101,21 @@ def office_new(request: HttpRequest) -> HttpResponse:
     accounts = account_selectors.accounts_user_can_act(request.user)
     if not accounts.exists():
         raise PermissionDenied("You cannot add offices to any account.")
-    form = forms.OfficeCreateForm(posted(request), accounts=accounts)
+    form = forms.OfficeCreateForm(posted(request), accounts=accounts, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.office_fields()
         account = data.pop("account")
         access.require_actor(request, account)
         try:
             office = office_services.office_create(
-                account=account, actor=request.user, confirmed_host=form.confirmed_host, **data
-            )
+                account=account, actor=request.user, confirmed_host=form.confirmed_host,
+                creation_token=form.creation_token,
+                allow_same_name=form.cleaned_data["same_name_ok"], **data,
+            )  # fmt: skip
+        except office_services.OfficeAlreadyCreated as done:
+            url = reverse("office_detail", args=[done.office.public_id])
+            messages.info(request, f"Office “{done.office.name}” was already added by this form.")
+            return redirect_page(request, url)
         except ValidationError as exc:
             service_errors_to_form(form, exc)
         else:
@@ -156,7 +163,17 @@ def office_detail(request: HttpRequest, public_id) -> HttpResponse:
         **portal_context(office),
         **poll_context(office),
     }
-    return render_page(request, "offices/detail.html", context, "keys")
+    return render_page(request, "offices/detail.html", context, _detail_partial(request))
+
+
+# The office page's sections an htmx request may reload, by the id of the element it targets:
+# the keys card while a key action is pending, health and runs when a run finishes.
+DETAIL_PARTIALS = {"keys-card": "keys", "health-card": "health", "runs-card": "runs"}
+
+
+def _detail_partial(request: HttpRequest) -> str:
+    target = getattr(getattr(request, "htmx", None), "target", None)
+    return DETAIL_PARTIALS.get(target or "", "keys")
 
 
 @require_http_methods(["GET", "POST"])

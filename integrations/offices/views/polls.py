@@ -14,6 +14,8 @@ from integrations.offices.services.polling import dispatch
 from integrations.offices.views._access import office_for_user
 from odportal.lib.htmx import wants_partial
 
+RUN_FINISHED = "run-finished"  # the event a finished run's badge sends (HX-Trigger)
+
 
 @require_POST
 def poll_now(request: HttpRequest, public_id) -> HttpResponse:
@@ -35,15 +37,19 @@ def poll_now(request: HttpRequest, public_id) -> HttpResponse:
 
 @require_GET
 def run_badge(request: HttpRequest, public_id) -> HttpResponse:
-    """A run's live badge; 286 (htmx: stop polling) once the run has finished."""
+    """A run's live badge; 286 (htmx: stop polling) once the run has finished, with a
+    ``run-finished`` event the office page's health facts and recent runs reload on."""
     run = selectors.get_run_for_user(request.user, public_id)
     status = 200 if run.is_active else 286
-    return render(
+    response = render(
         request,
         "offices/_run_badge.html",
         {"run": run, "office": run.office},
         status=status,
     )
+    if not run.is_active:
+        response["HX-Trigger"] = RUN_FINISHED
+    return response
 
 
 def poll_context(office) -> dict:
