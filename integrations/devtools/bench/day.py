@@ -116,7 +116,10 @@ def day_run(options: DayOptions, say: common.Say) -> dict[str, Any]:
         offices = fleet.fleet_create(manifest, say)
         env = _child_env(options)
         worker = common.worker_process(
-            concurrency=options.concurrency, env=env, work_dir=work_dir, name="bench-day-worker"
+            concurrency=options.concurrency,
+            env=env,
+            work_dir=work_dir,
+            name=f"bench-day-{os.getpid()}",
         )
         children.append(worker.start())
         worker.wait_for_log(b" ready.", timeout=90)
@@ -197,7 +200,7 @@ def _day(
     window.started = timezone.now()  # the simulated day runs from here (polls from the seeding)
     say(f"day: {options.hours:g} h of the day at speed {options.speed}: {wall_s:.0f} s; faults "
         + ", ".join(f"{k} {len(v)}" for k, v in window.faulted.items()))  # fmt: skip
-    _window_run(window, client, http, wall_s, say)
+    _window_run(window, client, http, wall_s, options.page_every_s, say)
     stopped = timezone.now()
     beat_cpu = common.tree_cpu_s(beat.pid)
     beat.stop()
@@ -252,7 +255,12 @@ def _faults_inject(
 
 
 def _window_run(
-    window: _Window, client: Client, http: httpx.Client, wall_s: float, say: common.Say
+    window: _Window,
+    client: Client,
+    http: httpx.Client,
+    wall_s: float,
+    every_s: float,
+    say: common.Say,
 ) -> None:
     """Time the pages while the day runs; bring the eConnectors back halfway."""
     started = time.monotonic()
@@ -260,7 +268,8 @@ def _window_run(
     while (now := time.monotonic()) < started + wall_s:
         if halfway and now >= halfway:
             for office in window.faulted["econnector_back"]:
-                http.post(f"/offices/{office.manifest_key}/faults", json={"reset": True})
+                reset = http.post(f"/offices/{office.manifest_key}/faults", json={"reset": True})
+                reset.raise_for_status()
             halfway = 0.0
             say("day: halfway, eConnectors back for " + str(len(window.faulted["econnector_back"])))
         _pages_time(client, window.page_ms)
@@ -268,7 +277,7 @@ def _window_run(
             runs = PollRun.objects.filter(queued_at__gte=window.seeded).count()
             say(f"day: {now - started:.0f}/{wall_s:.0f} s, {runs} poll runs so far")
             last_said = now
-        time.sleep(max(0.0, 1.0 - (time.monotonic() - now)))
+        time.sleep(max(0.0, every_s - (time.monotonic() - now)))
 
 
 def _allowed_host() -> str:
