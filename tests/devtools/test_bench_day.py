@@ -20,7 +20,7 @@ from integrations.accounts.models import DeveloperAccount
 DAY_KEYS = {
     "offices", "cpu_core_fraction", "cpu_s_per_office_day", "requests_per_office_interval",
     "db_bytes_per_office_day", "sweep_s", "overview_p95_ms", "office_list_p95_ms",
-    "throttle_violations", "verified",
+    "throttle_violations", "verified", "old_runs",
 }  # fmt: skip
 
 

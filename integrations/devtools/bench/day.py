@@ -13,11 +13,13 @@ interval, its last full check spread over the hour, its daily aging at its own t
 (those falling inside the window run; the rest of the fleet would run in the rest of the day),
 offices of varied sizes (``day_sandbox``), and faults injected through the sandbox's control
 API at the start: eConnectors down, keys disabled by the office, and eConnectors that come back
-halfway. While the window runs this process requests the overview and the office list (the
-Django test client, the whole middleware stack) and times them. At the end the beat stops, the
+halfway; and as many health runs from past the retention as the window will add, so the
+hourly pruning has real work while the day polls. While the window runs this process requests
+the overview and the office list (the Django test client, the whole middleware stack) and
+times them. At the end the beat stops, the
 queued work drains, the poll history is pruned, and ``verified`` checks that every office ended
-in the state its faults imply and that every office whose aging fell in the window holds the
-sandbox's totals.
+in the state its faults imply, that every office whose aging fell in the window holds the
+sandbox's totals, and that no run the pruning should have removed is left.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import httpx
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.db.models import Exists, OuterRef
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -52,7 +55,9 @@ from integrations.offices.models import (
     Office,
     OfficeStatus,
     OfficeStatusChange,
+    PollKind,
     PollRun,
+    RunOutcome,
 )
 from integrations.offices.services.aging import snapshots
 from integrations.offices.services.polling import history
@@ -94,6 +99,7 @@ class _Window:
     faulted: dict[str, list[Office]] = field(default_factory=dict)
     aging_due: dict[int, datetime] = field(default_factory=dict)
     page_ms: dict[str, list[float]] = field(default_factory=dict)
+    history: dict[str, int] = field(default_factory=dict)
 
 
 def day_run(options: DayOptions, say: common.Say) -> dict[str, Any]:
@@ -189,8 +195,9 @@ def _day(
     client = Client(HTTP_HOST=_allowed_host())
     client.force_login(get_user_model().objects.get(username=fleet.BENCH_USER))
     _pages_time(client, {})  # warm-up: imports, templates, connections
-    sizes_before = _table_bytes()
     now = timezone.now()
+    old_runs, old_newest = _history_seed(offices, options, now)
+    sizes_before = _table_bytes()
     window = _Window(now, now, now + timedelta(seconds=wall_s), options.speed)
     window.aging_due = _schedule(offices, options, rng, now)
     window.faulted = _faults_inject(http, offices, options, rng)
@@ -212,6 +219,7 @@ def _day(
     grown = _table_bytes() - sizes_before
     simulated_s = (stopped - window.started).total_seconds() * options.speed
     window.ends = stopped
+    window.history = _history_left(offices, old_runs, old_newest, say)
     return _figures(
         options, offices, window, simulated_s, worker_cpu, beat_cpu, stats, grown, prune_s,
         _sweeps(worker.log_path), drained,
@@ -296,6 +304,34 @@ def _pages_time(client: Client, page_ms: dict[str, list[float]]) -> None:
         page_ms.setdefault(name, []).append(elapsed)
 
 
+def _history_seed(offices: list[Office], options: DayOptions, now: datetime):
+    """Health runs from past the retention, as many as the window adds: while the day polls,
+    the pruning has a day's worth of real work. Returns (count, newest)."""
+    per_office = max(1, round(options.hours * 3600 / HEALTH_INTERVAL_S))
+    newest = now - timedelta(days=settings.POLL_RUN_RETENTION_DAYS + 1)
+    times = [newest - timedelta(seconds=i * HEALTH_INTERVAL_S) for i in range(per_office)]
+    old = [
+        PollRun(office=o, kind=PollKind.HEALTH, outcome=RunOutcome.OK, queued_at=t,
+                started_at=t, finished_at=t, requests=1)
+        for o in offices for t in times
+    ]  # fmt: skip
+    PollRun.objects.bulk_create(old, batch_size=5000)
+    return len(old), newest
+
+
+def _history_left(offices: list[Office], seeded: int, newest: datetime, say: common.Say):
+    """The seeded runs still there, and those of them a newer run of their office follows
+    (which the pruning should have removed)."""
+    old = PollRun.objects.filter(office__account_id=offices[0].account_id, queued_at__lte=newest)
+    newer = PollRun.objects.filter(
+        office_id=OuterRef("office_id"), kind=OuterRef("kind"), queued_at__gt=OuterRef("queued_at")
+    )
+    left, prunable = old.count(), old.filter(Exists(newer)).count()
+    say(f"prune: {seeded - left} of {seeded} runs from past the retention removed, "
+        f"{prunable} prunable left")  # fmt: skip
+    return {"seeded": seeded, "pruned": seeded - left, "prunable_left": prunable}
+
+
 def _drain(timeout_s: float, say: common.Say) -> float:
     """Wait for the runs the last sweeps queued; returns how long that took."""
     started = time.monotonic()
@@ -372,6 +408,7 @@ def _figures(
         "requests_per_office_interval": round(stats["requests"] / n / intervals, 3),
         "db_bytes_per_office_day": round(grown / n / (simulated_s / DAY_S)),
         "prune_s": round(prune_s, 3),
+        "old_runs": window.history,
         "sweeps": len(sweeps),
         "sweep_s": round(max(sweeps), 3) if sweeps else None,
         "sweep_p50_s": round(statistics.median(sweeps), 3) if sweeps else None,
@@ -403,4 +440,4 @@ def _verify(window: _Window, offices: list[Office], expected: dict, say: common.
     down = {o.pk for name in ("econnector_down", "key_disabled") for o in window.faulted[name]}
     due = [o for o in offices if o.pk not in down and window.aging_due[o.pk] <= last_sweep]
     aging_ok, _ = fleet.verify(due, expected, say) if due else (True, 0)
-    return not wrong and aging_ok
+    return not wrong and aging_ok and window.history["prunable_left"] == 0
