@@ -243,7 +243,7 @@ def _schedule(
         batch_size=1000,
     )  # fmt: skip
     # The keys were enabled before the day (a key enabled since the last full check gets one).
-    CustomerKey.objects.filter(office__in=offices).update(
+    CustomerKey.objects.filter(office__account_id=offices[0].account_id).update(
         enabled_at=now - timedelta(seconds=full_every + 1)
     )
     return {o.pk: o.next_aging_at for o in offices}
