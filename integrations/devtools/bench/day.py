@@ -370,9 +370,7 @@ def _sweeps(worker_log: Path) -> list[float]:
 
 
 def _p95(values: list[float]) -> float | None:
-    if len(values) < 2:
-        return round(values[0], 1) if values else None
-    return round(statistics.quantiles(values, n=20, method="inclusive")[18], 1)
+    return round(common.percentile(values, 0.95), 1) if values else None
 
 
 def _figures(
