@@ -25,6 +25,12 @@ def figures_line(figures: dict[str, Any]) -> str:
     return json.dumps(figures, sort_keys=False, default=str)
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The nearest-rank percentile (``q`` from 0 to 1) of the timings of a benchmark."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
 def local_time_zone() -> str:
     """This machine's IANA time zone (the sandbox dates everything on the local clock)."""
     name = os.environ.get("TZ", "").lstrip(":")

@@ -159,18 +159,13 @@ def _measure_page(client: Client, url: str, options: PagesOptions, say: common.S
         times.append((time.perf_counter() - started) * 1000)
     figures = {
         "p50_ms": round(statistics.median(times), 1),
-        "p95_ms": round(_percentile(times, 0.95), 1),
+        "p95_ms": round(common.percentile(times, 0.95), 1),
         "queries": count,
         "status": status,
     }
     say(f"page {url}: p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms, "
         f"{figures['queries']} queries, HTTP {status}")  # fmt: skip
     return figures
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
 def _measure_csv(client: Client, big: Office, options: PagesOptions, say: common.Say) -> dict:

@@ -1,4 +1,4 @@
-"""``manage.py bench fleet|refresh|health|ingest|pages|alerts|notify|events|sandbox-build``:
+"""``manage.py bench fleet|refresh|health|day|ingest|pages|alerts|notify|events|sandbox-build``:
 the last output line is the figures.
 
 See docs/benchmarks.md for what each one measures and the figures of the reference machine.
@@ -45,6 +45,19 @@ class Command(BaseCommand):
         health.add_argument("--interval-s", type=float, default=0.002,
                             help="Paid keys' interval (the pacer adds its margin)")  # fmt: skip
         health.add_argument("--keep", action="store_true", help="Keep the benchmark's rows.")
+        day = sub.add_parser(
+            "day", help="A fleet's day, compressed in time, through real worker and beat."
+        )
+        day.add_argument("--offices", type=int, default=10_000)
+        day.add_argument("--speed", type=int, default=4,
+                         help="Every interval divided by this (must divide 300)")  # fmt: skip
+        day.add_argument("--hours", type=float, default=1.0,
+                         help="Simulated hours (wall: hours x 3600 / speed)")  # fmt: skip
+        day.add_argument("--guarantors", type=int, default=150,
+                         help="The median office (sizes spread around it)")  # fmt: skip
+        day.add_argument("--fault-fraction", type=float, default=0.02)
+        day.add_argument("--concurrency", type=int, default=16, help="Worker threads")
+        day.add_argument("--keep", action="store_true", help="Keep the benchmark's rows.")
         ingest = sub.add_parser("ingest", help="ShortQuery pages into snapshot rows vs COPY.")
         ingest.add_argument("--rows", type=int, default=50_000)
         ingest.add_argument("--repeat", type=int, default=3, help="Rounds; the best one counts.")
@@ -118,6 +131,15 @@ class Command(BaseCommand):
                 ),  # fmt: skip
                 self._say,
             )
+        if benchmark == "day":
+            from integrations.devtools.bench.day import DayOptions, day_run
+
+            day = DayOptions(
+                offices=options["offices"], speed=options["speed"], hours=options["hours"],
+                guarantors=options["guarantors"], fault_fraction=options["fault_fraction"],
+                concurrency=options["concurrency"], keep=options["keep"],
+            )  # fmt: skip
+            return day_run(day, self._say)
         if benchmark == "pages":
             from integrations.devtools.bench.pages import PagesOptions, pages_run
 
