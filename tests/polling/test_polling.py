@@ -280,6 +280,22 @@ def test_a_health_poll_goes_at_the_sweep_nearest_its_due_time(sandbox_account, s
     assert sweep.sweep_due_offices(now=now)["health"] == 1
 
 
+def test_the_sweep_holds_what_it_sent_but_never_a_time_a_finished_poll_set(
+    sandbox_account, settings
+):
+    settings.SWEEP_INTERVAL_S = 60
+    now = timezone.now()
+    sent, finished = sandbox_account["Queries Office"], sandbox_account["Spare Office"]
+    Office.objects.filter(pk=sent.pk).update(next_health_at=None, health_interval_s=300)
+    confirm_at = now + timedelta(seconds=90)  # e.g. a fast worker's failure: confirm soon
+    Office.objects.filter(pk=finished.pk).update(next_health_at=confirm_at)
+    sweep._push_next([sent, finished], PollKind.HEALTH, now)
+    sent.refresh_from_db()
+    finished.refresh_from_db()
+    assert sent.next_health_at == now + timedelta(seconds=300)
+    assert finished.next_health_at == confirm_at
+
+
 def test_aging_as_of_another_date_is_kept_apart_and_never_current(sandbox_account, sandbox):
     office = sandbox_account["Spare Office"]
     run_to_end(office)

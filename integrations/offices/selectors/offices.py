@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +14,6 @@ from django.db.models import (
     Count,
     DateTimeField,
     DecimalField,
-    DurationField,
     ExpressionWrapper,
     F,
     Func,
@@ -52,6 +50,7 @@ from integrations.offices.models import (
     current_key_last4,
     office_severity,
 )
+from odportal.lib.durations import seconds_column
 
 ACTIVE_OUTCOMES = (RunOutcome.QUEUED, RunOutcome.RUNNING)
 
@@ -119,9 +118,7 @@ STALE_WHO_ACTS = "The vendor: check that workers run and polling is on"
 
 def _stale_cutoff_expr():
     """now - 2 x the office's health interval, as a database expression."""
-    # SQLite stores durations as integer microseconds and cannot multiply an interval.
-    factor = Value(timedelta(seconds=2)) if connection.vendor == "postgresql" else Value(2_000_000)
-    two_intervals = ExpressionWrapper(F("health_interval_s") * factor, output_field=DurationField())
+    two_intervals = seconds_column("health_interval_s", 2)
     return ExpressionWrapper(Value(timezone.now()) - two_intervals, output_field=DateTimeField())
 
 

@@ -9,19 +9,22 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import DateTimeField, ExpressionWrapper, Q, QuerySet, Value
 from django.utils import timezone
 
 from integrations.offices.models import CustomerKey, KeyStatus, Office, OfficeStatus, PollKind
-from integrations.offices.services import health
 from integrations.offices.services.aging import recipe
 from integrations.offices.services.keys import customer_keys_settle_moved
 from integrations.offices.services.polling import dispatch
+from odportal.lib import bulk
+from odportal.lib.durations import seconds_column
 
 # Key states that Open Dental reported (not our own decisions): a health poll finds out when
 # they end, and a successful one marks the key enabled again.
 RECHECKED_KEY_STATUSES = (KeyStatus.DISABLED_BY_CUSTOMER, KeyStatus.DISABLED_BY_HQ)
 HEALTH_POLLED_KEY_STATUSES = (KeyStatus.ENABLED, *RECHECKED_KEY_STATUSES)
+
+PUSH_BATCH = 1000
 
 
 def offices_pollable() -> QuerySet[Office]:
@@ -67,14 +70,19 @@ def next_health_check(
     return office.next_health_at, ""
 
 
+def health_horizon(now: datetime) -> datetime:
+    """Health polls due before this go now: at the sweep nearest their due time, not the first
+    one after it (a poll finishes a moment after its sweep, so "after" would stretch every
+    interval by a sweep)."""
+    return now + timedelta(seconds=settings.SWEEP_INTERVAL_S / 2)
+
+
 def sweep_due_offices(*, now: datetime | None = None) -> dict[str, int]:
     """Queue a poll for every due office and re-send lost runs; one failure never stops it."""
     now = now or timezone.now()
     customer_keys_settle_moved(now=now)
     queued = {"health": 0, "aging": 0, "failed": 0, "resent": 0}
-    # Health polls go at the sweep nearest their due time, not the first one after it: a poll
-    # finishes a moment after its sweep, so "after" would stretch every interval by a sweep.
-    horizon = now + timedelta(seconds=settings.SWEEP_INTERVAL_S / 2)
+    horizon = health_horizon(now)
     due_health = offices_health_pollable().filter(
         Q(next_health_at=None) | Q(next_health_at__lte=horizon)
     )
@@ -83,10 +91,10 @@ def sweep_due_offices(*, now: datetime | None = None) -> dict[str, int]:
     )
     for kind, qs in ((PollKind.HEALTH, due_health), (PollKind.AGING, due_aging)):
         offices = qs.select_related("account").iterator(chunk_size=500)
+        sent: list[Office] = []
         # Broker down: nothing more is sent now, and the next sweep tries again.
-        dispatch.polls_queue(
-            offices, kind, counts=queued, on_sent=lambda office, k=kind: _push_next(office, k, now)
-        )
+        dispatch.polls_queue(offices, kind, counts=queued, on_sent=sent.append)
+        _push_next(sent, kind, now)
     try:
         queued["resent"] = dispatch.runs_resend_stale()
     except dispatch.WorkersUnavailable:
@@ -94,12 +102,31 @@ def sweep_due_offices(*, now: datetime | None = None) -> dict[str, int]:
     return queued
 
 
-def _push_next(office: Office, kind: str, now: datetime) -> None:
-    """The office's next poll of ``kind`` moves past ``now`` (so the next sweep skips it)."""
-    if kind == PollKind.HEALTH:
-        Office.objects.filter(pk=office.pk).update(
-            next_health_at=health.next_health_at(office, now)
+def _push_next(offices: list[Office], kind: str, now: datetime) -> None:
+    """The sent offices' next poll of ``kind`` moves past the sweep (so the next one skips
+    them), a statement per thousand offices rather than one each: a sweep's largest share of
+    writes otherwise. Only rows still due are written: a poll that already finished has set
+    its own next time (a confirmation 30 s on, say), which must stand."""
+    horizon = health_horizon(now)
+    for start in range(0, len(offices), PUSH_BATCH):
+        chunk = offices[start : start + PUSH_BATCH]
+        ids = [office.pk for office in chunk]
+        if kind == PollKind.HEALTH:
+            # Any time past the horizon holds them; the run writes the exact one when it ends.
+            interval = seconds_column("health_interval_s")
+            Office.objects.filter(pk__in=ids).filter(
+                Q(next_health_at=None) | Q(next_health_at__lte=horizon)
+            ).update(next_health_at=ExpressionWrapper(
+                Value(now) + interval, output_field=DateTimeField()
+            ))  # fmt: skip
+            continue
+        due = set(
+            Office.objects.filter(pk__in=ids)
+            .filter(Q(next_aging_at=None) | Q(next_aging_at__lte=now))
+            .values_list("pk", flat=True)
         )
-    else:
         # Re-armed by the run itself once it knows DateLastAging; this only prevents re-queuing.
-        Office.objects.filter(pk=office.pk).update(next_aging_at=recipe.next_aging_at(office, now))
+        still = [office for office in chunk if office.pk in due]
+        for office in still:
+            office.next_aging_at = recipe.next_aging_at(office, now)
+        bulk.rows_update(still, ["next_aging_at"])
