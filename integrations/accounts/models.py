@@ -194,3 +194,51 @@ class LoginAttempt(models.Model):
         verb = "refused" if self.refused else "failed"
         when = f"{self.created_at:%Y-%m-%d %H:%M}"
         return f"{when} {verb} login {self.username!r} from {self.ip_address}"
+
+
+class Invitation(models.Model):
+    """An owner's invitation to join an account: a role offered to an email address.
+
+    Only a hash of the token is stored; the token itself travels in the email's link. Nobody
+    becomes a member until they open the link and accept."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    account = models.ForeignKey(
+        DeveloperAccount, on_delete=models.CASCADE, related_name="invitations"
+    )
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One open invitation per address and account: inviting again replaces it.
+            models.UniqueConstraint(
+                fields=["account", "email"],
+                condition=Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_open_per_email",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.role}) to {self.account}"
+
+    @property
+    def is_pending(self) -> bool:
+        """Open: neither accepted, revoked nor expired."""
+        return (
+            self.accepted_at is None
+            and self.revoked_at is None
+            and self.expires_at > timezone.now()
+        )

@@ -17,12 +17,14 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, TextField
 from django.db.models.functions import Cast
 from django.http import Http404
+from django.utils import timezone
 
 from integrations.accounts.models import (
     ACTING_ROLES,
     ApiResource,
     AuditEvent,
     DeveloperAccount,
+    Invitation,
     Membership,
     RequestedPermission,
     Role,
@@ -84,6 +86,17 @@ def account_members(account: DeveloperAccount) -> QuerySet[Membership]:
         Membership.objects.filter(account=account)
         .select_related("user")
         .order_by("role", "user__username")
+    )
+
+
+def account_open_invitations(account: DeveloperAccount) -> QuerySet[Invitation]:
+    """Invitations of the account still waiting for an answer, newest first."""
+    return (
+        Invitation.objects.filter(
+            account=account, accepted_at=None, revoked_at=None, expires_at__gt=timezone.now()
+        )
+        .select_related("invited_by")
+        .order_by("-created_at")
     )
 
 
