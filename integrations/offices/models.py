@@ -48,6 +48,10 @@ class OfficeStatus(models.TextChoices):
     UNREACHABLE = "unreachable", "Unreachable"
 
 
+# The key works and the office answers (a missing write permission does not stop aging,
+# which falls back to /reports/Aging without ApiQueries): these offices get aging refreshes.
+ANSWERING_STATUSES = (OfficeStatus.OK, OfficeStatus.PERMISSION_MISSING)
+
 # The problem statuses, worst first: the order of the overview's "needs attention" list.
 PROBLEM_STATUSES = (
     OfficeStatus.KEY_REJECTED,
