@@ -343,3 +343,36 @@ def test_nine_concurrent_refresh_now_clicks_queue_one_run_and_never_fail(owner, 
     assert raised == [None] * 9
     assert sorted(statuses) == [200] * 9, statuses
     assert PollRun.objects.filter(office=office, kind=PollKind.AGING).count() == 1
+
+
+@pytest.mark.parametrize("mode", ["service", "local"])
+@pytest.mark.parametrize("url", ["", "   "])
+def test_service_and_local_offices_must_give_their_own_server(owner_client, account, mode, url):
+    data = {
+        "account": str(account.public_id),
+        "name": "Own Server",
+        "api_mode": mode,
+        "base_url": url,
+        "time_zone": "America/Chicago",
+        "health_interval_s": "300",
+    }
+    response = owner_client.post(reverse("office_new"), data, headers=HX)
+    form = response.context["form"]
+    assert form.errors["base_url"] == [offices.SERVER_NEEDED]
+    assert 'value="Own Server"' in response.content.decode()  # what was typed stays
+    assert not Office.objects.filter(name="Own Server").exists()
+
+
+def test_switching_an_office_to_local_without_a_server_is_refused(owner_client, office):
+    data = {"name": office.name, "api_mode": "local", "base_url": ""}
+    data.update(time_zone="America/Chicago", health_interval_s="300")
+    response = owner_client.post(reverse("office_edit", args=[office.public_id]), data)
+    assert response.context["form"].errors["base_url"] == [offices.SERVER_NEEDED]
+    office.refresh_from_db()
+    assert office.api_mode == "remote" and office.base_url == ""
+
+
+def test_office_form_labels_say_api_mode_and_base_url(owner_client):
+    body = owner_client.get(reverse("office_new")).content.decode()
+    assert '<label for="id_api_mode">API mode ' in body
+    assert '<label for="id_base_url">Base URL<' in body
