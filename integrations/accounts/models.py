@@ -167,6 +167,10 @@ class AuditEvent(models.Model):
     object_id = models.CharField(max_length=64)
     object_repr = models.CharField(max_length=200)
     detail = models.JSONField(default=dict, blank=True)
+    # What the log's search box looks in, case-folded: the JSON column escapes non-ASCII as \u
+    # on SQLite, and LIKE folds only ASCII case, so "zürich" would find neither "Zürich" nor
+    # itself there. Kept up to date by save().
+    search_text = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -176,6 +180,43 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         who = self.actor or "system"
         return f"{self.created_at:%Y-%m-%d %H:%M} {who} {self.action} {self.object_repr}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.search_text = audit_search_text(self.action, self.object_repr, self.detail)
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "search_text"}
+        super().save(*args, **kwargs)
+
+    @property
+    def detail_pairs(self) -> list[tuple[str, str]]:
+        """The detail as readable (key, value) pairs, in the order they were recorded."""
+        return detail_pairs(self.detail)
+
+
+def detail_value_text(value) -> str:
+    """One detail value as people read it: lists comma-separated, mappings as key: value."""
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {detail_value_text(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(detail_value_text(v) for v in value)
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def detail_pairs(detail) -> list[tuple[str, str]]:
+    """An audit detail as (key, readable value) pairs (a non-mapping detail is one pair)."""
+    if not isinstance(detail, dict):
+        return [("detail", detail_value_text(detail))] if detail else []
+    return [(str(k), detail_value_text(v)) for k, v in detail.items()]
+
+
+def audit_search_text(action: str, object_repr: str, detail) -> str:
+    """The case-folded text the audit search matches: action, object and detail pairs."""
+    pairs = " ".join(f"{k}: {v}" for k, v in detail_pairs(detail))
+    return f"{action} {object_repr} {pairs}".casefold()
 
 
 class LoginAttempt(models.Model):
