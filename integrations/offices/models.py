@@ -16,6 +16,7 @@ from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
 from integrations.opendental import network
+from odportal.lib.timefmt import plural
 
 # The aging buckets, in display order: AgingRow's and AgingSnapshot's money columns (the one
 # definition; Office keeps the current snapshot's as OFFICE_AGING_FIELDS).
@@ -572,8 +573,8 @@ class ImportJob(models.Model):
     @property
     def summary(self) -> str:
         return (
-            f"{self.processed_rows} rows: {self.created} created, {self.skipped} skipped, "
-            f"{self.rejected} rejected"
+            f"{plural(self.processed_rows, 'row')}: {self.created} created, "
+            f"{self.skipped} skipped, {self.rejected} rejected"
         )
 
 
