@@ -43,3 +43,8 @@ def test_run_badge_counts_are_singular_for_one(owner_client, office):
     run = PollRunFactory(office=office, kind=PollKind.AGING, requests=1, rows=1)
     body = owner_client.get(reverse("run_badge", args=[run.public_id])).content.decode()
     assert "1 request · 1 row" in body and "1 rows" not in body
+
+
+def test_one_office_is_counted_in_the_singular(owner_client, office):
+    body = owner_client.get(reverse("office_list")).content.decode()
+    assert ">1 office<" in body and "1 offices" not in body
