@@ -573,8 +573,8 @@ class ImportJob(models.Model):
     @property
     def summary(self) -> str:
         return (
-            f"{plural(self.processed_rows, 'row')}: {self.created} created, "
-            f"{self.skipped} skipped, {self.rejected} rejected"
+            f"{plural(self.processed_rows, 'row')}: {self.created:,} created, "
+            f"{self.skipped:,} skipped, {self.rejected:,} rejected"
         )
 
 

@@ -298,7 +298,7 @@ def test_the_office_page_says_when_the_next_health_check_is_or_why_there_is_none
     account = office.account
     account.developer_key_encrypted = crypto.encrypt(random_key())
     account.save(update_fields=["developer_key_encrypted"])
-    assert "(in 4\xa0minutes)" in _next_check(owner_client, office)
+    assert "(in 4 minutes)" in _next_check(owner_client, office)
 
     # Open Dental reported the key disabled: still checked, at the slower pace.
     CustomerKey.objects.filter(pk=key.pk).update(status=KeyStatus.DISABLED_BY_CUSTOMER)

@@ -127,8 +127,8 @@ class ImportResult:
     @property
     def summary(self) -> str:
         return (
-            f"{plural(len(self.rows), 'row')}: {self.created} created, {self.skipped} skipped, "
-            f"{self.rejected} rejected"
+            f"{plural(len(self.rows), 'row')}: {self.created:,} created, {self.skipped:,} skipped, "
+            f"{self.rejected:,} rejected"
         )
 
 
