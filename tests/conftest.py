@@ -4,10 +4,13 @@ Celery test broker, and the live polling sandbox with an account whose offices p
 from __future__ import annotations
 
 import os
+from email import message_from_bytes
+from email.message import Message
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 
 from integrations.accounts.models import Role
 from integrations.accounts.services import accounts
@@ -19,7 +22,7 @@ from tests.factories import (
     UserFactory,
     random_key,
 )
-from tests.helpers import NOWHERE_URL, THROTTLE_SCALE, Listener, polling_sandbox
+from tests.helpers import NOWHERE_URL, THROTTLE_SCALE, Listener, free_port, polling_sandbox
 
 
 @pytest.fixture(autouse=True)
@@ -208,3 +211,28 @@ def pytest_collection_modifyitems(config, items):
     only servers and processes they started themselves, on ports of their own.
     """
     items.sort(key=lambda item: "/tests/browser/" in str(item.path))
+
+
+class _Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        message = message_from_bytes(envelope.original_content)
+        message["X-Rcpt-To"] = ", ".join(envelope.rcpt_tos)
+        self.messages.append(message)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp(settings):
+    """A real SMTP server on loopback; Django's SMTP backend sends to it."""
+    mailbox = _Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    yield mailbox
+    controller.stop()

@@ -542,6 +542,10 @@ PARAM_VALUES = {
     "number": "1",
     "token": "event_inbox.token",
     "username": "teammate",
+    # Invitations and password resets (integrations.accounts, django.contrib.auth).
+    "invitation_id": "invitation.public_id",
+    "invitation_token": "invitation_link.token",
+    "uidb64": "MQ",
     # Admin parameters (the admin is its own area: see ADMIN_NAMESPACE).
     "app_label": "offices",
     "object_id": "1",

@@ -48,3 +48,12 @@ class LoginAttemptAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(models.Invitation)
+class InvitationAdmin(ReadOnlyAdmin):
+    """Invitations are a record: owners invite and revoke on the members page (audited)."""
+
+    list_display = ("email", "account", "role", "invited_by", "created_at", "accepted_at")
+    list_filter = ("role",)
+    exclude = ("token_hash",)

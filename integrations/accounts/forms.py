@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.password_validation import password_validators_help_texts
 from django.forms.models import fields_for_model, model_to_dict
 from django.views.decorators.debug import sensitive_variables
 
@@ -93,25 +93,23 @@ class PermissionsForm(forms.Form):
         ]
 
 
-class MemberAddForm(forms.Form):
-    """Invite an existing user by username."""
+class InvitationForm(forms.Form):
+    """Invite someone by email with a role; they join only when they accept from the link."""
 
-    username = forms.CharField(max_length=150)
+    email = forms.EmailField(max_length=254)
     role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
 
-    def __init__(self, *args, account: DeveloperAccount, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.account = account
 
-    def clean_username(self):
-        username = self.cleaned_data["username"].strip()
-        user = get_user_model().objects.filter(username=username).first()
-        if user is None:
-            raise ValidationError("No user with this username. They must have a login first.")
-        if self.account.membership_set.filter(user=user).exists():
-            raise ValidationError("This user is already a member; change their role below.")
-        self.user = user
-        return username
+class InvitationSignupForm(UserCreationForm):
+    """A new login for an invitee: username and password twice (Django's own checks)."""
+
+    class Meta(UserCreationForm.Meta):
+        fields = ("username",)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Django's help is an HTML list; the field template shows plain text.
+        self.fields["password1"].help_text = " ".join(password_validators_help_texts())
 
 
 class MemberRoleForm(forms.Form):

@@ -167,6 +167,10 @@ class AuditEvent(models.Model):
     object_id = models.CharField(max_length=64)
     object_repr = models.CharField(max_length=200)
     detail = models.JSONField(default=dict, blank=True)
+    # What the log's search box looks in, case-folded: the JSON column escapes non-ASCII as \u
+    # on SQLite, and LIKE folds only ASCII case, so "zürich" would find neither "Zürich" nor
+    # itself there. Kept up to date by save().
+    search_text = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -176,6 +180,43 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         who = self.actor or "system"
         return f"{self.created_at:%Y-%m-%d %H:%M} {who} {self.action} {self.object_repr}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.search_text = audit_search_text(self.action, self.object_repr, self.detail)
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "search_text"}
+        super().save(*args, **kwargs)
+
+    @property
+    def detail_pairs(self) -> list[tuple[str, str]]:
+        """The detail as readable (key, value) pairs, in the order they were recorded."""
+        return detail_pairs(self.detail)
+
+
+def detail_value_text(value) -> str:
+    """One detail value as people read it: lists comma-separated, mappings as key: value."""
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {detail_value_text(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(detail_value_text(v) for v in value)
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def detail_pairs(detail) -> list[tuple[str, str]]:
+    """An audit detail as (key, readable value) pairs (a non-mapping detail is one pair)."""
+    if not isinstance(detail, dict):
+        return [("detail", detail_value_text(detail))] if detail else []
+    return [(str(k), detail_value_text(v)) for k, v in detail.items()]
+
+
+def audit_search_text(action: str, object_repr: str, detail) -> str:
+    """The case-folded text the audit search matches: action, object and detail pairs."""
+    pairs = " ".join(f"{k}: {v}" for k, v in detail_pairs(detail))
+    return f"{action} {object_repr} {pairs}".casefold()
 
 
 class LoginAttempt(models.Model):
@@ -194,3 +235,51 @@ class LoginAttempt(models.Model):
         verb = "refused" if self.refused else "failed"
         when = f"{self.created_at:%Y-%m-%d %H:%M}"
         return f"{when} {verb} login {self.username!r} from {self.ip_address}"
+
+
+class Invitation(models.Model):
+    """An owner's invitation to join an account: a role offered to an email address.
+
+    Only a hash of the token is stored; the token itself travels in the email's link. Nobody
+    becomes a member until they open the link and accept."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    account = models.ForeignKey(
+        DeveloperAccount, on_delete=models.CASCADE, related_name="invitations"
+    )
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One open invitation per address and account: inviting again replaces it.
+            models.UniqueConstraint(
+                fields=["account", "email"],
+                condition=Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_open_per_email",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.role}) to {self.account}"
+
+    @property
+    def is_pending(self) -> bool:
+        """Open: neither accepted, revoked nor expired."""
+        return (
+            self.accepted_at is None
+            and self.revoked_at is None
+            and self.expires_at > timezone.now()
+        )

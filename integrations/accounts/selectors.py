@@ -14,15 +14,16 @@ from urllib.parse import quote
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, TextField
-from django.db.models.functions import Cast
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import Http404
+from django.utils import timezone
 
 from integrations.accounts.models import (
     ACTING_ROLES,
     ApiResource,
     AuditEvent,
     DeveloperAccount,
+    Invitation,
     Membership,
     RequestedPermission,
     Role,
@@ -84,6 +85,17 @@ def account_members(account: DeveloperAccount) -> QuerySet[Membership]:
         Membership.objects.filter(account=account)
         .select_related("user")
         .order_by("role", "user__username")
+    )
+
+
+def account_open_invitations(account: DeveloperAccount) -> QuerySet[Invitation]:
+    """Invitations of the account still waiting for an answer, newest first."""
+    return (
+        Invitation.objects.filter(
+            account=account, accepted_at=None, revoked_at=None, expires_at__gt=timezone.now()
+        )
+        .select_related("invited_by")
+        .order_by("-created_at")
     )
 
 
@@ -239,11 +251,7 @@ class AuditFilters:
 
 def audit_events(account: DeveloperAccount, filters: AuditFilters) -> QuerySet[AuditEvent]:
     """The account's audit events, newest first, narrowed by the filters."""
-    qs = (
-        AuditEvent.objects.filter(account=account)
-        .select_related("actor")
-        .annotate(detail_text=Cast("detail", TextField()))
-    )
+    qs = AuditEvent.objects.filter(account=account).select_related("actor")
     if filters.action:
         qs = qs.filter(action=filters.action)
     if filters.actor == "system":
@@ -257,11 +265,7 @@ def audit_events(account: DeveloperAccount, filters: AuditFilters) -> QuerySet[A
     if filters.date_to:
         qs = qs.filter(created_at__date__lte=filters.date_to)
     if filters.q:
-        qs = qs.filter(
-            Q(object_repr__icontains=filters.q)
-            | Q(action__icontains=filters.q)
-            | Q(detail_text__icontains=filters.q)
-        )
+        qs = qs.filter(search_text__contains=filters.q.casefold())
     return qs.order_by("-created_at", "-id")
 
 

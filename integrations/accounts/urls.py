@@ -20,7 +20,13 @@ urlpatterns = [
         name="account_audit_csv",
     ),
     path(A + "members/", views.account_members, name="account_members"),
-    path(A + "members/add/", views.account_member_add, name="account_member_add"),
+    path(A + "members/invite/", views.account_invite, name="account_invite"),
+    path(
+        A + "members/invitations/<uuid:invitation_id>/revoke/",
+        views.account_invitation_revoke,
+        name="account_invitation_revoke",
+    ),
+    path("invitations/<str:invitation_token>/", views.invitation_accept, name="invitation_accept"),
     path(A + "members/<str:username>/role/", views.account_member_role, name="account_member_role"),
     path(
         A + "members/<str:username>/remove/",

@@ -7,10 +7,13 @@ decides who may change things (403), services write, ``selectors_accounts`` read
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -21,18 +24,21 @@ from integrations.accounts.forms import (
     SECRET_FIELDS,
     AuditFilterForm,
     DeveloperAccountForm,
-    MemberAddForm,
+    InvitationForm,
+    InvitationSignupForm,
     MemberRoleForm,
     PermissionsForm,
 )
 from integrations.accounts.models import (
     ACTING_ROLES,
     DeveloperAccount,
+    Invitation,
     Membership,
     PortalAccess,
     Role,
 )
 from integrations.accounts.services import accounts as account_services
+from integrations.accounts.services import invitations as invitation_services
 from odportal.lib.csv import csv_download, download_name
 from odportal.lib.forms import posted, service_errors_to_form
 from odportal.lib.htmx import render_page
@@ -194,13 +200,14 @@ def account_audit_csv(request: HttpRequest, public_id) -> StreamingHttpResponse:
     )
 
 
-def _members_page(request, account, add_form=None, error: str = "", status: int = 200):
+def _members_page(request, account, invite_form=None, error: str = "", status: int = 200):
     ctx = account_page_context(
         request,
         account,
         "members",
         members=reads.account_members(account),
-        add_form=add_form or MemberAddForm(account=account),
+        invitations=reads.account_open_invitations(account),
+        invite_form=invite_form or InvitationForm(),
         roles=Role.choices,
         error=error,
     )
@@ -209,28 +216,84 @@ def _members_page(request, account, add_form=None, error: str = "", status: int 
 
 @require_GET
 def account_members(request: HttpRequest, public_id) -> HttpResponse:
-    """Members and their roles; owners manage them."""
+    """Members, their roles and open invitations; owners manage them."""
     account = reads.get_account_for_user(request.user, public_id)
     return _members_page(request, account)
 
 
 @require_POST
-def account_member_add(request: HttpRequest, public_id) -> HttpResponse:
-    """Owner adds an existing user with a role."""
+def account_invite(request: HttpRequest, public_id) -> HttpResponse:
+    """Owner invites someone by email; they become a member only when they accept."""
     account = reads.get_account_for_user(request.user, public_id)
     access.require_owner(request, account)
-    form = MemberAddForm(request.POST, account=account)
+    form = InvitationForm(request.POST)
     if form.is_valid():
         try:
-            account_services.membership_set(
-                account=account, actor=request.user, user=form.user, role=form.cleaned_data["role"]
+            invitation_services.invitation_create(
+                account=account,
+                actor=request.user,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                link_for=lambda token: request.build_absolute_uri(
+                    reverse("invitation_accept", args=[token])
+                ),
             )
         except ValidationError as exc:
             service_errors_to_form(form, exc)
         else:
-            messages.success(request, f"Added {form.user.get_username()}.")
+            messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
             return redirect("account_members", account.public_id)
-    return _members_page(request, account, add_form=form, status=400)
+    return _members_page(request, account, invite_form=form, status=400)
+
+
+@require_POST
+def account_invitation_revoke(request: HttpRequest, public_id, invitation_id) -> HttpResponse:
+    """Owner withdraws an open invitation."""
+    account = reads.get_account_for_user(request.user, public_id)
+    access.require_owner(request, account)
+    invitation = get_object_or_404(Invitation, account=account, public_id=invitation_id)
+    try:
+        invitation_services.invitation_revoke(invitation=invitation, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Invitation to {invitation.email} revoked.")
+    return redirect("account_members", account.public_id)
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+@sensitive_post_parameters("password1", "password2")
+def invitation_accept(request: HttpRequest, invitation_token: str) -> HttpResponse:
+    """The invitation link: a signed-in user accepts; a new person sets a username and password."""
+    token = invitation_token
+    invitation = invitation_services.invitation_for_token(token)
+    if invitation is None:
+        return render(request, T + "invitation_invalid.html", status=404)
+    signed_in = request.user.is_authenticated
+    form = None if signed_in else InvitationSignupForm(posted(request))
+    if request.method == "POST" and (signed_in or form.is_valid()):
+        try:
+            if signed_in:
+                invitation_services.invitation_accept(invitation=invitation, user=request.user)
+            else:
+                user = invitation_services.invitation_accept_new_user(
+                    invitation=invitation,
+                    username=form.cleaned_data["username"],
+                    password=form.cleaned_data["password1"],
+                )
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        except ValidationError as exc:
+            if form is None:
+                return render(request, T + "invitation_invalid.html", status=409)
+            service_errors_to_form(form, exc)
+        else:
+            messages.success(request, f"You joined {invitation.account.company_name}.")
+            return redirect("account_detail", invitation.account.public_id)
+    ctx = {"invitation": invitation, "form": form, "token": token}
+    return render(
+        request, T + "invitation_accept.html", ctx, status=400 if form and form.errors else 200
+    )
 
 
 def _member_or_404(account: DeveloperAccount, username: str) -> Membership:

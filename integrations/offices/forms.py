@@ -105,7 +105,11 @@ class OfficeForm(forms.ModelForm):
             "health_interval_s",
             "notes",
         ]
-        labels = {"health_interval_s": "Health check interval (seconds)"}
+        labels = {
+            "api_mode": "API mode",
+            "base_url": "Base URL",
+            "health_interval_s": "Health check interval (seconds)",
+        }
         help_texts = {"time_zone": "IANA name, e.g. America/Chicago"}
         widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
 

@@ -16,6 +16,7 @@ from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
 from integrations.opendental import network
+from odportal.lib.timefmt import plural
 
 # The aging buckets, in display order: AgingRow's and AgingSnapshot's money columns (the one
 # definition; Office keeps the current snapshot's as OFFICE_AGING_FIELDS).
@@ -47,6 +48,10 @@ class OfficeStatus(models.TextChoices):
     OD_ERROR = "od_error", "Open Dental error"
     UNREACHABLE = "unreachable", "Unreachable"
 
+
+# The key works and the office answers (a missing write permission does not stop aging,
+# which falls back to /reports/Aging without ApiQueries): these offices get aging refreshes.
+ANSWERING_STATUSES = (OfficeStatus.OK, OfficeStatus.PERMISSION_MISSING)
 
 # The problem statuses, worst first: the order of the overview's "needs attention" list.
 PROBLEM_STATUSES = (
@@ -583,8 +588,8 @@ class ImportJob(models.Model):
     @property
     def summary(self) -> str:
         return (
-            f"{self.processed_rows} rows: {self.created} created, {self.skipped} skipped, "
-            f"{self.rejected} rejected"
+            f"{plural(self.processed_rows, 'row')}: {self.created:,} created, "
+            f"{self.skipped:,} skipped, {self.rejected:,} rejected"
         )
 
 

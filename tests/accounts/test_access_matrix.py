@@ -19,7 +19,7 @@ POSTS = [
     ("account_permissions", {"Patients__read": "on"}),
     ("account_portal_request", {}),
     ("account_import", {}),
-    ("account_member_add", {"username": "owner", "role": "viewer"}),
+    ("account_invite", {"email": "new@example.com", "role": "viewer"}),
 ]
 MEMBER_POSTS = [("account_member_role", {"role": "viewer"}), ("account_member_remove", {})]
 
@@ -94,7 +94,7 @@ def test_viewer_sees_no_action_buttons(client, account, teammate):
         "account_detail": ["Edit details", "Import offices"],
         "account_permissions": ["Save permissions", 'type="checkbox"'],
         "account_portal_request": ["Mark as requested"],
-        "account_members": ["Add member", "Remove"],
+        "account_members": ["Send invitation", "Remove", "Revoke"],
     }
     for name, absent in pages.items():
         body = client.get(reverse(name, args=[account.public_id])).content.decode()
@@ -107,7 +107,7 @@ def test_owner_sees_action_buttons(client, account, owner):
     body = client.get(reverse("account_detail", args=[account.public_id])).content.decode()
     assert "Edit details" in body and "Import offices" in body
     body = client.get(reverse("account_members", args=[account.public_id])).content.decode()
-    assert "Add member" in body and "Remove" in body
+    assert "Send invitation" in body and "Remove" in body
 
 
 def test_account_list_query_count_is_fixed(client, owner, django_assert_num_queries):

@@ -65,7 +65,7 @@ def test_audit_filters(client, account, owner):
         "action=key.add": ["…AB12 (Enabled)"],
         "actor=system": ["…CD34 (Disabled by customer)"],
         "actor=owner&object_type=office": ["South Clinic"],
-        "q=north": ["…AB12 (Enabled)"],  # matches inside the detail JSON
+        "q=north": ["…AB12 (Enabled)"],  # matches inside the details
         "q=CD34": ["…CD34 (Disabled by customer)"],
         f"date_from={today - dt.timedelta(days=2)}": [
             "South Clinic",
@@ -181,3 +181,38 @@ def test_audit_page_links_csv_with_the_same_filters(client, account, owner):
         f"{reverse('account_audit_csv', args=[account.public_id])}?q=x&amp;action=key.add" in (body)
         or "audit.csv?action=key.add&amp;q=x" in body
     )
+
+
+def test_details_read_as_key_value_pairs_not_escaped_json(client, account, owner):
+    AuditEventFactory(
+        account=account,
+        object_repr="Zahnarztpraxis",
+        detail={"fields": ["name", "time_zone"], "name": "Zürich Süd — 歯科", "added": True},
+    )
+    client.force_login(owner)
+    body = client.get(reverse("account_audit", args=[account.public_id])).content.decode()
+    assert "\\u" not in body and "{&quot;" not in body
+    assert "<dt>fields</dt><dd>name, time_zone</dd>" in body
+    assert "<dt>name</dt><dd>Zürich Süd — 歯科</dd>" in body
+    assert "<dt>added</dt><dd>yes</dd>" in body
+
+
+def test_search_finds_details_in_any_language_and_case(client, account, owner):
+    AuditEventFactory(account=account, object_repr="A", detail={"name": "Zürich Süd"})
+    AuditEventFactory(account=account, object_repr="B", detail={"name": "歯科クリニック"})
+    AuditEventFactory(account=account, object_repr="C", detail={"name": "ΟΔΟΝΤΙΑΤΡΕΙΟ"})
+    AuditEventFactory(account=account, object_repr="Ärztehaus", detail={})
+    client.force_login(owner)
+    url = reverse("account_audit", args=[account.public_id])
+    cases = {"zürich": ["A"], "ZÜRICH SÜD": ["A"], "クリニック": ["B"], "οδοντιατρειο": ["C"]}
+    cases["ärzte"] = ["Ärztehaus"]
+    for q, expected in cases.items():
+        assert _reprs(client.get(url, {"q": q})) == expected, q
+
+
+def test_a_changed_event_keeps_its_search_text(account):
+    event = AuditEventFactory(account=account, object_repr="Old", detail={})
+    event.detail = {"note": "Ñandú"}
+    event.save(update_fields=["detail"])
+    event.refresh_from_db()
+    assert "ñandú" in event.search_text

@@ -1,4 +1,5 @@
-"""Members and roles: the owner invites, changes roles and removes; one owner always remains."""
+"""Members and roles: the owner changes roles and removes; one owner always remains.
+(Joining is by invitation: test_invitations.py.)"""
 
 from __future__ import annotations
 
@@ -17,28 +18,6 @@ from tests.helpers import POSTGRES_ONLY, at_once
 
 def _url(name, account, *args):
     return reverse(name, args=[account.public_id, *args])
-
-
-def test_owner_invites_existing_user_by_username(client, account, owner):
-    UserFactory(username="newbie")
-    client.force_login(owner)
-    response = client.post(
-        _url("account_member_add", account), {"username": "newbie", "role": Role.OPERATOR}
-    )
-    assert response.status_code == 302
-    assert Membership.objects.get(account=account, user__username="newbie").role == Role.OPERATOR
-    assert "newbie" in client.get(_url("account_members", account)).content.decode()
-
-
-def test_inviting_unknown_or_existing_member_shows_field_error(client, account, owner, teammate):
-    client.force_login(owner)
-    for username in ("ghost", "teammate"):
-        response = client.post(
-            _url("account_member_add", account), {"username": username, "role": Role.VIEWER}
-        )
-        assert response.status_code == 400
-        assert response.context["add_form"].errors["username"]
-    assert not Membership.objects.filter(user__username="ghost").exists()
 
 
 def test_owner_changes_a_role(client, account, owner, teammate):

@@ -1,4 +1,4 @@
-"""Fixtures of the alerts tests: a real SMTP server and a real webhook receiver on loopback,
+"""Fixtures of the alerts tests: a real webhook receiver on loopback (the SMTP server is shared),
 a client logged in as the owner, and offices in a given health."""
 
 from __future__ import annotations
@@ -8,16 +8,12 @@ import hmac
 import json
 import threading
 from dataclasses import dataclass, field
-from email import message_from_bytes
-from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from integrations.offices.models import OfficeStatus
 from tests.factories import CustomerKeyFactory, OfficeFactory
-from tests.helpers import free_port
 
 
 @pytest.fixture(autouse=True)
@@ -29,31 +25,6 @@ def _memory_broker(settings):
 def owner_client(client, owner):
     client.force_login(owner)
     return client
-
-
-class _Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        message = message_from_bytes(envelope.original_content)
-        message["X-Rcpt-To"] = ", ".join(envelope.rcpt_tos)
-        self.messages.append(message)
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp(settings):
-    """A real SMTP server on loopback; Django's SMTP backend sends to it."""
-    mailbox = _Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    yield mailbox
-    controller.stop()
 
 
 @dataclass

@@ -180,3 +180,13 @@ def test_malformed_query_values_are_not_found_or_ignored_never_a_500(
     for name in ("office_aging", "office_aging_csv"):
         response = owner_client.get(reverse(name, args=[office.public_id]) + query)
         assert response.status_code in (200, 400, 404), (name, query, response.status_code)
+
+
+def test_clinics_show_by_name_in_the_table_totals_and_title(owner_client, office, snapshot):
+    ClinicFactory(office=office, clinic_num=1, abbr="NORTH", description="North Side")
+    body = owner_client.get(_url(office)).content.decode()
+    assert f"<h1>A/R aging · {office.name}" in body
+    assert "<td>NORTH</td>" in body and "<td>No clinic</td>" in body  # ClinicNum 0
+    filtered = owner_client.get(_url(office), {"clinic": 1}).content.decode()
+    assert '<span class="muted">(NORTH)</span>' in filtered
+    assert "(clinic 1)" not in filtered

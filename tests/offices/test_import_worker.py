@@ -108,7 +108,7 @@ def test_a_10000_row_upload_is_imported_by_a_worker_with_its_progress_shown(
     assert [e.action for e in events] == ["import.start", "import.finish"]
     assert events[1].detail["created"] == 10_000 and events[1].actor == owner
     page = client.get(reverse("import_job", args=[job.public_id])).content.decode()
-    assert "10000 rows: 10000 created, 0 skipped, 0 rejected" in page
+    assert "10,000 rows: 10,000 created, 0 skipped, 0 rejected" in page
     assert "Page 1 of 20" in page
 
 

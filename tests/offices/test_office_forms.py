@@ -301,7 +301,7 @@ def test_the_office_page_says_when_the_next_health_check_is_or_why_there_is_none
     account = office.account
     account.developer_key_encrypted = crypto.encrypt(random_key())
     account.save(update_fields=["developer_key_encrypted"])
-    assert "(in 4\xa0minutes)" in _next_check(owner_client, office)
+    assert "(in 4 minutes)" in _next_check(owner_client, office)
 
     # Open Dental reported the key disabled: still checked, at the slower pace.
     CustomerKey.objects.filter(pk=key.pk).update(status=KeyStatus.DISABLED_BY_CUSTOMER)
@@ -346,3 +346,36 @@ def test_nine_concurrent_refresh_now_clicks_queue_one_run_and_never_fail(owner, 
     assert raised == [None] * 9
     assert sorted(statuses) == [200] * 9, statuses
     assert PollRun.objects.filter(office=office, kind=PollKind.AGING).count() == 1
+
+
+@pytest.mark.parametrize("mode", ["service", "local"])
+@pytest.mark.parametrize("url", ["", "   "])
+def test_service_and_local_offices_must_give_their_own_server(owner_client, account, mode, url):
+    data = {
+        "account": str(account.public_id),
+        "name": "Own Server",
+        "api_mode": mode,
+        "base_url": url,
+        "time_zone": "America/Chicago",
+        "health_interval_s": "300",
+    }
+    response = owner_client.post(reverse("office_new"), data, headers=HX)
+    form = response.context["form"]
+    assert form.errors["base_url"] == [offices.SERVER_NEEDED]
+    assert 'value="Own Server"' in response.content.decode()  # what was typed stays
+    assert not Office.objects.filter(name="Own Server").exists()
+
+
+def test_switching_an_office_to_local_without_a_server_is_refused(owner_client, office):
+    data = {"name": office.name, "api_mode": "local", "base_url": ""}
+    data.update(time_zone="America/Chicago", health_interval_s="300")
+    response = owner_client.post(reverse("office_edit", args=[office.public_id]), data)
+    assert response.context["form"].errors["base_url"] == [offices.SERVER_NEEDED]
+    office.refresh_from_db()
+    assert office.api_mode == "remote" and office.base_url == ""
+
+
+def test_office_form_labels_say_api_mode_and_base_url(owner_client):
+    body = owner_client.get(reverse("office_new")).content.decode()
+    assert '<label for="id_api_mode">API mode ' in body
+    assert '<label for="id_base_url">Base URL<' in body

@@ -133,16 +133,15 @@ def test_overview_sums_current_snapshots_by_bucket(owner_client, office, snapsho
     assert totals["bal_over_90"] == snapshot.bal_over_90 and totals["offices"] == 1
 
 
-def test_row_ages_read_like_timesince_in_the_largest_unit():
+def test_row_ages_read_in_the_largest_unit_and_just_now_when_fresh():
     from datetime import timedelta
 
     from django.utils import timezone
 
-    from integrations.offices.views._rows import _ago
+    from odportal.lib.timefmt import ago
 
     now = timezone.now()
-    assert _ago(now, now) == "0 minutes"
-    assert _ago(now - timedelta(minutes=1, seconds=5), now) == "1 minute"
-    assert _ago(now - timedelta(hours=3, minutes=59), now) == "3 hours"
-    assert _ago(now - timedelta(days=2), now) == "2 days"
-    assert _ago(now + timedelta(minutes=5), now) == "0 minutes"  # clock skew never negative
+    assert ago(now, now) == "just now"
+    assert ago(now - timedelta(minutes=1, seconds=5), now) == "1 minute ago"
+    assert ago(now - timedelta(hours=3, minutes=59), now) == "3 hours ago"
+    assert ago(now - timedelta(days=2), now) == "2 days ago"

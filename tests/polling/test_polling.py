@@ -46,12 +46,39 @@ def test_health_poll_of_a_good_office_stores_permissions_version_and_clinics(san
     )
 
 
-def test_missing_permission_is_the_gap_between_requested_and_granted(sandbox_account):
+def test_a_key_missing_a_requested_permission_makes_the_office_permission_missing(
+    sandbox_account,
+):
     office = sandbox_account["ReadAll Office"]  # the account requested Queries
+    run = run_to_end(office)
+    office.refresh_from_db()
+    assert run.outcome == RunOutcome.OK  # the key works: the poll itself succeeded
+    assert office.status == OfficeStatus.PERMISSION_MISSING
+    assert office.missing_permissions == ["ApiQueries"]
+    assert office.last_error == "The key lacks ApiQueries, which the account requested."
+    assert office.status_changes.get().status == OfficeStatus.PERMISSION_MISSING
+
+
+def test_granting_the_permission_makes_the_office_ok_again(sandbox_account, sandbox):
+    office = sandbox_account["ReadAll Office"]
     run_to_end(office)
+    customer_key = office.manifest["customer_key"]
+    sandbox.state.set_permissions(customer_key, ("ApiReadAll", "ApiQueries"))
+    try:
+        run_to_end(office)  # not OK, so this is the full check that reads permissions again
+    finally:
+        sandbox.state.set_permissions(customer_key, ("ApiReadAll",))
     office.refresh_from_db()
     assert office.status == OfficeStatus.OK
-    assert office.missing_permissions == ["ApiQueries"]
+    assert office.missing_permissions == [] and office.last_error == ""
+
+
+def test_an_office_missing_a_permission_still_gets_aging(sandbox_account):
+    office = sandbox_account["ReadAll Office"]
+    run_to_end(office)
+    queued = sweep.sweep_due_offices()
+    assert queued["aging"] >= 1
+    assert office.runs.filter(kind=PollKind.AGING).exists()
 
 
 def test_econnector_down_becomes_a_status_with_the_explanation(sandbox_account):

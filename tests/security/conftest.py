@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from types import SimpleNamespace
+
 import pytest
 from django.utils import timezone
 
+from integrations.accounts.models import Invitation
+from integrations.accounts.services import invitations
 from integrations.alerts.models import Channel, Incident
 from integrations.apitools.models import ConsoleCall, EventBatch, EventInbox
 from integrations.offices.models import (
@@ -78,14 +83,26 @@ def alert_channel(account):
 
 
 @pytest.fixture
+def invitation_link(account, owner):
+    """An open invitation to the account and the token of its link."""
+    token = "invitation-token-for-tests"
+    invitation = Invitation.objects.create(
+        account=account, email="invitee@example.com", token_hash=invitations.token_hash(token),
+        invited_by=owner, expires_at=timezone.now() + dt.timedelta(days=1),
+    )  # fmt: skip
+    return SimpleNamespace(invitation=invitation, token=token)
+
+
+@pytest.fixture
 def objects(account, office, key, run, snapshot, import_job, console_call, event_inbox,
-            event_batch, incident, alert_channel, bulk_job):  # fmt: skip
+            event_batch, incident, alert_channel, bulk_job, invitation_link):  # fmt: skip
     """Every object a URL parameter can name, by the names tests.helpers.endpoints uses."""
     return {
         "account": account, "office": office, "key": key, "run": run, "snapshot": snapshot,
         "import_job": import_job, "console_call": console_call, "event_inbox": event_inbox,
         "event_batch": event_batch, "incident": incident, "alert_channel": alert_channel,
         "bulk_job": bulk_job,
+        "invitation": invitation_link.invitation, "invitation_link": invitation_link,
     }  # fmt: skip
 
 

@@ -222,9 +222,12 @@ def office_health_record_ok(*, office: Office, key: CustomerKey, result: HealthR
     office.latency_ms = result.latency_ms
     office.last_polled_at = office.last_success_at = now
     office.health_full_at, office.health_full_key = now, key
-    office.last_error = ""
     office.consecutive_failures = 0
-    office_status_set(office=office, status=OfficeStatus.OK, now=now)
+    # The key works, but a permission the account asked for is not granted: that is not OK.
+    missing = office.missing_permissions
+    office.last_error = missing_permissions_text(missing)
+    status = OfficeStatus.PERMISSION_MISSING if missing else OfficeStatus.OK
+    office_status_set(office=office, status=status, now=now, error=office.last_error)
     office.next_health_at = next_health_at(office, now)  # after the status: it sets the pace
     # Only health fields: an aging run may have changed the snapshot fields meanwhile.
     office.save(update_fields=[*HEALTH_FIELDS, "granted_permissions", "missing_permissions",
@@ -234,6 +237,13 @@ def office_health_record_ok(*, office: Office, key: CustomerKey, result: HealthR
     _clinics_upsert(office, result.clinics)
     if key.status in (KeyStatus.DISABLED_BY_CUSTOMER, KeyStatus.DISABLED_BY_HQ):
         customer_key_mark_detected(key=key, status=KeyStatus.ENABLED)
+
+
+def missing_permissions_text(missing: list[str]) -> str:
+    """The shown cause when the key lacks permissions the account requested ('' if none)."""
+    if not missing:
+        return ""
+    return f"The key lacks {', '.join(missing)}, which the account requested."
 
 
 def _clinics_upsert(office: Office, clinics: list[od.Clinic]) -> None:

@@ -53,6 +53,7 @@ from integrations.opendental import network
 from integrations.opendental.keys import KEY_RULE, is_key
 from odportal.celery import app
 from odportal.lib import crypto
+from odportal.lib.timefmt import plural
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +127,8 @@ class ImportResult:
     @property
     def summary(self) -> str:
         return (
-            f"{len(self.rows)} rows: {self.created} created, {self.skipped} skipped, "
-            f"{self.rejected} rejected"
+            f"{plural(len(self.rows), 'row')}: {self.created:,} created, {self.skipped:,} skipped, "
+            f"{self.rejected:,} rejected"
         )
 
 
@@ -306,7 +307,9 @@ def import_job_run(job_id: int, *, claimer: str) -> None:
         raise  # the job stays claimed: a retry, or the stale-import beat, resumes it
     except Exception:
         logger.exception("import job %s stopped after %s rows", job.pk, job.processed_rows)
-        error = f"Stopped after {job.processed_rows} rows by an unexpected error (logged)."
+        error = (
+            f"Stopped after {plural(job.processed_rows, 'row')} by an unexpected error (logged)."
+        )
         _job_end(job, ImportState.FAILED, error=error)
         return
     _job_end(job, ImportState.DONE, claimer=claimer)
@@ -337,7 +340,10 @@ def _job_claim(job_id: int, claimer: str) -> ImportJob | None:
         return None
     job = ImportJob.objects.select_related("account", "requested_by").get(pk=job_id)
     if job.attempts > settings.IMPORT_MAX_ATTEMPTS:
-        error = f"Gave up after {job.processed_rows} rows and {job.attempts - 1} attempts."
+        error = (
+            f"Gave up after {plural(job.processed_rows, 'row')} and "
+            f"{plural(job.attempts - 1, 'attempt')}."
+        )
         _job_end(job, ImportState.FAILED, error=error)
         return None
     return job

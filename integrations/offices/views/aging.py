@@ -28,7 +28,7 @@ PAGE_SIZE = 100
 ROW_COLUMNS = [
     ("name", "Guarantor", ""),
     ("pat_num", "PatNum", "num"),
-    ("clinic", "Clinic", "num"),
+    ("clinic", "Clinic", ""),
     ("bal_0_30", "0–30", "num"),
     ("bal_31_60", "31–60", "num"),
     ("bal_61_90", "61–90", "num"),
@@ -66,14 +66,19 @@ def _report_context(request: HttpRequest, office, can_act: bool, as_of_form=None
     sort = sort if sort in aging_selectors.AGING_SORTS else "bal_total"
     desc = request.GET.get("dir", "desc") != "asc"
     clinics = selectors.office_clinics(office)
+    names = {c.clinic_num: str(c) for c in clinics}
+    as_of_snapshots = aging_selectors.aging_as_of_snapshots(office)
+    for s in as_of_snapshots:
+        s.clinic_label = clinic_label(s.clinic_num, names)
     context = {
         "office": office,
         "snapshot": snapshot,
         "clinic": clinic,
+        "clinic_name": clinic_label(clinic, names),
         "clinics": clinics,
         "can_act": can_act,
         "as_of_form": as_of_form or AgingAsOfForm(clinics=clinics),
-        "as_of_snapshots": aging_selectors.aging_as_of_snapshots(office),
+        "as_of_snapshots": as_of_snapshots,
         "headers": sort_headers(request, ROW_COLUMNS, sort, desc),
         "sort": sort,
         "desc": desc,
@@ -81,7 +86,9 @@ def _report_context(request: HttpRequest, office, can_act: bool, as_of_form=None
     if snapshot is not None:
         totals = aging_selectors.aging_totals(snapshot, clinic=clinic)
         context.update(
-            page=rows_page(request, snapshot, clinic=clinic, sort=sort, desc=desc),
+            page=rows_page(
+                request, snapshot, clinic=clinic, sort=sort, desc=desc, clinic_names=names
+            ),
             totals=totals,
             bars=bar_chart(totals),
             trend=trend_chart(aging_selectors.aging_trend(office)),
@@ -92,13 +99,21 @@ def _report_context(request: HttpRequest, office, can_act: bool, as_of_form=None
 
 
 _ROW = (
-    '<tr><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>'
+    '<tr><td>{}</td><td class="num">{}</td><td>{}</td><td class="num">{}</td>'
     '<td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>'
     '<td class="num"><strong>{}</strong></td></tr>\n'
 )
 
 
-def rows_html(rows) -> str:
+def clinic_label(clinic_num: int | None, names: dict[int, str]) -> str:
+    """A clinic as people know it: its abbreviation (or description), not its number; 0 is
+    Open Dental's "no clinic"."""
+    if clinic_num is None:
+        return "All clinics"
+    return names.get(clinic_num) or ("No clinic" if clinic_num == 0 else f"Clinic {clinic_num}")
+
+
+def rows_html(rows, clinic_names: dict[int, str]) -> str:
     """The guarantor rows as escaped HTML: a template variable per cell (about 900 a page,
     each localized and escaped) was most of this page's time. Amounts print as stored."""
     return format_html_join(
@@ -108,7 +123,7 @@ def rows_html(rows) -> str:
             (
                 r.name or "—",
                 r.pat_num,
-                r.clinic_num,
+                clinic_label(r.clinic_num, clinic_names),
                 r.bal_0_30,
                 r.bal_31_60,
                 r.bal_61_90,
@@ -121,7 +136,15 @@ def rows_html(rows) -> str:
     )
 
 
-def rows_page(request: HttpRequest, snapshot, *, clinic: int | None, sort: str, desc: bool) -> Page:
+def rows_page(
+    request: HttpRequest,
+    snapshot,
+    *,
+    clinic: int | None,
+    sort: str,
+    desc: bool,
+    clinic_names: dict[int, str],
+) -> Page:
     """One page of guarantors. Next/Previous links carry a keyset cursor, so a deep page costs
     what the first one does; ``?page=N`` alone (a bookmark) first finds where its page starts
     along the index (``aging_cursor_at``). The count comes from the snapshot when it recorded
@@ -146,7 +169,7 @@ def rows_page(request: HttpRequest, snapshot, *, clinic: int | None, sort: str, 
         if cursor.before:
             objects.reverse()
     page = Page(objects, number, paginator)
-    page.rows_html = rows_html(objects)
+    page.rows_html = rows_html(objects, clinic_names)
     page.next_params = page.previous_params = None
     if objects and page.has_next():
         after = aging_selectors.aging_cursor_of(objects[-1], sort).encode()

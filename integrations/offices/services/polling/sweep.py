@@ -12,7 +12,13 @@ from django.conf import settings
 from django.db.models import DateTimeField, ExpressionWrapper, Q, QuerySet, Value
 from django.utils import timezone
 
-from integrations.offices.models import CustomerKey, KeyStatus, Office, OfficeStatus, PollKind
+from integrations.offices.models import (
+    ANSWERING_STATUSES,
+    CustomerKey,
+    KeyStatus,
+    Office,
+    PollKind,
+)
 from integrations.offices.services.aging import recipe
 from integrations.offices.services.keys import customer_keys_settle_moved
 from integrations.offices.services.polling import dispatch
@@ -87,7 +93,7 @@ def sweep_due_offices(*, now: datetime | None = None) -> dict[str, int]:
         Q(next_health_at=None) | Q(next_health_at__lte=horizon)
     )
     due_aging = offices_pollable().filter(
-        Q(next_aging_at=None) | Q(next_aging_at__lte=now), status=OfficeStatus.OK
+        Q(next_aging_at=None) | Q(next_aging_at__lte=now), status__in=ANSWERING_STATUSES
     )
     for kind, qs in ((PollKind.HEALTH, due_health), (PollKind.AGING, due_aging)):
         offices = qs.select_related("account").iterator(chunk_size=500)
