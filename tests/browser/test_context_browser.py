@@ -51,7 +51,10 @@ def _back(page) -> None:
 
 
 def _names(page) -> list[str]:
-    return page.locator("#office-results tbody tr td:first-child a").all_inner_texts()
+    # The office's name is the row's first link (after the bulk tick box, when shown).
+    return page.locator("#office-results tbody tr").evaluate_all(
+        "rows => rows.map(r => r.querySelector('td:not(.pick) a').innerText)"
+    )
 
 
 def test_search_and_filter_keep_the_sort(page, live_server, login, screenshot, owner, fleet):
