@@ -354,6 +354,7 @@ def test_service_and_local_offices_must_give_their_own_server(owner_client, acco
     data = {
         "account": str(account.public_id),
         "name": "Own Server",
+        "form_token": office_form_token(owner_client),
         "api_mode": mode,
         "base_url": url,
         "time_zone": "America/Chicago",
