@@ -26,6 +26,12 @@ def seed(manifest: dict) -> dict[str, int]:
         contact_phone="+1 555 0100", billing_email="billing@faults.example",
         billing_address="1 Test Way", app_description="Fault tests", dev_name=manifest["dev_name"],
     )  # fmt: skip
+    # As the dashboard's users do: ReadAll Office's key lacks Queries, so it is "Permission
+    # missing".
+    accounts.requested_permissions_set(
+        account=account, actor=owner,
+        matrix={"Patients": {"read": True}, "Queries": {"read": True}},
+    )  # fmt: skip
     made = {}
     for spec in manifest["offices"]:
         # Remote: the worker's OPENDENTAL_REMOTE_BASE_URL is the sandbox's.
