@@ -90,6 +90,14 @@ def _pages(office) -> dict[str, str]:
         "import": reverse("account_import", args=[account]),
         "alerts": reverse("account_alerts", args=[account]),
         "password-change": reverse("password_change"),
+        "fleet-aging": reverse("fleet_aging"),
+        "console": reverse("apitools_console", args=[office.public_id]),
+        "events": reverse("apitools_inbox", args=[office.public_id]),
+        "subscriptions": reverse("apitools_subscriptions", args=[office.public_id]),
+        "account-events": reverse("apitools_account_inbox", args=[account]),
+        "portal-keys": reverse("account_portal_keys", args=[account]),
+        "billing": reverse("account_billing", args=[account]),
+        "onboarding": reverse("office_onboarding", args=[office.public_id]),
     }
 
 
@@ -101,7 +109,8 @@ def test_no_page_scrolls_sideways_at_desktop_or_phone_width(
     for width in WIDTHS.values():
         page.set_viewport_size({"width": width, "height": 900})
         for name, path in _pages(fleet).items():
-            page.goto(f"{live_server.url}{path}")
+            response = page.goto(f"{live_server.url}{path}")
+            assert response.ok, f"{name}: HTTP {response.status}"
             page.wait_for_load_state("networkidle")
             screenshot(f"layout-{name}-{width}")
             problems += [f"{name} @{width}px: {p}" for p in page.evaluate(OVERFLOW_JS)]
