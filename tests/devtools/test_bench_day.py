@@ -49,11 +49,13 @@ def test_day_at_a_tiny_size_prints_every_figure_and_verifies(worker_env, setting
     settings.VAR_DIR = tmp_path
     out = StringIO()
     call_command("bench", "day", "--offices", "20", "--speed", "100", "--hours", "1",
-                 "--guarantors", "40", "--fault-fraction", "0.15", stdout=out)  # fmt: skip
+                 "--guarantors", "40", "--fault-fraction", "0.15", "--workers", "2",
+                 stdout=out)  # fmt: skip
     lines = out.getvalue().strip().splitlines()
     figures = json.loads(lines[-1])
     assert set(figures) >= DAY_KEYS
     assert figures["offices"] == 20 and figures["verified"] is True
+    assert figures["workers"] == 2  # two processes share the broker, the pacer, the database
     # Each kind of fault was injected (15% of 20 offices: one of each).
     assert figures["faults"] == {"econnector_down": 1, "key_disabled": 1, "econnector_back": 1}
     assert any(line.startswith("verify: 20/20 offices") for line in lines)

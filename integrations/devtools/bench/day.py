@@ -84,6 +84,7 @@ class DayOptions:
     guarantors: int = 150  # the median office (day_sandbox spreads the sizes)
     fault_fraction: float = 0.02
     concurrency: int = 16
+    workers: int = 1  # worker processes, sharing the broker, the pacer and the database
     page_every_s: float = 1.0
     drain_s: float = 300.0
     seed: int = 20
@@ -122,18 +123,23 @@ def day_run(options: DayOptions, say: common.Say) -> dict[str, Any]:
         # In import order, so --seed picks the same schedule and faults from run to run.
         offices = sorted(fleet.fleet_create(manifest, say), key=lambda office: office.pk)
         env = _child_env(options)
-        worker = common.worker_process(
-            concurrency=options.concurrency,
-            env=env,
-            work_dir=work_dir,
-            name=f"bench-day-{os.getpid()}",
-        )
-        children.append(worker.start())
-        worker.wait_for_log(b" ready.", timeout=90)
-        say(f"worker: threads pool, concurrency {options.concurrency} (log {worker.log_path})")
+        workers = []
+        for index in range(options.workers):
+            worker = common.worker_process(
+                concurrency=options.concurrency,
+                env=env,
+                work_dir=work_dir,
+                name=f"bench-day-{os.getpid()}-{index}",
+            )
+            children.append(worker.start())
+            workers.append(worker)
+        for worker in workers:
+            worker.wait_for_log(b" ready.", timeout=90)
+            say(f"worker: threads pool, concurrency {options.concurrency} "
+                f"(log {worker.log_path})")  # fmt: skip
         beat = _beat_process(env, work_dir)
         children.append(beat)
-        figures = _day(options, offices, control, worker, beat, say)
+        figures = _day(options, offices, control, workers, beat, say)
         verified = _verify(figures.pop("_window"), offices, expected, say)
         return {**figures, "verified": verified}
     finally:
@@ -157,6 +163,8 @@ def _require(options: DayOptions) -> None:
         raise RuntimeError(f"--speed must divide {HEALTH_INTERVAL_S} (the health interval is "
                            "whole seconds): 1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 25, 30, 50, 60, "
                            "75, 100, 150 or 300")  # fmt: skip
+    if options.workers < 1:
+        raise RuntimeError("--workers must be at least 1")
     if options.hours <= 0 or options.hours > 24:
         raise RuntimeError("--hours is the simulated window: more than 0, at most 24")
 
@@ -186,7 +194,7 @@ def _day(
     options: DayOptions,
     offices: list[Office],
     control: str,
-    worker: common.Child,
+    workers: list[common.Child],
     beat: common.Child,
     say: common.Say,
 ) -> dict[str, Any]:
@@ -203,7 +211,7 @@ def _day(
     window.aging_due = _schedule(offices, options, rng, now)
     window.faulted = _faults_inject(http, offices, options, rng)
     http.post("/stats/reset").raise_for_status()
-    cpu_before = common.tree_cpu_s(worker.pid)
+    cpu_before = sum(common.tree_cpu_s(w.pid) for w in workers)
     beat.start().wait_for_log(b"beat: Starting", timeout=60)
     window.started = timezone.now()  # the simulated day runs from here (polls from the seeding)
     say(f"day: {options.hours:g} h of the day at speed {options.speed}: {wall_s:.0f} s; faults "
@@ -213,7 +221,7 @@ def _day(
     beat_cpu = common.tree_cpu_s(beat.pid)
     beat.stop()
     drained = _drain(options.drain_s, say)
-    worker_cpu = common.tree_cpu_s(worker.pid) - cpu_before
+    worker_cpu = sum(common.tree_cpu_s(w.pid) for w in workers) - cpu_before
     stats = http.get("/stats").json()
     http.close()
     prune_s = _prune(say)
@@ -223,7 +231,7 @@ def _day(
     window.history = _history_left(offices, old_runs, old_newest, say)
     return _figures(
         options, offices, window, simulated_s, worker_cpu, beat_cpu, stats, grown, prune_s,
-        _sweeps(worker.log_path), drained,
+        [s for w in workers for s in _sweeps(w.log_path)], drained,
     )  # fmt: skip
 
 
@@ -393,6 +401,7 @@ def _figures(
     runs = PollRun.objects.filter(queued_at__gte=window.seeded)
     return {
         "offices": n,
+        "workers": options.workers,
         "speed": options.speed,
         "simulated_h": round(simulated_s / 3600, 3),
         "wall_s": round(simulated_s / options.speed, 1),

@@ -57,6 +57,7 @@ class Command(BaseCommand):
                          help="The median office (sizes spread around it)")  # fmt: skip
         day.add_argument("--fault-fraction", type=float, default=0.02)
         day.add_argument("--concurrency", type=int, default=16, help="Worker threads")
+        day.add_argument("--workers", type=int, default=1, help="Worker processes")
         day.add_argument("--keep", action="store_true", help="Keep the benchmark's rows.")
         ingest = sub.add_parser("ingest", help="ShortQuery pages into snapshot rows vs COPY.")
         ingest.add_argument("--rows", type=int, default=50_000)
@@ -137,7 +138,8 @@ class Command(BaseCommand):
             day = DayOptions(
                 offices=options["offices"], speed=options["speed"], hours=options["hours"],
                 guarantors=options["guarantors"], fault_fraction=options["fault_fraction"],
-                concurrency=options["concurrency"], keep=options["keep"],
+                concurrency=options["concurrency"], workers=options["workers"],
+                keep=options["keep"],
             )  # fmt: skip
             return day_run(day, self._say)
         if benchmark == "pages":
