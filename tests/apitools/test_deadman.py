@@ -9,7 +9,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from integrations.alerts.models import Incident, OtherCause
+from integrations.alerts.services.incidents import incidents_evaluate
 from integrations.apitools.models import EventBatch, EventInbox
 from integrations.apitools.services import deadman, events, subscriptions
 from integrations.apitools.tasks import events_deadman_task
@@ -108,9 +111,16 @@ def test_workstation_off_opens_the_deadman_after_the_cadence(
         _wait(lambda: events_deadman_task() == 1)
         page = client.get(reverse("apitools_inbox", args=[office.public_id]))
         assert deadman.STOPPED_TEXT in page.content.decode()
+        # The alerts' evaluation after the sweep makes it an incident, sent like any other.
+        incidents_evaluate(now=timezone.now())
+        incident = Incident.objects.get(office=office, resolved_at=None)
+        assert incident.cause == OtherCause.EVENTS_STOPPED
         sandbox_control(key, workstation_off=False)  # back on: new changes arrive
         httpx.post(touch, json={"table": "patient", "PKs": [5, 6]}, timeout=10)
         _wait(lambda: EventInbox.objects.get(office=office).stopped_at is None)
+        incidents_evaluate(now=timezone.now())
+        incident.refresh_from_db()
+        assert incident.resolved_at is not None
     finally:
         for sub in subscriptions.office_subscriptions(office):
             subscriptions.subscription_remove(office=office, actor=None,
