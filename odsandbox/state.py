@@ -10,6 +10,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -115,12 +116,17 @@ class KeyRecord:
         }
 
 
+VIOLATIONS_KEPT = 200
+
+
 @dataclass
 class KeyStats:
     """Request and throttle-violation counts for one key."""
 
     requests: int = 0
     violations: int = 0
+    last_arrival: float | None = None  # the last admitted request's, for the violation trace
+    last_path: str = ""
 
 
 class SandboxState:
@@ -137,6 +143,10 @@ class SandboxState:
         self._new_key_rng = seeded_rng(config.seed, "portal-new-keys")
         self.throttle = Throttle()
         self.key_stats: dict[str, KeyStats] = {}
+        # The latest violations, each with the request before it on the same key: whether a
+        # client bypassed its pacing (gap near 0, a second caller) or only lost a few ms to
+        # jitter (gap just under the interval) is what tells a bug from a busy machine.
+        self.recent_violations: deque[dict[str, Any]] = deque(maxlen=VIOLATIONS_KEPT)
         self.total_requests = 0
         self.keys: dict[str, KeyRecord] = {}
         self.portal_faults = PortalFaults()
@@ -206,14 +216,38 @@ class SandboxState:
 
     # --- counters -------------------------------------------------------------------------
 
-    def record_request(self, customer_key: str | None, violation: bool) -> None:
-        """Count one API request (and whether it broke the pacing rule)."""
+    def record_request(
+        self,
+        customer_key: str | None,
+        violation: bool,
+        *,
+        arrived: float | None = None,
+        path: str = "",
+        interval: float = 0.0,
+    ) -> None:
+        """Count one API request (and whether it broke the pacing rule); with ``arrived``, a
+        violation is traced against the key's previous admitted request."""
         self.total_requests += 1
         if customer_key is None:
             return
-        stats = self.key_stats.setdefault(key_hash(customer_key), KeyStats())
+        hashed = key_hash(customer_key)
+        stats = self.key_stats.setdefault(hashed, KeyStats())
         stats.requests += 1
         stats.violations += int(violation)
+        if arrived is None:
+            return
+        if violation and stats.last_arrival is not None:
+            self.recent_violations.append(
+                {
+                    "key": hashed,
+                    "path": path,
+                    "previous_path": stats.last_path,
+                    "gap_ms": round((arrived - stats.last_arrival) * 1000, 1),
+                    "interval_ms": round(interval * 1000, 1),
+                }
+            )
+        elif not violation:
+            stats.last_arrival, stats.last_path = arrived, path
 
     def stats(self) -> dict[str, Any]:
         """Counters as served by GET /_sandbox/stats."""
@@ -225,6 +259,7 @@ class SandboxState:
             "requests": self.total_requests,
             "throttle_violations": sum(s.violations for s in self.key_stats.values()),
             "per_key": per_key,
+            "recent_violations": list(self.recent_violations),
             "portal_requests": dict(self.portal_requests),
         }
 
@@ -233,6 +268,7 @@ class SandboxState:
         self.total_requests = 0
         self.portal_requests = dict.fromkeys(self.portal_requests, 0)
         self.key_stats.clear()
+        self.recent_violations.clear()
         self.throttle.reset()
 
     # --- control --------------------------------------------------------------------------

@@ -44,6 +44,26 @@ def test_read_all_only_key_is_rejected_with_429_inside_five_seconds() -> None:
     assert list(stats["per_key"].values()) == [{"requests": 2, "violations": 1}]
 
 
+def test_a_violation_is_traced_against_the_request_before_it_on_the_same_key() -> None:
+    spec = OfficeSpec("Free Office", guarantors=3, permissions=("ApiReadAll",))
+    config = SandboxConfig(office_specs=[spec], control=True)
+    with running_sandbox(config) as sb, httpx.Client(timeout=30) as client:
+        cust = sb.manifest["offices"][0]["customer_key"]
+        headers = _headers(sb.manifest["developer_key"], cust)
+        client.get(f"{sb.base_url}/securityperms", headers=headers)
+        client.get(f"{sb.base_url}/clinics", headers=headers)  # too early: 429
+        client.get(f"{sb.base_url}/clinics", headers=headers)  # too early again
+        traced = httpx.get(f"{sb.control_url}/stats").json()["recent_violations"]
+        reset = httpx.post(f"{sb.control_url}/stats/reset").json()["recent_violations"]
+    # A rejected request does not move the window, so both are measured from the admitted one.
+    assert [(v["previous_path"], v["path"]) for v in traced] == [
+        ("/api/v1/securityperms", "/api/v1/clinics")
+    ] * 2
+    assert all(0 <= v["gap_ms"] < v["interval_ms"] == 5000.0 for v in traced)
+    assert traced[0]["gap_ms"] < traced[1]["gap_ms"]
+    assert reset == []
+
+
 def test_delay_mode_queues_but_still_counts_the_violation() -> None:
     # A whole-second interval and one connection: the second request must arrive inside the
     # interval even on a loaded machine (0.2 s and a new connection each was flaky in CI).
@@ -365,3 +385,45 @@ def test_cli_starts_prints_url_and_writes_manifest(tmp_path: os.PathLike[str]) -
     assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/api/v1")
     assert manifest["base_url"] == base_url and len(manifest["offices"]) == 3
     assert r.status_code == 200
+
+
+def test_read_connections_are_bounded_per_thread_least_recently_used_closed_first(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """10,000 offices must not hold 10,000 open files per thread (the fd limit here is 20,000)."""
+    import sqlite3
+    from datetime import date
+
+    from odsandbox import store as store_module
+    from odsandbox.data import BuildParams
+
+    monkeypatch.setattr(store_module, "READ_CONNS_PER_THREAD", 2)
+    stores = [
+        store_module.OfficeStore(
+            str(tmp_path / f"office-{i}.sqlite"),
+            BuildParams(
+                OfficeSpec(f"Office {i}", guarantors=2),
+                f"lru:{i}",
+                (f"k{i}",),
+                date(2026, 12, 1),
+                0.25,
+            ),
+        )  # fmt: skip
+        for i in range(3)
+    ]
+    first = stores[0]._read_conn()
+    stores[1].fetch("SELECT 1")
+    first.execute("SELECT 1")  # still open: two kept
+    stores[0].fetch("SELECT 1")  # used again, so the second is now the oldest
+    second = stores[1]._read_conn()
+    stores[2].fetch("SELECT 1")  # evicts the first (older use than the second)
+    assert list(store_module._open_conns()) == [stores[1].path, stores[2].path]
+    with pytest.raises(sqlite3.ProgrammingError):
+        first.execute("SELECT 1")
+    assert stores[0].fetch("SELECT COUNT(*) AS n FROM patient")[0]["n"] > 0  # reopened
+    assert list(store_module._open_conns()) == [stores[2].path, stores[0].path]
+    with pytest.raises(sqlite3.ProgrammingError):
+        second.execute("SELECT 1")
+    for store in stores:
+        store.close()
+    assert not store_module._open_conns()

@@ -424,8 +424,29 @@ def _figures(
         "office_list_p95_ms": _p95(window.page_ms.get("office_list", [])),
         "page_requests": sum(len(v) for v in window.page_ms.values()),
         "throttle_violations": stats["throttle_violations"],
+        "violation_trace": _violation_trace(stats.get("recent_violations", [])),
         "faults": {name: len(group) for name, group in window.faulted.items()},
         "_window": window,
+    }
+
+
+def _violation_trace(recent: list[dict]) -> dict[str, Any] | None:
+    """What the sandbox traced of the latest violations: how early (the gap to the key's
+    previous admitted request, against the interval) and between which calls."""
+    if not recent:
+        return None
+    gaps = [v["gap_ms"] for v in recent]
+    pairs: dict[str, int] = {}
+    for v in recent:
+        pair = f"{v['previous_path'].rsplit('/', 1)[-1]} -> {v['path'].rsplit('/', 1)[-1]}"
+        pairs[pair] = pairs.get(pair, 0) + 1
+    return {
+        "traced": len(recent),
+        "interval_ms": recent[0]["interval_ms"],
+        "gap_ms_min": min(gaps),
+        "gap_ms_p50": statistics.median(gaps),
+        "gap_ms_max": max(gaps),
+        "pairs": dict(sorted(pairs.items(), key=lambda item: -item[1])),
     }
 
 
