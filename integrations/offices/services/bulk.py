@@ -21,8 +21,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import DatabaseError, transaction
-from django.db.models import F, Q, QuerySet, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from integrations.accounts.services.audit import audit_record
@@ -37,6 +36,7 @@ from integrations.offices.models import (
     PollKind,
     current_key_last4,
 )
+from integrations.offices.services import jobs
 from integrations.offices.services import offices as offices_service
 from integrations.offices.services.polling import dispatch
 from odportal.celery import app
@@ -180,29 +180,11 @@ def _item_handle(
 
 
 def _job_claim(job_id: int, claimer: str) -> BulkJob | None:
-    """Move a job to running if it is queued, stale, or already ours; else None."""
-    now = timezone.now()
-    stale = now - timedelta(seconds=settings.IMPORT_STALE_AFTER_S)
-    claimable = (
-        Q(state=ImportState.QUEUED)
-        | Q(state=ImportState.RUNNING, heartbeat_at__lt=stale)
-        | Q(state=ImportState.RUNNING, claimed_by=claimer)
-    )
-    claimed = (
-        BulkJob.objects.filter(pk=job_id)
-        .filter(claimable)
-        .update(
-            state=ImportState.RUNNING,
-            claimed_by=claimer,
-            heartbeat_at=now,
-            started_at=Coalesce("started_at", Value(now)),
-            attempts=F("attempts") + 1,
-        )
-    )
-    if claimed != 1:
+    """The job claimed (``jobs.job_claim``), or None; one attempt too many fails it."""
+    job = jobs.job_claim(BulkJob, job_id, claimer, related=("requested_by",))
+    if job is None:
         return None
-    job = BulkJob.objects.select_related("requested_by").get(pk=job_id)
-    if job.attempts > settings.IMPORT_MAX_ATTEMPTS:
+    if jobs.job_exhausted(job):
         error = f"Gave up after {job.processed} offices and {job.attempts - 1} attempts."
         _job_end(job.pk, ImportState.FAILED, error=error)
         return None

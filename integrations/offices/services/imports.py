@@ -28,8 +28,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -46,6 +45,7 @@ from integrations.offices.models import (
     Office,
     error_lines,
 )
+from integrations.offices.services import jobs
 from integrations.offices.services import keys as keys_service
 from integrations.offices.services import offices as offices_service
 from integrations.offices.services.polling.dispatch import broker_producer
@@ -317,29 +317,11 @@ def import_job_run(job_id: int, *, claimer: str) -> None:
 
 
 def _job_claim(job_id: int, claimer: str) -> ImportJob | None:
-    """Move a job to running if it is queued, stale, or already ours; else None."""
-    now = timezone.now()
-    stale = now - timedelta(seconds=settings.IMPORT_STALE_AFTER_S)
-    claimable = (
-        Q(state=ImportState.QUEUED)
-        | Q(state=ImportState.RUNNING, heartbeat_at__lt=stale)
-        | Q(state=ImportState.RUNNING, claimed_by=claimer)
-    )
-    claimed = (
-        ImportJob.objects.filter(pk=job_id)
-        .filter(claimable)
-        .update(
-            state=ImportState.RUNNING,
-            claimed_by=claimer,
-            heartbeat_at=now,
-            started_at=Coalesce("started_at", Value(now)),
-            attempts=F("attempts") + 1,
-        )
-    )
-    if claimed != 1:
+    """The job claimed (``jobs.job_claim``), or None; one attempt too many fails it."""
+    job = jobs.job_claim(ImportJob, job_id, claimer, related=("account", "requested_by"))
+    if job is None:
         return None
-    job = ImportJob.objects.select_related("account", "requested_by").get(pk=job_id)
-    if job.attempts > settings.IMPORT_MAX_ATTEMPTS:
+    if jobs.job_exhausted(job):
         error = (
             f"Gave up after {plural(job.processed_rows, 'row')} and "
             f"{plural(job.attempts - 1, 'attempt')}."
