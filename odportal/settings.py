@@ -377,11 +377,15 @@ KEY_PORTAL_BACKOFF_MAX_S = float(env_str("ODPORTAL_KEY_PORTAL_BACKOFF_MAX_S", "3
 # passwords inside DATABASE_URL / REDIS_URL.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "odportal.lib.error_reports.MaskingExceptionReporterFilter"
 # Office imports (integrations.offices.services.imports): a worker imports this many rows per
-# transaction and saves its progress after each; a job whose worker stopped heartbeating this
-# long (killed, lost message) is sent again and resumes, at most IMPORT_MAX_ATTEMPTS times.
+# transaction and saves its progress after each.
 IMPORT_CHUNK_ROWS = env_int("ODPORTAL_IMPORT_CHUNK_ROWS", 200)
-IMPORT_STALE_AFTER_S = env_int("ODPORTAL_IMPORT_STALE_AFTER_S", 120)
-IMPORT_MAX_ATTEMPTS = env_int("ODPORTAL_IMPORT_MAX_ATTEMPTS", 5)
+# Background jobs (office imports, bulk actions; services/jobs.py): a job whose worker stopped
+# heartbeating this long (killed, lost message) is sent again and resumes, at most
+# JOB_MAX_ATTEMPTS times. The IMPORT_ names are read too: they were these settings' first names.
+JOB_STALE_AFTER_S = env_int(
+    "ODPORTAL_JOB_STALE_AFTER_S", env_int("ODPORTAL_IMPORT_STALE_AFTER_S", 120)
+)
+JOB_MAX_ATTEMPTS = env_int("ODPORTAL_JOB_MAX_ATTEMPTS", env_int("ODPORTAL_IMPORT_MAX_ATTEMPTS", 5))
 
 LOGGING = {
     "version": 1,

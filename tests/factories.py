@@ -27,7 +27,7 @@ from integrations.offices.models import (
     Clinic,
     CustomerKey,
     ImportJob,
-    ImportState,
+    JobState,
     Office,
     PollKind,
     PollRun,
@@ -162,7 +162,7 @@ class ImportJobFactory(factory.django.DjangoModelFactory):
     account = factory.SubFactory(DeveloperAccountFactory)
     filename = "offices.csv"
     format = "csv"
-    state = ImportState.DONE
+    state = JobState.DONE
     finished_at = factory.LazyFunction(timezone.now)
 
 

@@ -498,11 +498,29 @@ class AgingRow(models.Model):
         return f"{self.pat_num}: {self.bal_total}"
 
 
-class ImportState(models.TextChoices):
+class JobState(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
+
+
+class BackgroundJob(models.Model):
+    """What every background job (an office import, a bulk action) carries: its state and the
+    claim a worker holds on it (``services/jobs.py``)."""
+
+    state = models.CharField(max_length=10, choices=JobState.choices, default=JobState.QUEUED)
+    error = models.TextField(blank=True)
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # The Celery task id holding the claim (a redelivered task takes its own claim back).
+    claimed_by = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        abstract = True
 
 
 class ImportOutcome(models.TextChoices):
@@ -518,7 +536,7 @@ def error_lines(errors: dict[str, list[str]]) -> list[str]:
     return [f"{f}: {m}" if f != "__all__" else m for f, ms in errors.items() for m in ms]
 
 
-class ImportJob(models.Model):
+class ImportJob(BackgroundJob):
     """One upload of offices and keys, imported by a worker a chunk of rows at a time.
 
     The parsed rows wait in ``payload_encrypted`` (they hold customer keys) and are dropped when
@@ -540,20 +558,11 @@ class ImportJob(models.Model):
     payload_encrypted = models.TextField(blank=True)
     # Own-server hosts the owner confirmed for this upload (rows to other hosts are rejected).
     confirmed_hosts = models.JSONField(default=list, blank=True)
-    state = models.CharField(max_length=10, choices=ImportState.choices, default=ImportState.QUEUED)
     total_rows = models.PositiveIntegerField(default=0)
     processed_rows = models.PositiveIntegerField(default=0)
     created = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
-    queued_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    # The Celery task id holding the claim (a redelivered task takes its own claim back).
-    claimed_by = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-queued_at", "-id"]
@@ -576,7 +585,7 @@ class ImportJob(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.state in (ImportState.QUEUED, ImportState.RUNNING)
+        return self.state in (JobState.QUEUED, JobState.RUNNING)
 
     @property
     def percent(self) -> int:
@@ -686,13 +695,13 @@ class BulkOutcome(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class BulkJob(models.Model):
+class BulkJob(BackgroundJob):
     """One bulk action on offices of one account picked on the office list, run by a worker an
     office at a time.
 
     Each office is a BulkJobItem, its outcome written as it is handled, so a retried or resumed
     job carries on at the first office still waiting. The unfinished row is the claim, as for
-    imports (it shares their states: queued, running, done, failed).
+    imports (a BackgroundJob too: queued, running, done, failed).
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -707,19 +716,11 @@ class BulkJob(models.Model):
     )
     # What was picked, in words ("3 selected offices", "all 316 matching status OK").
     selection = models.CharField(max_length=300, blank=True)
-    state = models.CharField(max_length=10, choices=ImportState.choices, default=ImportState.QUEUED)
     total = models.PositiveIntegerField(default=0)
     processed = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
-    queued_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    claimed_by = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-queued_at", "-id"]
@@ -738,7 +739,7 @@ class BulkJob(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.state in (ImportState.QUEUED, ImportState.RUNNING)
+        return self.state in (JobState.QUEUED, JobState.RUNNING)
 
     @property
     def percent(self) -> int:

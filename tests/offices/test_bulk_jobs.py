@@ -21,7 +21,7 @@ from integrations.offices.models import (
     BulkJob,
     BulkJobItem,
     BulkOutcome,
-    ImportState,
+    JobState,
     Office,
     PollKind,
     PollRun,
@@ -74,7 +74,7 @@ def test_ticked_offices_become_one_job_audited_once_and_sent_on_commit(
     job = BulkJob.objects.get()
     assert response.status_code == 302 and response.url == reverse("bulk_job", args=[job.public_id])
     assert send.call_args.args[0] == bulk.BULK_TASK and send.call_args.kwargs["args"] == [job.pk]
-    assert (job.state, job.total, job.selection) == (ImportState.QUEUED, 2, "2 ticked offices")
+    assert (job.state, job.total, job.selection) == (JobState.QUEUED, 2, "2 ticked offices")
     assert not PollRun.objects.exists()  # the request only stored the job
     event = AuditEvent.objects.get(action="bulk.poll")
     assert (event.actor, event.account, event.detail["offices"]) == (owner, account, 2)
@@ -89,7 +89,7 @@ def test_poll_job_queues_a_health_poll_per_office_through_poll_now(account, owne
         send=False,
     )  # fmt: skip
     job = _run(job)
-    assert job.state == ImportState.DONE
+    assert job.state == JobState.DONE
     assert (job.processed, job.done, job.skipped, job.failed) == (3, 1, 1, 1)
     assert _outcomes(job) == {"A": "done", "B": "skipped", "No key": "failed"}
     run = PollRun.objects.get(office=keyed[0])
@@ -175,10 +175,10 @@ def test_a_crash_mid_job_resumes_at_the_first_waiting_office(account, owner, mon
     with pytest.raises(OperationalError):  # the task's autoretry (same task id) runs it again
         bulk.bulk_job_run(job.pk, claimer="task-1")
     job.refresh_from_db()
-    assert (job.state, job.processed) == (ImportState.RUNNING, 1)
+    assert (job.state, job.processed) == (JobState.RUNNING, 1)
     bulk.bulk_job_run(job.pk, claimer="task-1")  # its own claim: taken back at once
     job.refresh_from_db()
-    assert (job.state, job.processed, job.done, job.attempts) == (ImportState.DONE, 3, 3, 2)
+    assert (job.state, job.processed, job.done, job.attempts) == (JobState.DONE, 3, 3, 2)
     assert calls == ["A", "B", "B", "C"]  # A was not handled twice
     assert PollRun.objects.count() == 3
 
@@ -190,7 +190,7 @@ def test_another_workers_copy_leaves_a_live_job_alone(account, owner):
         send=False,
     )  # fmt: skip
     BulkJob.objects.filter(pk=job.pk).update(
-        state=ImportState.RUNNING, claimed_by="task-1", heartbeat_at=timezone.now()
+        state=JobState.RUNNING, claimed_by="task-1", heartbeat_at=timezone.now()
     )
     bulk.bulk_job_run(job.pk, claimer="task-2")
     job.refresh_from_db()
@@ -211,7 +211,7 @@ def test_an_unexpected_error_fails_that_office_only(account, owner, monkeypatch)
         actor=owner, action=BulkAction.POLL, offices=Office.objects.all(), selection="x",
         send=False,
     ))  # fmt: skip
-    assert job.state == ImportState.DONE and _outcomes(job) == {"A": "failed", "B": "done"}
+    assert job.state == JobState.DONE and _outcomes(job) == {"A": "failed", "B": "done"}
     assert job.items.get(outcome="failed").message == "Unexpected error (logged)."
 
 
@@ -235,7 +235,7 @@ def test_a_broker_outage_fails_the_job_saying_workers_are_unavailable(
     with down, django_capture_on_commit_callbacks(execute=True):
         response = _post(owner_client, BulkAction.POLL, [a])
     job = BulkJob.objects.get()
-    assert (job.state, job.error) == (ImportState.FAILED, bulk.WORKERS_DOWN)
+    assert (job.state, job.error) == (JobState.FAILED, bulk.WORKERS_DOWN)
     assert "Workers unavailable" in owner_client.get(response.url).content.decode()
 
 

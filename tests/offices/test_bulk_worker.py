@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from integrations.accounts.models import AuditEvent
-from integrations.offices.models import BulkJob, ImportState, Office
+from integrations.offices.models import BulkJob, JobState, Office
 from tests.factories import bulk_offices
 from tests.helpers import Worker
 
@@ -49,7 +49,7 @@ def test_pausing_all_matching_offices_is_done_by_a_worker_with_its_progress_show
         job.refresh_from_db()
         raise AssertionError(f"job not finished: {job}\n{worker.log_path.read_text()[-3000:]}")
     job.refresh_from_db()
-    assert (job.state, job.processed, job.done) == (ImportState.DONE, 100, 100)
+    assert (job.state, job.processed, job.done) == (JobState.DONE, 100, 100)
     paused = Office.objects.filter(polling_enabled=False)
     assert paused.count() == 100 and all(o.name.startswith("Bulk office 001") for o in paused)
     assert list(AuditEvent.objects.values_list("action", flat=True)) == ["bulk.pause"]

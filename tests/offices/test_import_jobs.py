@@ -23,7 +23,7 @@ from integrations.offices.models import (
     ImportJob,
     ImportJobRow,
     ImportOutcome,
-    ImportState,
+    JobState,
     Office,
 )
 from integrations.offices.services import imports
@@ -104,7 +104,7 @@ def test_a_valid_upload_is_stored_encrypted_queued_on_commit_and_imported_by_the
     assert len(callbacks) == 1
     assert send.call_args.args[0] == imports.IMPORT_TASK
     assert send.call_args.kwargs["args"] == [job.pk]
-    assert (job.state, job.total_rows, job.processed_rows) == (ImportState.QUEUED, 2, 0)
+    assert (job.state, job.total_rows, job.processed_rows) == (JobState.QUEUED, 2, 0)
     assert not Office.objects.exists()  # the request only checked and stored the file
     assert key not in job.payload_encrypted and key in crypto.decrypt(job.payload_encrypted)
     start = AuditEvent.objects.get(action="import.start")
@@ -112,7 +112,7 @@ def test_a_valid_upload_is_stored_encrypted_queued_on_commit_and_imported_by_the
                                                      "rows": 2}  # fmt: skip
 
     job = _run(job)
-    assert job.state == ImportState.DONE
+    assert job.state == JobState.DONE
     assert job.summary == "2 rows: 1 created, 0 skipped, 1 rejected"
     assert job.payload_encrypted == ""  # the upload's keys are not kept once imported
     assert Office.objects.get().name == "Up Clinic"
@@ -254,13 +254,13 @@ def test_a_crash_mid_chunk_resumes_at_the_first_unprocessed_row_without_duplicat
     with pytest.raises(OperationalError):  # the task's autoretry (same task id) runs it again
         imports.import_job_run(job.pk, claimer="task-1")
     job.refresh_from_db()
-    assert (job.state, job.processed_rows, job.created) == (ImportState.RUNNING, 5, 5)
+    assert (job.state, job.processed_rows, job.created) == (JobState.RUNNING, 5, 5)
     assert Office.objects.count() == 5  # rows 7 and 8 of the broken chunk were undone with it
     assert ImportJobRow.objects.filter(job=job).count() == 5
 
     imports.import_job_run(job.pk, claimer="task-1")  # its own claim: taken back at once
     job.refresh_from_db()
-    assert job.state == ImportState.DONE and job.attempts == 2
+    assert job.state == JobState.DONE and job.attempts == 2
     # Rows 7 and 8 are created, not skipped as "already registered": nothing ran twice.
     assert (job.processed_rows, job.created, job.skipped, job.rejected) == (12, 12, 0, 0)
     assert Office.objects.count() == CustomerKey.objects.count() == 12
@@ -272,10 +272,10 @@ def test_a_crash_mid_chunk_resumes_at_the_first_unprocessed_row_without_duplicat
 def test_a_job_whose_worker_died_is_left_alone_until_stale_then_sent_again_and_resumed(
     account, owner, settings
 ):
-    settings.IMPORT_STALE_AFTER_S = 60
+    settings.JOB_STALE_AFTER_S = 60
     job = _job(account, owner, _offices(3))
     ImportJob.objects.filter(pk=job.pk).update(
-        state=ImportState.RUNNING, claimed_by="dead-worker", heartbeat_at=timezone.now()
+        state=JobState.RUNNING, claimed_by="dead-worker", heartbeat_at=timezone.now()
     )
     imports.import_job_run(job.pk, claimer="other")  # a live worker might still hold it
     assert _state(job)[0] == 0
@@ -286,14 +286,14 @@ def test_a_job_whose_worker_died_is_left_alone_until_stale_then_sent_again_and_r
         assert tasks.imports_resume_task() == 1  # what the beat runs every minute
     send.assert_called_once_with(imports.IMPORT_TASK, args=[job.pk])
     job = _run(job)
-    assert (job.state, job.created, job.attempts) == (ImportState.DONE, 3, 1)
+    assert (job.state, job.created, job.attempts) == (JobState.DONE, 3, 1)
 
 
 def test_a_queued_job_whose_message_was_lost_is_sent_again(account, owner, settings):
     job = _job(account, owner, _offices(1))
     with mock.patch.object(imports.app, "send_task") as send:
         assert imports.import_jobs_resend_stale() == 0
-        old = timezone.now() - timedelta(seconds=settings.IMPORT_STALE_AFTER_S + 1)
+        old = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_S + 1)
         ImportJob.objects.filter(pk=job.pk).update(queued_at=old)
         assert imports.import_jobs_resend_stale() == 1
     send.assert_called_once_with(imports.IMPORT_TASK, args=[job.pk])
@@ -314,7 +314,7 @@ def test_a_chunk_finished_after_another_worker_took_the_job_over_is_undone(
     monkeypatch.setattr(imports, "_import_chunk", slow_worker_loses_its_claim)
     imports.import_job_run(job.pk, claimer="slow")
     job.refresh_from_db()
-    assert (job.state, job.claimed_by, job.processed_rows) == (ImportState.RUNNING, "usurper", 0)
+    assert (job.state, job.claimed_by, job.processed_rows) == (JobState.RUNNING, "usurper", 0)
     assert not Office.objects.exists() and not ImportJobRow.objects.exists()
 
 
@@ -325,7 +325,7 @@ def test_an_unexpected_error_fails_the_job_saying_where_it_stopped(
     job = _job(account, owner, _offices(8))
     _fail_at(monkeypatch, 8, RuntimeError("a bug"), times=2)
     job = _run(job)
-    assert job.state == ImportState.FAILED
+    assert job.state == JobState.FAILED
     assert job.error == "Stopped after 5 rows by an unexpected error (logged)."
     assert (job.processed_rows, Office.objects.count(), job.payload_encrypted) == (5, 5, "")
     finish = AuditEvent.objects.get(action="import.finish")
@@ -335,11 +335,11 @@ def test_an_unexpected_error_fails_the_job_saying_where_it_stopped(
 
 
 def test_a_job_that_keeps_crashing_gives_up(account, owner, settings):
-    settings.IMPORT_MAX_ATTEMPTS = 2
+    settings.JOB_MAX_ATTEMPTS = 2
     job = _job(account, owner, _offices(1))
     ImportJob.objects.filter(pk=job.pk).update(attempts=2)
     job = _run(job)
-    assert (job.state, job.error) == (ImportState.FAILED, "Gave up after 0 rows and 2 attempts.")
+    assert (job.state, job.error) == (JobState.FAILED, "Gave up after 0 rows and 2 attempts.")
     assert not Office.objects.exists()
 
 
@@ -351,7 +351,7 @@ def test_a_broker_outage_fails_the_job_saying_workers_are_unavailable(
         response = _post(owner_client, account, _offices(1))
     job = ImportJob.objects.get()
     assert (job.state, job.error, job.payload_encrypted) == (
-        ImportState.FAILED, imports.WORKERS_DOWN, ""
+        JobState.FAILED, imports.WORKERS_DOWN, ""
     )  # fmt: skip
     assert "Workers unavailable" in owner_client.get(response.url).content.decode()
     assert AuditEvent.objects.get(action="import.finish").detail["state"] == "failed"

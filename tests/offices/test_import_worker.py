@@ -15,7 +15,7 @@ from django.db import connection
 from django.urls import reverse
 
 from integrations.accounts.models import AuditEvent
-from integrations.offices.models import CustomerKey, ImportJob, ImportJobRow, ImportState, Office
+from integrations.offices.models import CustomerKey, ImportJob, ImportJobRow, JobState, Office
 from integrations.offices.services import imports
 from tests.factories import random_key
 from tests.helpers import Worker
@@ -31,7 +31,7 @@ def worker(celery_broker, tmp_path):
     from odportal.celery import app
 
     app.control.purge()
-    w = Worker(celery_broker, tmp_path / "worker.log", ODPORTAL_IMPORT_STALE_AFTER_S="2")
+    w = Worker(celery_broker, tmp_path / "worker.log", ODPORTAL_JOB_STALE_AFTER_S="2")
     yield w
     w.stop()
 
@@ -97,7 +97,7 @@ def test_a_10000_row_upload_is_imported_by_a_worker_with_its_progress_shown(
     elapsed = time.monotonic() - started
     print(f"\n10,000-row import through the worker: {elapsed:.1f} s")
     job.refresh_from_db()
-    assert job.state == ImportState.DONE
+    assert job.state == JobState.DONE
     assert (job.processed_rows, job.created, job.skipped, job.rejected) == (10_000, 10_000, 0, 0)
     assert Office.objects.filter(account=account).count() == 10_000
     assert CustomerKey.objects.filter(office__account=account).count() == 10_000
@@ -115,7 +115,7 @@ def test_a_10000_row_upload_is_imported_by_a_worker_with_its_progress_shown(
 def test_killing_the_worker_mid_import_resumes_without_duplicates(
     client, account, owner, worker, settings
 ):
-    settings.IMPORT_STALE_AFTER_S = 2
+    settings.JOB_STALE_AFTER_S = 2
     worker.env["ODPORTAL_IMPORT_CHUNK_ROWS"] = "25"
     worker.start(concurrency=1)
     job = _upload(client, owner, account, 1_000)
@@ -127,7 +127,7 @@ def test_killing_the_worker_mid_import_resumes_without_duplicates(
         time.sleep(0.05)
     worker.kill()
     job.refresh_from_db()
-    assert job.state == ImportState.RUNNING and 100 <= job.processed_rows < 1_000
+    assert job.state == JobState.RUNNING and 100 <= job.processed_rows < 1_000
     assert Office.objects.filter(account=account).count() == job.processed_rows
 
     time.sleep(2.5)  # the claim goes stale
@@ -135,7 +135,7 @@ def test_killing_the_worker_mid_import_resumes_without_duplicates(
     assert imports.import_jobs_resend_stale() == 1  # what the beat does every minute
     _poll_until_finished(client, job, timeout=240, worker=worker)
     job.refresh_from_db()
-    assert job.state == ImportState.DONE and job.attempts >= 2
+    assert job.state == JobState.DONE and job.attempts >= 2
     # Every row created exactly once: none skipped as "already registered" by its own retry.
     assert (job.processed_rows, job.created, job.skipped, job.rejected) == (1_000, 1_000, 0, 0)
     assert Office.objects.filter(account=account).count() == 1_000

@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 
 from integrations.accounts.models import DeveloperAccount
 from integrations.accounts.services import accounts
-from integrations.offices.models import CustomerKey, ImportState
+from integrations.offices.models import CustomerKey, JobState
 from integrations.offices.services import imports, keys
 from odportal.lib import crypto
 from tests.factories import OfficeFactory, random_key
@@ -94,7 +94,7 @@ def test_an_import_waiting_for_a_worker_survives_the_old_key_being_dropped(
     settings.ENCRYPTION_KEYS = [KEY_B]  # key A retired while the job still waits
     imports.import_job_run(job.pk, claimer="after-rotation")
     job.refresh_from_db()
-    assert (job.state, job.created) == (ImportState.DONE, 1)
+    assert (job.state, job.created) == (JobState.DONE, 1)
     assert keys.customer_key_plaintext(CustomerKey.objects.get()) == key
 
 

@@ -31,7 +31,7 @@ from integrations.offices.models import (
     BulkJob,
     BulkJobItem,
     BulkOutcome,
-    ImportState,
+    JobState,
     Office,
     PollKind,
     current_key_last4,
@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 # Sent by name, so this module never imports ``tasks`` (which imports it).
 BULK_TASK = "offices.bulk_job"
-ACTIVE_STATES = (ImportState.QUEUED, ImportState.RUNNING)
+ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING)
 ITEMS_PER_READ = 200
 WORKERS_DOWN = "Workers unavailable: the job could not be queued. Start the workers and retry."
 NOTHING_PICKED = "Pick at least one office you may act on."
@@ -103,16 +103,16 @@ def bulk_job_send(job_id: int) -> None:
             app.send_task(BULK_TASK, args=[job_id], retry=False, producer=producer)
     except Exception as exc:  # kombu raises many types for "broker down"
         logger.warning("could not queue bulk job %s: %s", job_id, type(exc).__name__)
-        _job_end(job_id, ImportState.FAILED, error=WORKERS_DOWN)
+        _job_end(job_id, JobState.FAILED, error=WORKERS_DOWN)
 
 
 def bulk_jobs_resend_stale(*, limit: int = 100) -> int:
     """Send again the jobs whose worker stopped or whose message was lost; each carries on at
     its first office still waiting. Raises if the broker is away."""
-    cutoff = timezone.now() - timedelta(seconds=settings.IMPORT_STALE_AFTER_S)
+    cutoff = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_S)
     stale = BulkJob.objects.filter(
-        Q(state=ImportState.RUNNING, heartbeat_at__lt=cutoff)
-        | Q(state=ImportState.QUEUED, queued_at__lt=cutoff)
+        Q(state=JobState.RUNNING, heartbeat_at__lt=cutoff)
+        | Q(state=JobState.QUEUED, queued_at__lt=cutoff)
     )
     job_ids = list(stale.order_by("pk").values_list("pk", flat=True)[:limit])
     for job_id in job_ids:
@@ -148,7 +148,7 @@ def bulk_job_run(job_id: int, *, claimer: str) -> None:
                 _item_handle(job, item_id, offices.get(office_id), handler, claimer)
     except _ClaimLost:
         return
-    _job_end(job.pk, ImportState.DONE, claimer=claimer)
+    _job_end(job.pk, JobState.DONE, claimer=claimer)
 
 
 def _item_handle(
@@ -168,7 +168,7 @@ def _item_handle(
             logger.exception("bulk job %s: office %s failed", job.pk, office.pk)
             outcome, message, row = BulkOutcome.FAILED, "Unexpected error (logged).", []
     with transaction.atomic():
-        held = BulkJob.objects.filter(pk=job.pk, state=ImportState.RUNNING, claimed_by=claimer)
+        held = BulkJob.objects.filter(pk=job.pk, state=JobState.RUNNING, claimed_by=claimer)
         counted = held.update(  # each outcome ("done", "skipped", "failed") names its counter
             heartbeat_at=timezone.now(), processed=F("processed") + 1, **{outcome: F(outcome) + 1}
         )
@@ -186,7 +186,7 @@ def _job_claim(job_id: int, claimer: str) -> BulkJob | None:
         return None
     if jobs.job_exhausted(job):
         error = f"Gave up after {job.processed} offices and {job.attempts - 1} attempts."
-        _job_end(job.pk, ImportState.FAILED, error=error)
+        _job_end(job.pk, JobState.FAILED, error=error)
         return None
     return job
 

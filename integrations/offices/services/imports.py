@@ -40,7 +40,7 @@ from integrations.offices.models import (
     ImportJob,
     ImportJobRow,
     ImportOutcome,
-    ImportState,
+    JobState,
     KeyStatus,
     Office,
     error_lines,
@@ -76,7 +76,7 @@ MANIFEST_KEY_STATUS = {
 MAX_ROWS = 10_000
 # Tasks are sent by name, so this module never imports ``tasks`` (which imports it).
 IMPORT_TASK = "offices.import_job"
-ACTIVE_STATES = (ImportState.QUEUED, ImportState.RUNNING)
+ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING)
 WORKERS_DOWN = "Workers unavailable: the import could not be queued. Start the workers and retry."
 
 Outcome = ImportOutcome  # created, skipped or rejected
@@ -157,7 +157,7 @@ def offices_import(
     )
     import_job_run(job.pk, claimer=f"inline-{uuid.uuid4().hex}")
     job.refresh_from_db()
-    if job.state != ImportState.DONE:
+    if job.state != JobState.DONE:
         raise ValidationError(job.error or "The import did not finish.")
     return import_result(job)
 
@@ -265,16 +265,16 @@ def import_job_send(job_id: int) -> None:
     except Exception as exc:  # kombu raises many types for "broker down"
         logger.warning("could not queue import job %s: %s", job_id, type(exc).__name__)
         job = ImportJob.objects.select_related("account", "requested_by").get(pk=job_id)
-        _job_end(job, ImportState.FAILED, error=WORKERS_DOWN)
+        _job_end(job, JobState.FAILED, error=WORKERS_DOWN)
 
 
 def import_jobs_resend_stale(*, limit: int = 100) -> int:
     """Send again the imports whose worker stopped (killed, restarted) or whose message was
     lost; each resumes at its first unprocessed row. Raises if the broker is away."""
-    cutoff = timezone.now() - timedelta(seconds=settings.IMPORT_STALE_AFTER_S)
+    cutoff = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_S)
     stale = ImportJob.objects.filter(
-        Q(state=ImportState.RUNNING, heartbeat_at__lt=cutoff)
-        | Q(state=ImportState.QUEUED, queued_at__lt=cutoff)
+        Q(state=JobState.RUNNING, heartbeat_at__lt=cutoff)
+        | Q(state=JobState.QUEUED, queued_at__lt=cutoff)
     )
     job_ids = list(stale.order_by("pk").values_list("pk", flat=True)[:limit])
     for job_id in job_ids:
@@ -296,7 +296,7 @@ def import_job_run(job_id: int, *, claimer: str) -> None:
     try:
         records = json.loads(crypto.decrypt(job.payload_encrypted))
     except (crypto.InvalidToken, ValueError):
-        _job_end(job, ImportState.FAILED, error="The stored upload cannot be read; upload again.")
+        _job_end(job, JobState.FAILED, error="The stored upload cannot be read; upload again.")
         return
     try:
         while job.processed_rows < job.total_rows:
@@ -310,9 +310,9 @@ def import_job_run(job_id: int, *, claimer: str) -> None:
         error = (
             f"Stopped after {plural(job.processed_rows, 'row')} by an unexpected error (logged)."
         )
-        _job_end(job, ImportState.FAILED, error=error)
+        _job_end(job, JobState.FAILED, error=error)
         return
-    _job_end(job, ImportState.DONE, claimer=claimer)
+    _job_end(job, JobState.DONE, claimer=claimer)
     _notify_owners(job.account, job.requested_by, import_result(job))
 
 
@@ -326,7 +326,7 @@ def _job_claim(job_id: int, claimer: str) -> ImportJob | None:
             f"Gave up after {plural(job.processed_rows, 'row')} and "
             f"{plural(job.attempts - 1, 'attempt')}."
         )
-        _job_end(job, ImportState.FAILED, error=error)
+        _job_end(job, JobState.FAILED, error=error)
         return None
     return job
 
@@ -345,7 +345,7 @@ def _import_chunk(job: ImportJob, records: list, claimer: str) -> None:
             "skipped": job.skipped + counts[Outcome.SKIPPED],
             "rejected": job.rejected + counts[Outcome.REJECTED],
         }
-        held = ImportJob.objects.filter(pk=job.pk, state=ImportState.RUNNING, claimed_by=claimer)
+        held = ImportJob.objects.filter(pk=job.pk, state=JobState.RUNNING, claimed_by=claimer)
         if held.update(heartbeat_at=timezone.now(), **progress) != 1:
             raise _ClaimLost
     for name, value in progress.items():

@@ -15,7 +15,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from integrations.offices.models import ImportState
+from integrations.offices.models import JobState
 
 
 def job_claim[J: models.Model](
@@ -23,17 +23,17 @@ def job_claim[J: models.Model](
 ) -> J | None:
     """Move the job to running if it is queued, stale, or already ours; the job, else None."""
     now = timezone.now()
-    stale = now - timedelta(seconds=settings.IMPORT_STALE_AFTER_S)
+    stale = now - timedelta(seconds=settings.JOB_STALE_AFTER_S)
     claimable = (
-        Q(state=ImportState.QUEUED)
-        | Q(state=ImportState.RUNNING, heartbeat_at__lt=stale)
-        | Q(state=ImportState.RUNNING, claimed_by=claimer)
+        Q(state=JobState.QUEUED)
+        | Q(state=JobState.RUNNING, heartbeat_at__lt=stale)
+        | Q(state=JobState.RUNNING, claimed_by=claimer)
     )
     claimed = (
         model.objects.filter(pk=job_id)
         .filter(claimable)
         .update(
-            state=ImportState.RUNNING,
+            state=JobState.RUNNING,
             claimed_by=claimer,
             heartbeat_at=now,
             started_at=Coalesce("started_at", Value(now)),
@@ -47,4 +47,4 @@ def job_claim[J: models.Model](
 
 def job_exhausted(job: models.Model) -> bool:
     """Whether the claim just made was one attempt too many (the job should fail)."""
-    return job.attempts > settings.IMPORT_MAX_ATTEMPTS
+    return job.attempts > settings.JOB_MAX_ATTEMPTS
