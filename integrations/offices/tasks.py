@@ -55,10 +55,12 @@ def aging_batch_task(self, run_ids: list[int]) -> None:
 
 
 @shared_task(name=dispatch.HEALTH_BATCH_TASK, **RUN_TASK)
-def health_batch_task(self, run_ids: list[int]) -> None:
-    """Execute a batch of health polls; those to resume later go back one task each."""
+def health_batch_task(self, run_ids: list[int], starts: list[float | None] | None = None) -> None:
+    """Execute a batch of health polls, each at its due time (``starts``); those to resume
+    later go back one task each."""
     claimer = self.request.id or uuid.uuid4().hex
-    resume = health_batch.health_batch_execute(run_ids, claimer=claimer)
+    due = dict(zip(run_ids, starts, strict=True)) if starts is not None else {}
+    resume = health_batch.health_batch_execute(run_ids, claimer=claimer, starts=due)
     for run_id, countdown in resume.items():
         dispatch.run_resume(run_id, countdown=countdown)
     if health_batch.health_batch_failed(run_ids):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from integrations.offices.models import KeyStatus, OfficeStatus, PollKind, PollRun, RunOutcome
 from integrations.offices.services.polling import health_batch, runs
 from tests.helpers import run_to_end
@@ -53,6 +55,26 @@ def test_the_next_batch_is_liveness_only_and_a_claimed_run_is_not_polled_twice(s
     assert health_batch.health_batch_execute([run.pk], claimer="t2") == {}
     run.refresh_from_db()
     assert run.outcome == RunOutcome.RUNNING and run.requests == 0  # left to its holder
+
+
+def test_each_poll_begins_at_its_due_time_and_keeps_its_own_point_of_the_interval(
+    sandbox_account,
+):
+    """A batch's offices recorded at the batch's end would all be due together next time:
+    one burst of requests, interval after interval."""
+    names = ["Queries Office", "Spare Office"]
+    _batch(sandbox_account, names)  # the full checks, so these are liveness polls
+    queued = {n: runs.run_create(office=sandbox_account[n], kind=PollKind.HEALTH)[0] for n in names}
+    starts = {queued["Queries Office"].pk: None, queued["Spare Office"].pk: time.time() + 1.5}
+    began = time.monotonic()
+    assert health_batch.health_batch_execute(list(starts), claimer="t3", starts=starts) == {}
+    assert time.monotonic() - began >= 1.45  # it waited for the later one's due time
+    queries, spare = (sandbox_account[n] for n in names)
+    queries.refresh_from_db()
+    spare.refresh_from_db()
+    gap = (spare.next_health_at - queries.next_health_at).total_seconds()
+    assert 1.3 <= gap <= 1.6  # each one interval after its own start
+    assert PollRun.objects.get(pk=queued["Spare Office"].pk).outcome == RunOutcome.OK
 
 
 def _facts(office) -> tuple:

@@ -239,6 +239,26 @@ def test_enqueue_twice_gives_one_active_run(sandbox_account):
     assert created_a and not created_b and a.pk == b.pk
 
 
+def test_runs_for_many_offices_skip_the_active_and_take_over_the_stale(sandbox_account, settings):
+    queries, spare, down = (
+        sandbox_account[n] for n in ("Queries Office", "Spare Office", "Down Office")
+    )
+    active, _ = dispatch.poll_enqueue(office=queries, send=False)
+    stale, _ = dispatch.poll_enqueue(office=spare, send=False)
+    assert runs.run_claim(stale.pk, claimer="dead-worker") is not None
+    PollRun.objects.filter(pk=stale.pk).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.CLAIM_STALE_AFTER_S + 1)
+    )
+    created = runs.runs_create([queries, spare, down], PollKind.HEALTH)
+    assert set(created) == {spare.pk, down.pk}  # the active run stands
+    assert PollRun.objects.get(pk=stale.pk).outcome == RunOutcome.FAILED
+    for office_id, run_id in created.items():
+        run = PollRun.objects.get(pk=run_id)
+        assert (run.office_id, run.kind, run.outcome) == (office_id, PollKind.HEALTH, "queued")
+    assert runs.runs_create([queries, spare, down], PollKind.HEALTH) == {}  # all active now
+    assert PollRun.objects.filter(outcome__in=runs.ACTIVE_OUTCOMES).count() == 3
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_same_poll_run_twice_at_once_does_the_work_once(sandbox_account):
     office = sandbox_account["Queries Office"]
@@ -295,15 +315,16 @@ def test_sweep_queues_only_due_pollable_offices(sandbox_account, owner):
     assert "ReadAll Office" in queued  # the moved key settled after 15 minutes
 
 
-def test_a_health_poll_goes_at_the_sweep_nearest_its_due_time(sandbox_account, settings):
-    """Polls finish a moment after their sweep: due "after" would add a sweep to each interval."""
+def test_a_health_poll_due_before_the_next_sweep_goes_with_this_one(sandbox_account, settings):
+    """Sent early, it begins at its due time (the batch waits): waiting for the first sweep
+    after it would add up to a sweep to each interval."""
     settings.SWEEP_INTERVAL_S = 60
     office = sandbox_account["Queries Office"]
     Office.objects.exclude(pk=office.pk).update(polling_enabled=False)
     now = timezone.now()
-    Office.objects.filter(pk=office.pk).update(next_health_at=now + timedelta(seconds=40))
-    assert sweep.sweep_due_offices(now=now)["health"] == 0  # nearer the next sweep
-    Office.objects.filter(pk=office.pk).update(next_health_at=now + timedelta(seconds=20))
+    Office.objects.filter(pk=office.pk).update(next_health_at=now + timedelta(seconds=70))
+    assert sweep.sweep_due_offices(now=now)["health"] == 0  # the next sweep's
+    Office.objects.filter(pk=office.pk).update(next_health_at=now + timedelta(seconds=50))
     assert sweep.sweep_due_offices(now=now)["health"] == 1
 
 

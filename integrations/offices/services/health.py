@@ -111,12 +111,14 @@ class HealthResult:
     aging_time_due: dtime | None
     clinics: list[od.Clinic]
     latency_ms: int
+    started: datetime | None = None  # when the poll began: the next one is an interval on
 
 
 @dataclass
 class LivenessResult:
     date_last_aging: date | None
     latency_ms: int
+    started: datetime | None = None  # as HealthResult's
 
 
 def health_is_full(office: Office, key: CustomerKey, *, manual: bool, now: datetime) -> bool:
@@ -137,9 +139,9 @@ def health_is_full(office: Office, key: CustomerKey, *, manual: bool, now: datet
 def liveness_fetch(client: od.OpenDentalClient) -> LivenessResult:
     """One request: DateLastAging proves the key works and the eConnector answers, and tells
     whether today's aging has run."""
-    started = time.monotonic()
+    began, started = timezone.now(), time.monotonic()
     last_aging = parse_pref_date(client.preference(PREF_DATE_LAST_AGING))
-    return LivenessResult(last_aging, int((time.monotonic() - started) * 1000))
+    return LivenessResult(last_aging, int((time.monotonic() - started) * 1000), began)
 
 
 @transaction.atomic
@@ -166,39 +168,39 @@ def offices_liveness_record_ok(done: list[tuple[Office, LivenessResult]]) -> Non
         office.date_last_aging, office.latency_ms = result.date_last_aging, result.latency_ms
         office.last_polled_at = office.last_success_at = now
         office.last_error, office.consecutive_failures = "", 0
-        office.next_health_at = next_health_at(office, now)
+        office.next_health_at = next_health_at(office, result.started or now)
     bulk.rows_update([office for office, _ in done], LIVENESS_FIELDS)
 
 
 async def liveness_afetch(client: AsyncOpenDentalClient) -> LivenessResult:
     """``liveness_fetch`` on an event loop."""
-    started = time.monotonic()
+    began, started = timezone.now(), time.monotonic()
     last_aging = parse_pref_date(await client.apreference(PREF_DATE_LAST_AGING))
-    return LivenessResult(last_aging, int((time.monotonic() - started) * 1000))
+    return LivenessResult(last_aging, int((time.monotonic() - started) * 1000), began)
 
 
 async def health_afetch(client: AsyncOpenDentalClient) -> HealthResult:
     """``health_fetch`` on an event loop (the same five calls, in the same order)."""
-    started = time.monotonic()
+    began, started = timezone.now(), time.monotonic()
     granted = await client.agranted_permissions()
     latency_ms = int((time.monotonic() - started) * 1000)
     version = await client.apreference(PREF_VERSION) or ""
     last_aging = parse_pref_date(await client.apreference(PREF_DATE_LAST_AGING))
     time_due = parse_pref_time(await client.apreference(PREF_AGING_TIME_DUE))
     clinics = await client.aclinics()
-    return HealthResult(granted, version, last_aging, time_due, clinics, latency_ms)
+    return HealthResult(granted, version, last_aging, time_due, clinics, latency_ms, began)
 
 
 def health_fetch(client: od.OpenDentalClient) -> HealthResult:
     """The five calls of a health poll (securityperms, three preferences, clinics)."""
-    started = time.monotonic()
+    began, started = timezone.now(), time.monotonic()
     granted = client.granted_permissions()
     latency_ms = int((time.monotonic() - started) * 1000)
     version = client.preference(PREF_VERSION) or ""
     last_aging = parse_pref_date(client.preference(PREF_DATE_LAST_AGING))
     time_due = parse_pref_time(client.preference(PREF_AGING_TIME_DUE))
     clinics = client.clinics()
-    return HealthResult(granted, version, last_aging, time_due, clinics, latency_ms)
+    return HealthResult(granted, version, last_aging, time_due, clinics, latency_ms, began)
 
 
 ERROR_TEXT_LIMIT = 500  # the cause and Open Dental's text (at most 200 characters) fit
@@ -228,7 +230,9 @@ def office_health_record_ok(*, office: Office, key: CustomerKey, result: HealthR
     office.last_error = missing_permissions_text(missing)
     status = OfficeStatus.PERMISSION_MISSING if missing else OfficeStatus.OK
     office_status_set(office=office, status=status, now=now, error=office.last_error)
-    office.next_health_at = next_health_at(office, now)  # after the status: it sets the pace
+    # After the status (it sets the pace), an interval from when the poll began: each office
+    # keeps its own point of the interval instead of joining its batch's finish.
+    office.next_health_at = next_health_at(office, result.started or now)
     # Only health fields: an aging run may have changed the snapshot fields meanwhile.
     office.save(update_fields=[*HEALTH_FIELDS, "granted_permissions", "missing_permissions",
                                "program_version", "date_last_aging", "aging_service_time_due",

@@ -7,6 +7,7 @@ direction, no cycle. A broker outage fails the queued runs with a clear message 
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -99,38 +100,42 @@ def polls_queue(
     """
     counts = counts if counts is not None else {kind: 0, "failed": 0}
     size = batch_size(kind)
-    batched = size > 1
     sent = on_sent or (lambda office: None)
     created_ids: list[int] = []
-    pending: list[tuple[int, Office]] = []
-
-    def send_pending() -> None:
-        runs_send_batch([run_id for run_id, _ in pending], kind=kind)
-        for _, office in pending:  # only once sent: an unsent office stays due
-            sent(office)
-        pending.clear()
-
     try:
-        for office in offices:
-            try:
-                run, created = poll_enqueue(office=office, kind=kind, send=not batched)
-            except WorkersUnavailable:
-                raise
-            except Exception:
-                logger.exception("could not queue a %s poll of office %s", kind, office.pk)
-                counts["failed"] += 1
-                continue
-            counts[kind] += int(created)
-            if created:
-                created_ids.append(run.pk)
-            if created and batched:
-                pending.append((run.pk, office))
-                if len(pending) >= size:
-                    send_pending()
-            else:
+        if size == 1:
+            for office in offices:
+                try:
+                    run, created = poll_enqueue(office=office, kind=kind)
+                except WorkersUnavailable:
+                    raise
+                except Exception:
+                    logger.exception("could not queue a %s poll of office %s", kind, office.pk)
+                    counts["failed"] += 1
+                    continue
+                counts[kind] += int(created)
+                if created:
+                    created_ids.append(run.pk)
                 sent(office)
-        if pending:
-            send_pending()
+            return created_ids, False
+        for chunk in itertools.batched(offices, size):
+            try:
+                # The rows of a whole batch in a few statements: one office at a time was most
+                # of a large sweep's time.
+                created = runs.runs_create(list(chunk), kind)
+            except Exception:
+                logger.exception("could not queue %s polls of %d offices", kind, len(chunk))
+                counts["failed"] += len(chunk)
+                continue
+            counts[kind] += len(created)
+            fresh = [office for office in chunk if office.pk in created]
+            if fresh:
+                run_ids = [created[office.pk] for office in fresh]
+                starts = [_due_epoch(o) for o in fresh] if kind == PollKind.HEALTH else None
+                runs_send_batch(run_ids, kind=kind, starts=starts)
+                created_ids += run_ids
+            for office in chunk:  # only once sent (or already active): an unsent one stays due
+                sent(office)
     except WorkersUnavailable:
         counts["failed"] += 1
         return created_ids, True
@@ -152,9 +157,19 @@ def run_send(run_id: int) -> None:
     _send_or_fail([run_id], POLL_RUN_TASK, [run_id])
 
 
-def runs_send_batch(run_ids: list[int], *, kind: str = PollKind.AGING) -> None:
-    """Hand queued runs of one kind (daily aging or health) to the workers as one task."""
-    _send_or_fail(run_ids, BATCH_TASKS[kind], [run_ids])
+def runs_send_batch(
+    run_ids: list[int], *, kind: str = PollKind.AGING, starts: list[float | None] | None = None
+) -> None:
+    """Hand queued runs of one kind (daily aging or health) to the workers as one task;
+    ``starts``: when each health poll is due (epoch seconds; None: now), for the batch to
+    begin each one then."""
+    args: list[Any] = [run_ids] if starts is None else [run_ids, starts]
+    _send_or_fail(run_ids, BATCH_TASKS[kind], args)
+
+
+def _due_epoch(office: Office) -> float | None:
+    """The office's health poll due time as the sweep read it (before moving it on)."""
+    return office.next_health_at.timestamp() if office.next_health_at else None
 
 
 def run_resume(run_id: int, *, countdown: float) -> None:

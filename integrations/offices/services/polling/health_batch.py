@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -39,16 +40,22 @@ class _Job:
     office: Office
     key: CustomerKey
     full: bool
+    start_at: float | None = None  # epoch seconds
     client: AsyncOpenDentalClient | None = None
     result: health.HealthResult | health.LivenessResult | None = None
     error: BaseException | None = None
 
 
-def health_batch_execute(run_ids: list[int], *, claimer: str) -> dict[int, float]:
-    """Execute the health runs among ``run_ids`` this claimer can claim; returns
-    {run id: seconds} for runs handed back to the single-run task."""
+def health_batch_execute(
+    run_ids: list[int], *, claimer: str, starts: dict[int, float | None] | None = None
+) -> dict[int, float]:
+    """Execute the health runs among ``run_ids`` this claimer can claim, each beginning at its
+    due time in ``starts`` (epoch seconds; None or past: at once); returns {run id: seconds}
+    for runs handed back to the single-run task."""
     resume: dict[int, float] = {}
     jobs = _jobs(runs.runs_claim(run_ids, claimer=claimer), resume)
+    for job in jobs:
+        job.start_at = (starts or {}).get(job.run.pk)
     if not jobs:
         return resume
     _fetch_all(jobs)
@@ -118,6 +125,12 @@ def _fetch_all(jobs: list[_Job]) -> None:
 
 async def _poll(job: _Job) -> None:
     assert job.client is not None
+    if job.start_at is not None:
+        # Each poll at its office's own point of the interval: the sweep's due offices all at
+        # once were a burst of hundreds of requests every sweep, and, recorded together, they
+        # stayed one burst from interval to interval. Never longer than a sweep (a clock
+        # step, a message read late).
+        await asyncio.sleep(min(max(0.0, job.start_at - time.time()), settings.SWEEP_INTERVAL_S))
     try:
         if job.full:
             job.result = await health.health_afetch(job.client)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import DateTimeField, ExpressionWrapper, Q, QuerySet, Value
+from django.db.models import DateTimeField, ExpressionWrapper, F, Q, QuerySet, Value
 from django.utils import timezone
 
 from integrations.offices.models import (
@@ -77,10 +77,9 @@ def next_health_check(
 
 
 def health_horizon(now: datetime) -> datetime:
-    """Health polls due before this go now: at the sweep nearest their due time, not the first
-    one after it (a poll finishes a moment after its sweep, so "after" would stretch every
-    interval by a sweep)."""
-    return now + timedelta(seconds=settings.SWEEP_INTERVAL_S / 2)
+    """Health polls due before this go now: every one due before the next sweep, each to begin
+    at its own due time (``health_batch``), so no interval stretches to the next sweep."""
+    return now + timedelta(seconds=settings.SWEEP_INTERVAL_S)
 
 
 def sweep_due_offices(*, now: datetime | None = None) -> dict[str, int]:
@@ -89,8 +88,11 @@ def sweep_due_offices(*, now: datetime | None = None) -> dict[str, int]:
     customer_keys_settle_moved(now=now)
     queued = {"health": 0, "aging": 0, "failed": 0, "resent": 0}
     horizon = health_horizon(now)
-    due_health = offices_health_pollable().filter(
-        Q(next_health_at=None) | Q(next_health_at__lte=horizon)
+    due_health = (
+        offices_health_pollable()
+        .filter(Q(next_health_at=None) | Q(next_health_at__lte=horizon))
+        # In due order, so each batch holds offices due close together and ends soon after.
+        .order_by(F("next_health_at").asc(nulls_first=True), "pk")
     )
     due_aging = offices_pollable().filter(
         Q(next_aging_at=None) | Q(next_aging_at__lte=now), status__in=ANSWERING_STATUSES
