@@ -32,6 +32,14 @@ def _compressed(entry: dict) -> dict:
 
 
 CELERY_BEAT_SCHEDULE = {name: _compressed(e) for name, e in CELERY_BEAT_SCHEDULE.items()}
+# A window shorter than the pruning's hour still sees it run (bench day sets when).
+_prune_every = os.environ.get("ODPORTAL_BENCH_DAY_PRUNE_EVERY_S")
+if _prune_every:
+    CELERY_BEAT_SCHEDULE["prune-poll-history"] = {
+        **CELERY_BEAT_SCHEDULE["prune-poll-history"],
+        "schedule": float(_prune_every),
+        "options": {"expires": max(float(_prune_every) - 1, 1.0)},
+    }
 SWEEP_INTERVAL_S = SWEEP_INTERVAL_S / BENCH_DAY_SPEED
 HEALTH_FULL_CHECK_INTERVAL_S = HEALTH_FULL_CHECK_INTERVAL_S / BENCH_DAY_SPEED
 KEY_DISABLED_RECHECK_S = KEY_DISABLED_RECHECK_S / BENCH_DAY_SPEED

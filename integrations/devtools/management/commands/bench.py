@@ -46,12 +46,14 @@ class Command(BaseCommand):
                             help="Paid keys' interval (the pacer adds its margin)")  # fmt: skip
         health.add_argument("--keep", action="store_true", help="Keep the benchmark's rows.")
         day = sub.add_parser(
-            "day", help="A fleet's day, compressed in time, through real worker and beat."
+            "day",
+            help="A window of a fleet's day (compressed with --speed) through real worker "
+            "and beat.",
         )
         day.add_argument("--offices", type=int, default=10_000)
-        day.add_argument("--speed", type=int, default=4,
+        day.add_argument("--speed", type=int, default=1,
                          help="Every interval divided by this (must divide 300)")  # fmt: skip
-        day.add_argument("--hours", type=float, default=1.0,
+        day.add_argument("--hours", type=float, default=0.2,
                          help="Simulated hours (wall: hours x 3600 / speed)")  # fmt: skip
         day.add_argument("--guarantors", type=int, default=150,
                          help="The median office (sizes spread around it)")  # fmt: skip
