@@ -92,3 +92,17 @@ def test_batch_and_single_run_store_the_same_facts(sandbox_account):
     office.__class__.objects.filter(pk=office.pk).update(health_full_at=None)
     _batch(sandbox_account, ["Queries Office"])
     assert _facts(office) == single
+
+
+def test_a_batch_is_sent_to_wait_for_its_first_due_poll_in_the_broker_not_a_thread(monkeypatch):
+    from integrations.offices.services.polling import dispatch
+
+    sent: list[dict] = []
+    monkeypatch.setattr(dispatch.app, "send_task", lambda name, **kw: sent.append(kw))
+    now = time.time()
+    dispatch.runs_send_batch([1, 2], kind=PollKind.HEALTH, starts=[now + 30, now + 40])
+    dispatch.runs_send_batch([3, 4], kind=PollKind.HEALTH, starts=[None, now + 40])
+    dispatch.runs_send_batch([5], kind=PollKind.HEALTH, starts=[now - 5])
+    assert 29 <= sent[0]["countdown"] <= 30 and sent[0]["args"] == [[1, 2], [now + 30, now + 40]]
+    assert sent[1]["countdown"] is None  # one of them is due now
+    assert sent[2]["countdown"] is None  # late already

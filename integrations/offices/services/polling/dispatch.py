@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -164,7 +165,11 @@ def runs_send_batch(
     ``starts``: when each health poll is due (epoch seconds; None: now), for the batch to
     begin each one then."""
     args: list[Any] = [run_ids] if starts is None else [run_ids, starts]
-    _send_or_fail(run_ids, BATCH_TASKS[kind], args)
+    # The task itself waits for the first of them (held by the worker, not a thread): a
+    # batch of polls due a minute on would otherwise hold a worker thread for that minute.
+    due = [start for start in starts or () if start is not None]
+    countdown = min(due) - time.time() if len(due) == len(starts or ()) and due else 0
+    _send_or_fail(run_ids, BATCH_TASKS[kind], args, countdown=countdown)
 
 
 def _due_epoch(office: Office) -> float | None:
@@ -178,10 +183,13 @@ def run_resume(run_id: int, *, countdown: float) -> None:
     app.send_task(POLL_RUN_TASK, args=[run_id], countdown=countdown)
 
 
-def _send_or_fail(run_ids: list[int], task: str, args: list) -> None:
+def _send_or_fail(run_ids: list[int], task: str, args: list, countdown: float = 0) -> None:
     try:
         with broker_producer() as producer:
-            app.send_task(task, args=args, retry=False, producer=producer)
+            app.send_task(
+                task, args=args, retry=False, producer=producer,
+                countdown=countdown if countdown > 0.05 else None,
+            )  # fmt: skip
     except Exception as exc:  # kombu raises many types for "broker down"
         logger.warning("could not queue poll runs %s: %s", run_ids[:10], type(exc).__name__)
         PollRun.objects.filter(pk__in=run_ids, outcome=RunOutcome.QUEUED).update(
