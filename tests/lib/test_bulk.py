@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pytest
+from django.db import connection, connections
 from django.utils import timezone
 
 from integrations.offices.models import AgingSnapshot, Office, SnapshotState
 from odportal.lib import bulk
+from tests.helpers import POSTGRES_ONLY
 
 
 def test_rows_update_writes_each_objects_own_values(office, account):
@@ -45,3 +50,56 @@ def test_rows_update_writes_each_objects_own_values(office, account):
     assert (office.current_snapshot, office.next_aging_at) == (snaps[0], now)
     assert (other.current_snapshot, other.next_aging_at) == (snaps[1], None)
     assert (office.name, other.name) == names  # fields not named are not written
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason=POSTGRES_ONLY)
+@pytest.mark.django_db(transaction=True)
+def test_rows_update_takes_its_locks_in_primary_key_order(office, account):
+    """A writer waiting on the lowest row holds none of the higher ones: two multi-row writers
+    then queue one behind the other instead of deadlocking (bench day saw the sweep's and a
+    health batch's office writes deadlock)."""
+    high = Office.objects.create(account=account, name="High", base_url=office.base_url)
+    low = office
+    assert low.pk < high.pk
+    # Its new row version now lies after the high row's: a scan in physical order (as the
+    # UPDATE's join may do) meets the high row first.
+    Office.objects.filter(pk=low.pk).update(name="Low")
+    started, done = threading.Event(), threading.Event()
+    holder = connections.create_connection("default")
+    try:
+        holder.set_autocommit(False)
+        with holder.cursor() as cursor:  # another transaction holds the low row
+            cursor.execute("SELECT 1 FROM offices_office WHERE id = %s FOR UPDATE", [low.pk])
+
+        def write() -> None:
+            try:
+                low.name, high.name = "Low 2", "High 2"
+                started.set()
+                bulk.rows_update([high, low], ["name"])  # high first, as a batch may list them
+            finally:
+                connection.close()
+                done.set()
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        started.wait(5)
+        time.sleep(0.5)  # the writer is now waiting for the low row
+        assert not done.is_set()
+        probe = connections.create_connection("default")
+        try:
+            with probe.cursor() as cursor:  # the high row is free: the writer took none yet
+                cursor.execute(
+                    "SELECT 1 FROM offices_office WHERE id = %s FOR UPDATE NOWAIT", [high.pk]
+                )
+            probe.rollback()
+        finally:
+            probe.close()
+        holder.rollback()
+        writer.join(10)
+        assert done.is_set()
+    finally:
+        holder.close()
+    assert set(Office.objects.filter(pk__in=[low.pk, high.pk]).values_list("name", flat=True)) == {
+        "Low 2",
+        "High 2",
+    }

@@ -61,6 +61,7 @@ from integrations.offices.models import (
 )
 from integrations.offices.services.aging import snapshots
 from integrations.offices.services.polling import history
+from odportal.celery import app
 
 DAY_S = 86_400
 HEALTH_INTERVAL_S = 300  # production's default (Office.health_interval_s)
@@ -73,6 +74,7 @@ FAULTS = {
 }
 SETTINGS_MODULE = "integrations.devtools.bench.day_settings"
 SANDBOX_MODULE = "integrations.devtools.bench.day_sandbox"
+SWEEP_TASK = "offices.sweep"
 SWEEP_LOG = re.compile(rb"Task offices\.sweep\[[^\]]+\] succeeded in ([0-9.]+)s")
 
 
@@ -221,6 +223,9 @@ def _day(
     http.post("/stats/reset").raise_for_status()
     cpu_before = sum(common.tree_cpu_s(w.pid) for w in workers)
     beat.start().wait_for_log(b"beat: Starting", timeout=60)
+    # Beat's first sweep comes one interval after it starts: the day's sweeps start now, as a
+    # running deployment's would (otherwise the first one catches up a whole extra interval).
+    app.send_task(SWEEP_TASK, queue=_child_env(options)["CELERY_TASK_DEFAULT_QUEUE"])
     window.started = timezone.now()  # the simulated day runs from here (polls from the seeding)
     say(f"day: {options.hours:g} h of the day at speed {options.speed}: {wall_s:.0f} s; faults "
         + ", ".join(f"{k} {len(v)}" for k, v in window.faulted.items()))  # fmt: skip

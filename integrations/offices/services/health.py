@@ -297,8 +297,10 @@ def offices_record_answered(*, office_ids: list[int]) -> None:
     """A completed aging refresh proves these offices answer: a transient fault status they
     still show (from an earlier poll) is cleared, so the page does not keep a stale alarm."""
     now = timezone.now()
-    faulty = Office.objects.select_for_update().filter(
-        pk__in=office_ids, status__in=TRANSIENT_FAULT_STATUSES
+    faulty = (
+        Office.objects.select_for_update()
+        .filter(pk__in=office_ids, status__in=TRANSIENT_FAULT_STATUSES)
+        .order_by("pk")  # the lock order of every multi-row office write (bulk.rows_lock)
     )
     for office in faulty:
         office_status_set(office=office, status=OfficeStatus.OK, now=now)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import DateTimeField, ExpressionWrapper, F, Q, QuerySet, Value
 from django.utils import timezone
 
@@ -122,11 +123,13 @@ def _push_next(offices: list[Office], kind: str, now: datetime) -> None:
         if kind == PollKind.HEALTH:
             # Any time past the horizon holds them; the run writes the exact one when it ends.
             interval = seconds_column("health_interval_s")
-            Office.objects.filter(pk__in=ids).filter(
-                Q(next_health_at=None) | Q(next_health_at__lte=horizon)
-            ).update(next_health_at=ExpressionWrapper(
-                Value(now) + interval, output_field=DateTimeField()
-            ))  # fmt: skip
+            with transaction.atomic():
+                bulk.rows_lock(Office, ids)  # in one order with the batches' writes
+                Office.objects.filter(pk__in=ids).filter(
+                    Q(next_health_at=None) | Q(next_health_at__lte=horizon)
+                ).update(next_health_at=ExpressionWrapper(
+                    Value(now) + interval, output_field=DateTimeField()
+                ))  # fmt: skip
             continue
         due = set(
             Office.objects.filter(pk__in=ids)
