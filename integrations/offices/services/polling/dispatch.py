@@ -167,8 +167,7 @@ def runs_send_batch(
     args: list[Any] = [run_ids] if starts is None else [run_ids, starts]
     # The task itself waits for the first of them (held by the worker, not a thread): a
     # batch of polls due a minute on would otherwise hold a worker thread for that minute.
-    due = [start for start in starts or () if start is not None]
-    countdown = min(due) - time.time() if len(due) == len(starts or ()) and due else 0
+    countdown = 0 if not starts or None in starts else min(starts) - time.time()
     _send_or_fail(run_ids, BATCH_TASKS[kind], args, countdown=countdown)
 
 

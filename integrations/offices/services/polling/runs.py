@@ -64,9 +64,7 @@ def run_create(
     clinic_num: int | None = None,
 ) -> tuple[PollRun, bool]:
     """A queued run of one office and kind, unless one is active already: (run, created)."""
-    PollRun.objects.filter(office=office, kind=kind).filter(stale_q()).update(
-        outcome=RunOutcome.FAILED, finished_at=timezone.now(), error="stale claim expired"
-    )  # a stale claim must not block the office for ever
+    _stale_expire([office.pk], kind)
     user = actor if getattr(actor, "is_authenticated", False) else None
     try:
         with transaction.atomic():
@@ -75,7 +73,7 @@ def run_create(
             )
     except IntegrityError:
         active = PollRun.objects.filter(
-            office=office, kind=kind, outcome__in=[RunOutcome.QUEUED, RunOutcome.RUNNING]
+            office=office, kind=kind, outcome__in=ACTIVE_OUTCOMES
         ).first()
         if active is not None:
             return active, False
@@ -92,9 +90,7 @@ def runs_create(offices: list[Office], kind: str) -> dict[int, int]:
     """
     ids = [office.pk for office in offices]
     now = timezone.now()
-    PollRun.objects.filter(office_id__in=ids, kind=kind).filter(stale_q()).update(
-        outcome=RunOutcome.FAILED, finished_at=now, error="stale claim expired"
-    )
+    _stale_expire(ids, kind)
     active = set(
         PollRun.objects.filter(office_id__in=ids, kind=kind, outcome__in=ACTIVE_OUTCOMES)
         .values_list("office_id", flat=True)
@@ -109,6 +105,14 @@ def runs_create(offices: list[Office], kind: str) -> dict[int, int]:
             outcome=RunOutcome.QUEUED, queued_at=now,
         ).values_list("office_id", "pk")
     )  # fmt: skip
+
+
+def _stale_expire(office_ids: list[int], kind: str) -> None:
+    """Fail these offices' stale runs of ``kind``: a stale claim must not block an office for
+    ever."""
+    PollRun.objects.filter(office_id__in=office_ids, kind=kind).filter(stale_q()).update(
+        outcome=RunOutcome.FAILED, finished_at=timezone.now(), error="stale claim expired"
+    )
 
 
 def _claimable(claimer: str) -> Q:
