@@ -35,7 +35,7 @@ from .client import (
 )
 from .errors import OpenDentalError
 from .models import Appointment, Clinic, Computer, Subscription
-from .pacer import Pacer
+from .pacer import Pacer, Slot
 
 # The send times of the request being sent in this task (the office's coroutine): aiohttp's
 # trace signal below appends to it, as httpcore's trace hook does for the sync client.
@@ -111,7 +111,7 @@ class SlotBooker:
 
     Why: each booking is a Redis round trip, a large share of a request's CPU (see
     docs/benchmarks.md). The offices' coroutines ask for slots at their throttle rate, so those
-    asked for within a few milliseconds share one call (``Pacer.reserve_many``). The window
+    asked for within a few milliseconds share one call (``Pacer.book_many``). The window
     costs no throughput: a key's next slot follows its previous one, whenever it is booked;
     only a request to an idle key starts up to ``window_s`` later.
     """
@@ -121,8 +121,8 @@ class SlotBooker:
         self._pending: dict[Pacer, list[tuple[str, float, asyncio.Future]]] = {}
         self._timer: asyncio.TimerHandle | None = None
 
-    async def reserve(self, pacer: Pacer, key_id: str, interval_s: float) -> float:
-        """Book ``key_id``'s next slot (with the next window's others); the wait for it."""
+    async def reserve(self, pacer: Pacer, key_id: str, interval_s: float) -> Slot:
+        """Book ``key_id``'s next slot (with the next window's others)."""
         loop = asyncio.get_running_loop()
         booked = loop.create_future()
         self._pending.setdefault(pacer, []).append((key_id, interval_s, booked))
@@ -134,16 +134,16 @@ class SlotBooker:
         pending, self._pending, self._timer = self._pending, {}, None
         for pacer, bookings in pending.items():
             try:
-                waits = pacer.reserve_many([(key, interval) for key, interval, _ in bookings])
+                slots = pacer.book_many([(key, interval) for key, interval, _ in bookings])
             except Exception as exc:  # Redis unreachable: each request fails with it
-                waits = [exc] * len(bookings)
-            for (_, _, booked), wait in zip(bookings, waits, strict=True):
+                slots = [exc] * len(bookings)
+            for (_, _, booked), slot in zip(bookings, slots, strict=True):
                 if booked.done():  # cancelled meanwhile
                     continue
-                if isinstance(wait, Exception):
-                    booked.set_exception(wait)
+                if isinstance(slot, Exception):
+                    booked.set_exception(slot)
                 else:
-                    booked.set_result(wait)
+                    booked.set_result(slot)
 
 
 class AsyncOpenDentalClient(OpenDentalClient):
@@ -172,8 +172,9 @@ class AsyncOpenDentalClient(OpenDentalClient):
     async def _apace_wait(self) -> float:
         if self.booker is None or self.interval_s <= 0:
             return self._pace_wait()  # the booking itself is a sub-millisecond call
-        wait = await self.booker.reserve(self.pacer, self.pace_key_id, self.interval_s)
-        return self._spaced(wait)
+        return self._booked(
+            await self.booker.reserve(self.pacer, self.pace_key_id, self.interval_s)
+        )
 
     async def arequest(
         self,
@@ -206,9 +207,12 @@ class AsyncOpenDentalClient(OpenDentalClient):
         decode: Callable[[bytes], Any],
         expect_json: bool = True,
     ) -> Any:
-        wait = await self._apace_wait()
-        if wait > 0:
-            await asyncio.sleep(wait)
+        wait: float | None = await self._apace_wait()
+        while wait is not None:
+            if wait > 0:
+                await asyncio.sleep(wait)
+            # A slot outslept on a busy loop (the confirmation is one short pacer call).
+            wait = self._late_wait()
         request = self._build(method, path, params, body)
         token = _SENT.set(request.extensions["trace"].sent)
         try:

@@ -52,7 +52,7 @@ from .models import (
     SecurityPerm,
     Subscription,
 )
-from .pacer import NullPacer, Pacer, default_pacer, pacer_key_id, throttle_interval_s
+from .pacer import NullPacer, Pacer, Slot, default_pacer, pacer_key_id, throttle_interval_s
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,9 @@ ERROR_BODY_LIMIT = 64 * 1024
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 PAGE_SIZE_REMOTE = 100
 PAGE_SIZE_LOCAL = 1000
+# Confirmations of one request's slot before it is sent regardless (``_late_wait``): each
+# follows a wait outslept, so more than a couple means a process too busy to pace at all.
+MAX_CONFIRMS = 3
 MODES = ("Remote", "Local", "Service")
 PATIENTS_SIMPLE_FILTERS = frozenset(
     {
@@ -214,6 +217,9 @@ class _ApiClient:
         self._sleep = sleep
         # When this client's last request really went on the wire (monotonic clock).
         self._last_sent: float | None = None
+        # The slot the request being sent was booked (``_late_wait``), and its confirmations.
+        self._slot: Slot | None = None
+        self._confirms = 0
 
     @property
     def timeout(self) -> httpx.Timeout | float | None:
@@ -295,9 +301,11 @@ class _ApiClient:
         expect_json: bool,
         decode: Callable[[bytes], Any],
     ) -> Any:
-        wait = self._pace_wait()
-        if wait > 0:
-            self._sleep(wait)
+        wait: float | None = self._pace_wait()
+        while wait is not None:
+            if wait > 0:
+                self._sleep(wait)
+            wait = self._late_wait()
         request = self._build(method, path, params, body)
         with bounds.deadline(self.deadline_s), self._exchange(method, path, request) as exchange:
             exchange.response = response = self._http.send(request, stream=True)
@@ -346,16 +354,17 @@ class _ApiClient:
         """Book this key's next request slot; the seconds to wait for it (PaceDeferred when
         it is further away than ``max_pace_wait_s``)."""
         if self.interval_s <= 0:
+            self._slot = None
             return 0.0
-        if self.max_pace_wait_s is None:
-            booked, wait = True, self.pacer.reserve(self.pace_key_id, self.interval_s)
-        else:
-            booked, wait = self.pacer.try_reserve(
-                self.pace_key_id, self.interval_s, self.max_pace_wait_s
-            )
-        if not booked:
-            raise PaceDeferred(f"Next request slot is {wait:.2f}s away", retry_after=wait)
-        return self._spaced(wait)
+        slot = self.pacer.book(self.pace_key_id, self.interval_s, self.max_pace_wait_s)
+        if not slot.booked:
+            raise PaceDeferred(f"Next request slot is {slot.wait:.2f}s away", retry_after=slot.wait)
+        return self._booked(slot)
+
+    def _booked(self, slot: Slot) -> float:
+        """Take a booked slot as this request's: the wait for it from now, spaced."""
+        self._slot, self._confirms = slot, 0
+        return self._spaced(max(0.0, slot.due - time.monotonic()))
 
     def _spaced(self, wait: float) -> float:
         """A booked slot's wait, made long enough after the previous request really left.
@@ -368,6 +377,29 @@ class _ApiClient:
             since = time.monotonic() - self._last_sent
             wait = max(wait, self.pacer.padded(self.interval_s) - since)
         return wait
+
+    def _late_wait(self) -> float | None:
+        """Just before sending: None if this request is still on its slot; if it is late (a
+        wait outslept, or spaced past its slot), a further wait, having confirmed the slot.
+
+        Whoever booked this key's next slot (another client, another process) is spaced from
+        this slot, not from this late send: confirming moves the slot to now, or books this
+        request after theirs. Half the pacer's margin is the lateness allowed; the other half
+        covers the send itself.
+        """
+        slot = self._slot
+        if slot is None or self._confirms >= MAX_CONFIRMS:
+            return None
+        allowed = (self.pacer.padded(self.interval_s) - self.interval_s) / 2
+        late = time.monotonic() - slot.due
+        if allowed <= 0 or late <= allowed:
+            return None
+        self._confirms += 1
+        self._slot = slot = self.pacer.confirm(self.pace_key_id, slot, self.interval_s)
+        log.debug(
+            "Open Dental request %.3fs late for its slot, confirmed: wait %.3fs", late, slot.wait
+        )
+        return self._spaced(max(0.0, slot.due - time.monotonic()))
 
     def _build(self, method: str, path: str, params: Params | None, body: Any) -> httpx.Request:
         url = self.base_url + path

@@ -8,6 +8,11 @@ how long to wait for it. Keys are identified by `pacer_key_id()`, a keyed hash, 
 Each key remembers the start of its last booked slot; a booking takes
 `max(now, last + interval)`. Storing the start (not "start + interval") lets every caller apply
 the interval it knows for that key at booking time.
+
+A request that goes out well after its slot (a busy event loop, a thread waiting for the GIL)
+would leave the next booked slot, perhaps another process's, too close behind it: such a
+request ``confirm``s its slot first, which moves the key's last slot to the real send time when
+no one has booked since, and otherwise books it the next free slot.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +53,23 @@ def pacer_key_id(customer_key: str) -> str:
     return digest[:24]
 
 
+class Slot(NamedTuple):
+    """One booking: whether it was made, the wait for it, the pacer's own ``token`` for the
+    slot (what ``confirm`` names it by) and ``at``, this process's monotonic clock when the
+    answer came (so the slot falls at ``at + wait`` however late its caller reads it)."""
+
+    booked: bool
+    wait: float
+    token: Any = None
+    at: float = 0.0
+
+    @property
+    def due(self) -> float:
+        return self.at + self.wait
+
+
 class Pacer:
-    """Books request slots per key; subclasses implement `_book` atomically."""
+    """Books request slots per key; subclasses implement `_book` and `_confirm` atomically."""
 
     def __init__(
         self,
@@ -68,19 +88,32 @@ class Pacer:
             return 0.0
         return interval_s * (1 + self.margin_ratio) + self.margin_s
 
+    def book(self, key_id: str, interval_s: float, max_wait_s: float | None = None) -> Slot:
+        """Book key_id's next slot (only if at most max_wait_s away, when given)."""
+        return self._slot(self._book(key_id, self.padded(interval_s), max_wait_s))
+
+    def book_many(self, bookings: list[tuple[str, float]]) -> list[Slot]:
+        """``book`` for several (key_id, interval_s) at once, in order."""
+        padded = [(key_id, self.padded(interval), None) for key_id, interval in bookings]
+        return [self._slot(answer) for answer in self._book_many(padded)]
+
+    def confirm(self, key_id: str, slot: Slot, interval_s: float) -> Slot:
+        """A slot about to be used late: kept, moved to now, when no one has booked key_id
+        since (wait 0); otherwise the next free slot after theirs."""
+        return self._slot(self._confirm(key_id, slot.token, self.padded(interval_s)))
+
     def reserve(self, key_id: str, interval_s: float) -> float:
         """Book the next slot for key_id; return the seconds to wait until it (0 if now)."""
-        _booked, wait = self._book(key_id, self.padded(interval_s), None)
-        return wait
+        return self.book(key_id, interval_s).wait
 
     def try_reserve(self, key_id: str, interval_s: float, max_wait_s: float) -> tuple[bool, float]:
         """Book only if the slot is at most max_wait_s away; return (booked, wait_s)."""
-        return self._book(key_id, self.padded(interval_s), max_wait_s)
+        slot = self.book(key_id, interval_s, max_wait_s)
+        return slot.booked, slot.wait
 
-    def reserve_many(self, bookings: list[tuple[str, float]]) -> list[float]:
-        """``reserve`` for several (key_id, interval_s) at once, in order; the waits."""
-        padded = [(key_id, self.padded(interval), None) for key_id, interval in bookings]
-        return [wait for _booked, wait in self._book_many(padded)]
+    @staticmethod
+    def _slot(answer: tuple[bool, float, Any]) -> Slot:
+        return Slot(*answer, at=time.monotonic())
 
     def acquire(self, key_id: str, interval_s: float) -> float:
         """Book the next slot and sleep until it; return the seconds slept."""
@@ -89,14 +122,20 @@ class Pacer:
             self._sleep(wait)
         return wait
 
-    def _book(self, key_id: str, interval_s: float, max_wait_s: float | None) -> tuple[bool, float]:
+    def _book(
+        self, key_id: str, interval_s: float, max_wait_s: float | None
+    ) -> tuple[bool, float, Any]:
+        """(booked, wait, token) for the next slot, interval_s being padded already."""
         raise NotImplementedError
 
     def _book_many(
         self, bookings: list[tuple[str, float, float | None]]
-    ) -> list[tuple[bool, float]]:
+    ) -> list[tuple[bool, float, Any]]:
         """``_book`` for each (key_id, interval_s, max_wait_s), in order."""
         return [self._book(*booking) for booking in bookings]
+
+    def _confirm(self, key_id: str, token: Any, interval_s: float) -> tuple[bool, float, Any]:
+        raise NotImplementedError
 
 
 class NullPacer(Pacer):
@@ -105,8 +144,13 @@ class NullPacer(Pacer):
     def padded(self, interval_s: float) -> float:
         return 0.0
 
-    def _book(self, key_id: str, interval_s: float, max_wait_s: float | None) -> tuple[bool, float]:
-        return True, 0.0
+    def _book(
+        self, key_id: str, interval_s: float, max_wait_s: float | None
+    ) -> tuple[bool, float, Any]:
+        return True, 0.0, None
+
+    def _confirm(self, key_id: str, token: Any, interval_s: float) -> tuple[bool, float, Any]:
+        return True, 0.0, None
 
 
 class LocalPacer(Pacer):
@@ -118,16 +162,26 @@ class LocalPacer(Pacer):
         self._lock = threading.Lock()
         self._last: dict[str, float] = {}
 
-    def _book(self, key_id: str, interval_s: float, max_wait_s: float | None) -> tuple[bool, float]:
+    def _book(
+        self, key_id: str, interval_s: float, max_wait_s: float | None
+    ) -> tuple[bool, float, Any]:
         with self._lock:
             now = self._clock()
             last = self._last.get(key_id)
             slot = now if last is None else max(now, last + interval_s)
             wait = slot - now
             if max_wait_s is not None and wait > max_wait_s:
-                return False, wait
+                return False, wait, None
             self._last[key_id] = slot
-            return True, wait
+            return True, wait, slot
+
+    def _confirm(self, key_id: str, token: Any, interval_s: float) -> tuple[bool, float, Any]:
+        with self._lock:
+            now = self._clock()
+            last = self._last.get(key_id)
+            slot = now if last is None or last == token else max(now, last + interval_s)
+            self._last[key_id] = slot
+            return True, slot - now, slot
 
 
 # KEYS[i] = a pace key; ARGV[2i-1], ARGV[2i] = its interval_us, max_wait_us (-1: unlimited).
@@ -158,6 +212,22 @@ end
 return out
 """
 
+# KEYS[1] = a pace key; ARGV = the caller's slot_us (its token), interval_us. The key's last
+# slot moves to now if it is still the caller's (or gone), else the caller books after it.
+# Returns {1, wait_us, slot_us}.
+_CONFIRM_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local mine = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local last = tonumber(redis.call('GET', KEYS[1]) or '')
+local slot = now
+if last and last ~= mine and last + interval > now then slot = last + interval end
+local ttl_ms = math.ceil((slot - now + interval) / 1000) + 1000
+redis.call('SET', KEYS[1], string.format('%d', slot), 'PX', ttl_ms)
+return {1, slot - now, slot}
+"""
+
 
 class RedisPacer(Pacer):
     """Pacer shared by every process using one Redis; one Lua script call per booking (or
@@ -170,16 +240,19 @@ class RedisPacer(Pacer):
         self.redis = redis_client
         self.prefix = prefix
         self._script = redis_client.register_script(_BOOK_LUA)
+        self._confirm_script = redis_client.register_script(_CONFIRM_LUA)
         import redis  # the client's own package: only deployments with Redis have it
 
         self._redis_errors = (redis.ConnectionError, redis.TimeoutError)
 
-    def _book(self, key_id: str, interval_s: float, max_wait_s: float | None) -> tuple[bool, float]:
+    def _book(
+        self, key_id: str, interval_s: float, max_wait_s: float | None
+    ) -> tuple[bool, float, Any]:
         return self._book_many([(key_id, interval_s, max_wait_s)])[0]
 
     def _book_many(
         self, bookings: list[tuple[str, float, float | None]]
-    ) -> list[tuple[bool, float]]:
+    ) -> list[tuple[bool, float, Any]]:
         if not bookings:
             return []
         args: list[int] = []
@@ -187,17 +260,28 @@ class RedisPacer(Pacer):
             max_wait_us = -1 if max_wait_s is None else math.floor(max_wait_s * 1_000_000)
             args += [math.ceil(interval_s * 1_000_000), max_wait_us]
         keys = [self.prefix + key_id for key_id, _, _ in bookings]
-        out = self._call(keys, args)
-        return [(bool(out[i]), max(0, int(out[i + 1])) / 1_000_000) for i in range(0, len(out), 3)]
+        return self._answers(self._call(self._script, keys, args))
 
-    def _call(self, keys: list[str], args: list[int]) -> Any:
+    def _confirm(self, key_id: str, token: Any, interval_s: float) -> tuple[bool, float, Any]:
+        args = [-1 if token is None else int(token), math.ceil(interval_s * 1_000_000)]
+        return self._answers(self._call(self._confirm_script, [self.prefix + key_id], args))[0]
+
+    @staticmethod
+    def _answers(out: list[int]) -> list[tuple[bool, float, Any]]:
+        """The scripts' flat {booked, wait_us, slot_us, ...} as (booked, wait_s, slot_us)."""
+        return [
+            (bool(out[i]), max(0, int(out[i + 1])) / 1_000_000, int(out[i + 2]))
+            for i in range(0, len(out), 3)
+        ]
+
+    def _call(self, script: Any, keys: list[str], args: list[int]) -> Any:
         """The booking script; while Redis is unreachable, retried for up to
         ``OUTAGE_WAIT_S`` (no slot can be booked anywhere meanwhile), then the error."""
         deadline = time.monotonic() + self.OUTAGE_WAIT_S
         delay = 0.2
         while True:
             try:
-                return self._script(keys=keys, args=args)
+                return script(keys=keys, args=args)
             except self._redis_errors as exc:
                 if time.monotonic() + delay > deadline:
                     raise

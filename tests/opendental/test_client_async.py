@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 import time
 
 import httpx
@@ -160,3 +161,33 @@ def test_pacing_counts_from_when_the_request_left_not_from_its_response(sandbox,
     assert answered - started >= 0.4
     # The next slot is counted from the send (aiohttp's trace signal), as the sync client does.
     assert started <= sent < started + 0.2
+
+
+def test_a_request_outslept_on_a_busy_loop_confirms_its_slot_first(sandbox, http):
+    # A (on this loop) books a slot, B (another thread, another process's stand-in) the one
+    # after it; the loop is then held past A's slot until B's. A, sent then, would reach Open
+    # Dental with B; instead it confirms its slot, finds B's after it and follows B.
+    pacer = LocalPacer()
+    args, kwargs = client_kwargs(sandbox, "Paid Clinics", pacer=pacer, max_retries=0)
+    b_client = OpenDentalClient(*args, **kwargs)
+    http.post(f"{sandbox.control_url}/stats/reset")
+
+    async def work(make):
+        a_client = make(sandbox, "Paid Clinics", pacer=pacer, max_retries=0)
+        for _ in range(4):
+            b_client.clinics()
+            pacer.reserve(b_client.pace_key_id, CONTRACT_SCALE)  # a slot taken: A has to wait
+            a_client._slot = None
+            a = asyncio.create_task(a_client.arequest("GET", "/clinics"))
+            while a_client._slot is None:  # A has booked the slot after B's
+                await asyncio.sleep(0)
+            b = threading.Thread(target=b_client.clinics)  # books the slot after A's
+            b.start()
+            time.sleep(
+                max(0.0, a_client._slot.due + pacer.padded(CONTRACT_SCALE) - time.monotonic())
+            )
+            await a
+            b.join()
+
+    run(work)
+    assert stats_for(sandbox, http, "Paid Clinics") == {"requests": 12, "violations": 0}

@@ -404,6 +404,38 @@ def test_two_paced_clients_sharing_a_pacer_never_draw_a_429(sandbox, http):
     assert stats_for(sandbox, http, "Enterprise").get("violations", 0) == 0
 
 
+@pytest.mark.parametrize("pacer_kind", ["local", "redis"])
+def test_a_client_that_outsleeps_its_slot_never_crowds_the_next_clients(sandbox, http, pacer_kind):
+    # Two clients of one key (a health poll and an aging refresh, say): A books a slot, B the
+    # one after it; A's wait is outslept (a busy loop, the GIL) until B's slot is near. Sent
+    # then, A and B reach Open Dental together; A confirms its slot first and goes after B.
+    if pacer_kind == "local":
+        pacer = LocalPacer()
+    else:
+        redis = pytest.importorskip("redis")
+        pacer = RedisPacer(redis.Redis.from_url(REDIS_URL), prefix=f"test:pace:{uuid.uuid4()}:")
+    b_client = make_client(sandbox, "Paid Clinics", pacer=pacer, max_retries=0)
+    oversleep = pacer.padded(CONTRACT_SCALE)  # A wakes at B's slot
+    booked = threading.Event()
+
+    def late_sleep(wait):
+        booked.set()
+        time.sleep(wait + oversleep)
+
+    a_client = make_client(sandbox, "Paid Clinics", pacer=pacer, max_retries=0, sleep=late_sleep)
+    http.post(f"{sandbox.control_url}/stats/reset")
+    for _ in range(4):
+        b_client.clinics()
+        pacer.reserve(b_client.pace_key_id, CONTRACT_SCALE)  # a slot taken (so A has to wait)
+        booked.clear()
+        a = threading.Thread(target=a_client.clinics)  # books the slot after B's and sleeps
+        a.start()
+        assert booked.wait(5)
+        b_client.clinics()  # books the slot after A's
+        a.join()
+    assert stats_for(sandbox, http, "Paid Clinics") == {"requests": 12, "violations": 0}
+
+
 def test_an_unpaced_client_gets_throttled(sandbox, http):
     client = make_client(sandbox, "Read Only", pacer=NullPacer(), max_retries=0)
     with pytest.raises(Throttled) as info:

@@ -150,11 +150,13 @@ def test_redis_pacer_books_consecutive_slots_and_sets_a_ttl(redis_pacer):
 
 
 @pytest.mark.parametrize("kind", ["local", "redis"])
-def test_reserve_many_books_in_order_as_reserve_would(kind, request):
+def test_book_many_books_in_order_as_reserve_would(kind, request):
     pacer = LocalPacer() if kind == "local" else request.getfixturevalue("redis_pacer")
     started = time.monotonic()
     pacer.reserve("a", 1.0)
-    waits = pacer.reserve_many([("a", 1.0), ("b", 0.5), ("a", 1.0), ("c", 5.0)])
+    slots = pacer.book_many([("a", 1.0), ("b", 0.5), ("a", 1.0), ("c", 5.0)])
+    assert all(slot.booked for slot in slots)
+    waits = [slot.wait for slot in slots]
     elapsed = time.monotonic() - started
     padded = pacer.padded(1.0)
     # "a" already had a slot: the next two follow it, one padded interval apart.
@@ -162,7 +164,30 @@ def test_reserve_many_books_in_order_as_reserve_would(kind, request):
     assert 2 * padded - elapsed - 0.002 <= waits[2] <= 2 * padded + 0.002
     assert waits[1] == waits[3] == 0  # keys of their own: now
     assert pacer.reserve("c", 5.0) == pytest.approx(pacer.padded(5.0), abs=elapsed + 0.01)
-    assert pacer.reserve_many([]) == []
+    assert pacer.book_many([]) == []
+
+
+@pytest.mark.parametrize("kind", ["local", "redis"])
+def test_a_late_slot_no_one_booked_after_is_moved_to_now(kind, request):
+    pacer = LocalPacer() if kind == "local" else request.getfixturevalue("redis_pacer")
+    first = pacer.book("k", 0.2)
+    time.sleep(0.1)  # used late, by 0.1 s
+    confirmed = pacer.confirm("k", first, 0.2)
+    assert confirmed.booked and confirmed.wait == 0
+    # The next booking is spaced from the real send, not from the slot that went unused.
+    assert pacer.reserve("k", 0.2) == pytest.approx(pacer.padded(0.2), abs=0.01)
+
+
+@pytest.mark.parametrize("kind", ["local", "redis"])
+def test_a_late_slot_someone_booked_after_is_booked_again_behind_theirs(kind, request):
+    pacer = LocalPacer() if kind == "local" else request.getfixturevalue("redis_pacer")
+    mine = pacer.book("k", 0.2)
+    theirs = pacer.book("k", 0.2)  # another client's, one padded interval after mine
+    time.sleep(0.05)
+    again = pacer.confirm("k", mine, 0.2)
+    assert again.due - theirs.due == pytest.approx(pacer.padded(0.2), abs=0.01)
+    # and whoever books next follows the new slot
+    assert pacer.book("k", 0.2).due - again.due == pytest.approx(pacer.padded(0.2), abs=0.01)
 
 
 def test_redis_pacer_try_reserve_books_nothing_when_too_far(redis_pacer):
