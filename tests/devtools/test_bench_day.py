@@ -19,7 +19,8 @@ from integrations.accounts.models import DeveloperAccount
 
 DAY_KEYS = {
     "offices", "cpu_core_fraction", "cpu_s_per_office_day", "requests_per_office_interval",
-    "db_bytes_per_office_day", "sweep_s", "overview_p95_ms", "office_list_p95_ms",
+    "db_bytes_per_office_day", "db_disk_bytes_per_office_day", "db_rows_per_office_day",
+    "sweep_s", "overview_p95_ms", "office_list_p95_ms",
     "throttle_violations", "verified", "old_runs",
 }  # fmt: skip
 

@@ -216,7 +216,7 @@ def _day(
     _pages_time(client, {})  # warm-up: imports, templates, connections
     now = timezone.now()
     old_runs, old_newest = _history_seed(offices, options, now)
-    sizes_before = _table_bytes()
+    sizes_before = _tables()
     window = _Window(now, now, now + timedelta(seconds=wall_s), options.speed)
     window.aging_due = _schedule(offices, options, rng, now)
     window.faulted = _faults_inject(http, offices, options, rng)
@@ -244,7 +244,7 @@ def _day(
         ).count()
     )  # what the beat's pruning removed while the day polled
     prune_s = _prune(say)
-    grown = _table_bytes() - sizes_before
+    grown = _growth(sizes_before, _tables())
     simulated_s = (stopped - window.started).total_seconds() * options.speed
     window.ends = stopped
     window.history = {**_history_left(offices, old_runs, old_newest, say), "by_beat": by_beat}
@@ -382,14 +382,39 @@ def _prune(say: common.Say) -> float:
     return seconds
 
 
-def _table_bytes() -> int:
-    tables = [model._meta.db_table for model in GROWING]
+def _tables() -> dict[str, tuple[int, int]]:
+    """Each growing table's (live rows, bytes on disk with its indexes and TOAST)."""
+    sizes = {}
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT sum(pg_total_relation_size(t::regclass)) FROM unnest(%s::text[]) AS t",
-            [tables],
-        )
-        return int(cursor.fetchone()[0] or 0)
+        for model in GROWING:
+            table = model._meta.db_table
+            quoted = connection.ops.quote_name(table)  # a model's table, never user input
+            cursor.execute(
+                f"SELECT count(*), pg_total_relation_size(%s::regclass) FROM {quoted}",  # noqa: S608
+                [table],
+            )
+            rows, size = cursor.fetchone()
+            sizes[table] = (int(rows), int(size))
+    return sizes
+
+
+def _growth(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> dict:
+    """What the window left behind after the pruning, per table: the rows added net of those
+    removed, and their bytes at each table's bytes per row; and the files' growth.
+
+    Why both: the seeded runs from past the retention are as many as the window adds, so the
+    net rows are what a day leaves once the retention window is full (steady state). The
+    files' growth is larger for a while: Postgres reuses the removed rows' space only after
+    autovacuum has passed, which a window this short does not wait for.
+    """
+    rows = {table: after[table][0] - before[table][0] for table in after}
+    live = sum(
+        delta * after[table][1] / after[table][0]
+        for table, delta in rows.items()
+        if after[table][0]
+    )
+    disk = sum(after[table][1] - before[table][1] for table in after)
+    return {"rows": rows, "live_bytes": live, "disk_bytes": disk}
 
 
 def _sweeps(worker_log: Path) -> list[float]:
@@ -409,7 +434,7 @@ def _figures(
     worker_cpu: float,
     beat_cpu: float,
     stats: dict,
-    grown: int,
+    grown: dict,
     prune_s: float,
     sweeps: list[float],
     drain_s: float,
@@ -417,6 +442,7 @@ def _figures(
     n = len(offices)
     core_fraction = worker_cpu / simulated_s
     intervals = simulated_s / HEALTH_INTERVAL_S
+    days = simulated_s / DAY_S
     runs = PollRun.objects.filter(queued_at__gte=window.seeded)
     return {
         "offices": n,
@@ -433,7 +459,11 @@ def _figures(
         "cpu_s_per_office_day": round(core_fraction * DAY_S / n, 3),
         "requests": stats["requests"],
         "requests_per_office_interval": round(stats["requests"] / n / intervals, 3),
-        "db_bytes_per_office_day": round(grown / n / (simulated_s / DAY_S)),
+        "db_bytes_per_office_day": round(grown["live_bytes"] / n / days),
+        "db_disk_bytes_per_office_day": round(grown["disk_bytes"] / n / days),
+        "db_rows_per_office_day": {
+            table: round(delta / n / days, 2) for table, delta in grown["rows"].items()
+        },
         "prune_s": round(prune_s, 3),
         "old_runs": window.history,
         "sweeps": len(sweeps),
