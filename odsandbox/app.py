@@ -315,7 +315,7 @@ async def _pipeline(
     record = authenticate_api(request, state)
     # The throttle counts the request from its arrival (plus the simulated network latency),
     # not from when a busy event loop got round to it.
-    await _throttle(state, record, started + config.latency_ms / 1000, request.url.path)
+    await _throttle(state, record, started + config.latency_ms / 1000, request)
     office = record.office
     assert office is not None  # authenticate() guarantees an assigned key
     if endpoint.permission not in office.permissions:
@@ -370,16 +370,21 @@ def authenticate_api(request: Request, state: SandboxState) -> KeyRecord:
         raise
 
 
-async def _throttle(state: SandboxState, record: KeyRecord, arrived: float, path: str) -> None:
+async def _throttle(
+    state: SandboxState, record: KeyRecord, arrived: float, request: Request
+) -> None:
     """Apply the per-key pacing rule with the configured over-limit behaviour."""
     mode = state.config.over_limit
     interval = state.interval_for(record)
     decision = state.throttle.admit(
         record.customer_key, interval, queue=mode == "delay", now=arrived
     )
+    port = request.client.port if request.client else None
+    nth = getattr(request.state, "nth_on_connection", None)
     state.record_request(
-        record.customer_key, decision.violation, arrived=arrived, path=path, interval=interval
-    )
+        record.customer_key, decision.violation, arrived=arrived, path=request.url.path,
+        interval=interval, connection=(port, nth),
+    )  # fmt: skip
     if not decision.violation:
         return
     if mode == "delay":

@@ -127,6 +127,7 @@ class KeyStats:
     violations: int = 0
     last_arrival: float | None = None  # the last admitted request's, for the violation trace
     last_path: str = ""
+    last_connection: tuple[int | None, int | None] = (None, None)  # (client port, nth request)
 
 
 class SandboxState:
@@ -224,9 +225,12 @@ class SandboxState:
         arrived: float | None = None,
         path: str = "",
         interval: float = 0.0,
+        connection: tuple[int | None, int | None] = (None, None),
     ) -> None:
         """Count one API request (and whether it broke the pacing rule); with ``arrived``, a
-        violation is traced against the key's previous admitted request."""
+        violation is traced against the key's previous admitted request. ``connection``
+        (client port, which request of that connection) tells in the trace whether the two
+        came on one connection (one client) and whether either opened its connection."""
         self.total_requests += 1
         if customer_key is None:
             return
@@ -244,10 +248,14 @@ class SandboxState:
                     "previous_path": stats.last_path,
                     "gap_ms": round((arrived - stats.last_arrival) * 1000, 1),
                     "interval_ms": round(interval * 1000, 1),
+                    "same_connection": connection[0] == stats.last_connection[0] is not None,
+                    "nth_on_connection": connection[1],
+                    "previous_nth_on_connection": stats.last_connection[1],
                 }
             )
         elif not violation:
             stats.last_arrival, stats.last_path = arrived, path
+            stats.last_connection = connection
 
     def stats(self) -> dict[str, Any]:
         """Counters as served by GET /_sandbox/stats."""

@@ -49,6 +49,9 @@ class ArrivalStampingProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self.scope["state"]["arrived"] = time.monotonic()
+        # Which request of its connection this is (1: the one that opened it), for the trace.
+        self._served = getattr(self, "_served", 0) + 1
+        self.scope["state"]["nth_on_connection"] = self._served
 
 
 def make_server(config: SandboxConfig, state: SandboxState) -> uvicorn.Server:

@@ -53,14 +53,20 @@ def test_a_violation_is_traced_against_the_request_before_it_on_the_same_key() -
         client.get(f"{sb.base_url}/securityperms", headers=headers)
         client.get(f"{sb.base_url}/clinics", headers=headers)  # too early: 429
         client.get(f"{sb.base_url}/clinics", headers=headers)  # too early again
+        httpx.get(f"{sb.base_url}/clinics", headers=headers)  # and from another connection
         traced = httpx.get(f"{sb.control_url}/stats").json()["recent_violations"]
         reset = httpx.post(f"{sb.control_url}/stats/reset").json()["recent_violations"]
     # A rejected request does not move the window, so both are measured from the admitted one.
     assert [(v["previous_path"], v["path"]) for v in traced] == [
         ("/api/v1/securityperms", "/api/v1/clinics")
-    ] * 2
+    ] * 3
     assert all(0 <= v["gap_ms"] < v["interval_ms"] == 5000.0 for v in traced)
-    assert traced[0]["gap_ms"] < traced[1]["gap_ms"]
+    assert traced[0]["gap_ms"] < traced[1]["gap_ms"] < traced[2]["gap_ms"]
+    # Which connection each came on (one client's, or another's that it opened).
+    assert [
+        (v["same_connection"], v["previous_nth_on_connection"], v["nth_on_connection"])
+        for v in traced
+    ] == [(True, 1, 2), (True, 1, 3), (False, 1, 1)]
     assert reset == []
 
 

@@ -481,13 +481,20 @@ def _figures(
 
 def _violation_trace(recent: list[dict]) -> dict[str, Any] | None:
     """What the sandbox traced of the latest violations: how early (the gap to the key's
-    previous admitted request, against the interval) and between which calls."""
+    previous admitted request, against the interval), between which calls, on one connection
+    (one client) or two, and which of them opened its connection ("new")."""
     if not recent:
         return None
     gaps = [v["gap_ms"] for v in recent]
     pairs: dict[str, int] = {}
     for v in recent:
-        pair = f"{v['previous_path'].rsplit('/', 1)[-1]} -> {v['path'].rsplit('/', 1)[-1]}"
+        ends = [
+            v[path].rsplit("/", 1)[-1] + (" (new)" if v.get(nth) == 1 else "")
+            for path, nth in (("previous_path", "previous_nth_on_connection"),
+                              ("path", "nth_on_connection"))
+        ]  # fmt: skip
+        connections = "one connection" if v.get("same_connection") else "two connections"
+        pair = f"{ends[0]} -> {ends[1]}, {connections}"
         pairs[pair] = pairs.get(pair, 0) + 1
     return {
         "traced": len(recent),
