@@ -350,6 +350,10 @@ class RunOutcome(models.TextChoices):
     SKIPPED = "skipped", "Skipped"
 
 
+# A run still to finish: at most one per office and kind (the claim, see PollRun.Meta).
+ACTIVE_OUTCOMES = (RunOutcome.QUEUED, RunOutcome.RUNNING)
+
+
 class PollRun(models.Model):
     """One poll of one office: what was asked, what happened, how much it cost."""
 
@@ -396,7 +400,7 @@ class PollRun(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.outcome in (RunOutcome.QUEUED, RunOutcome.RUNNING)
+        return self.outcome in ACTIVE_OUTCOMES
 
     @property
     def duration_s(self) -> float | None:

@@ -12,6 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from integrations.offices.models import (
+    ACTIVE_OUTCOMES,
     AgingRow,
     AgingSnapshot,
     KeyStatus,
@@ -256,7 +257,7 @@ def test_runs_for_many_offices_skip_the_active_and_take_over_the_stale(sandbox_a
         run = PollRun.objects.get(pk=run_id)
         assert (run.office_id, run.kind, run.outcome) == (office_id, PollKind.HEALTH, "queued")
     assert runs.runs_create([queries, spare, down], PollKind.HEALTH) == {}  # all active now
-    assert PollRun.objects.filter(outcome__in=runs.ACTIVE_OUTCOMES).count() == 3
+    assert PollRun.objects.filter(outcome__in=ACTIVE_OUTCOMES).count() == 3
 
 
 @pytest.mark.django_db(transaction=True)

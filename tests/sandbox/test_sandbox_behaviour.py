@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ import pytest
 
 from odsandbox.config import OfficeSpec, SandboxConfig
 from odsandbox.state import SandboxState
-from odsandbox.testing import RunningSandbox, running_sandbox
+from odsandbox.testing import RunningSandbox, bind_socket, kernel_arrival, running_sandbox
 from tests.helpers import SandboxApi
 
 JSON = {"Content-Type": "application/json"}
@@ -433,3 +434,20 @@ def test_read_connections_are_bounded_per_thread_least_recently_used_closed_firs
     for store in stores:
         store.close()
     assert not store_module._open_conns()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="receive timestamps are Linux's")
+def test_a_new_connections_first_request_is_stamped_when_it_reached_the_machine() -> None:
+    # The sandbox's loop may accept a connection well after its first request arrived; the
+    # throttle goes by the kernel's receive time, not by when the loop got round to it.
+    listening = bind_socket("127.0.0.1", 0)
+    with listening, socket.create_connection(listening.getsockname()) as client:
+        client.sendall(b"GET /api/v1/clinics HTTP/1.1\r\nHost: x\r\n\r\n")
+        sent = time.monotonic()
+        time.sleep(0.3)  # a busy loop, not yet accepting
+        accepted, _ = listening.accept()
+        with accepted:
+            arrived = kernel_arrival(accepted.fileno())
+            assert arrived is not None and sent - 0.05 < arrived < sent + 0.05
+            assert accepted.recv(100).startswith(b"GET /api/v1/clinics")  # peeked, not taken
+            assert kernel_arrival(accepted.fileno()) is None  # nothing waiting now

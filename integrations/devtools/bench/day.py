@@ -49,6 +49,7 @@ from integrations.alerts.models import Delivery, Heartbeat, Incident
 from integrations.devtools.bench import common, fleet
 from integrations.devtools.sandbox import sandbox_settings
 from integrations.offices.models import (
+    ACTIVE_OUTCOMES,
     AgingRow,
     AgingSnapshot,
     CustomerKey,
@@ -363,7 +364,7 @@ def _history_left(offices: list[Office], seeded: int, newest: datetime, say: com
 def _drain(timeout_s: float, say: common.Say) -> float:
     """Wait for the runs the last sweeps queued; returns how long that took."""
     started = time.monotonic()
-    while PollRun.objects.filter(outcome__in=fleet.ACTIVE).exists():
+    while PollRun.objects.filter(outcome__in=ACTIVE_OUTCOMES).exists():
         if time.monotonic() - started > timeout_s:
             raise RuntimeError(f"poll runs still active {timeout_s:.0f}s after the window")
         time.sleep(0.5)

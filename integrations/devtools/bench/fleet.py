@@ -32,14 +32,20 @@ from integrations.accounts.models import DeveloperAccount
 from integrations.accounts.services import accounts
 from integrations.devtools.bench import common
 from integrations.devtools.sandbox import sandbox_settings
-from integrations.offices.models import AgingRow, CustomerKey, Office, PollKind, PollRun
+from integrations.offices.models import (
+    ACTIVE_OUTCOMES,
+    AgingRow,
+    CustomerKey,
+    Office,
+    PollKind,
+    PollRun,
+)
 from integrations.offices.services import health, imports
 from integrations.offices.services.aging.recipe import OPEN_DENTAL_BUCKETS
 from integrations.offices.services.polling import dispatch
 
 BENCH_COMPANY = "odportal bench fleet"
 BENCH_USER = "odportal-bench"
-ACTIVE = ("queued", "running")
 # Without a connection pool each worker thread holds a database connection (Postgres default:
 # 100 connections); with ODPORTAL_DB_POOL_MAX threads share a bounded pool.
 MAX_CONCURRENCY = 64
@@ -256,7 +262,7 @@ def _wait(run_ids: list[int], timeout_s: float, say: common.Say) -> None:
     deadline = time.monotonic() + timeout_s
     last_said = 0.0
     while time.monotonic() < deadline:
-        active = PollRun.objects.filter(pk__in=run_ids, outcome__in=ACTIVE).count()
+        active = PollRun.objects.filter(pk__in=run_ids, outcome__in=ACTIVE_OUTCOMES).count()
         if not active:
             return
         if time.monotonic() - last_said > 5:

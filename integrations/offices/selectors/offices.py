@@ -33,6 +33,7 @@ from django.utils import timezone
 from integrations.accounts.models import ACTING_ROLES, Membership
 from integrations.offices.exports import office_csv_row
 from integrations.offices.models import (
+    ACTIVE_OUTCOMES,
     AGING_BUCKETS,
     OFFICE_AGING_FIELDS,
     PROBLEM_STATUSES,
@@ -46,13 +47,10 @@ from integrations.offices.models import (
     OfficeStatus,
     OfficeStatusChange,
     PollRun,
-    RunOutcome,
     current_key_last4,
     office_severity,
 )
 from odportal.lib.durations import seconds_column
-
-ACTIVE_OUTCOMES = (RunOutcome.QUEUED, RunOutcome.RUNNING)
 
 
 def user_offices(user: AbstractBaseUser) -> QuerySet[Office]:

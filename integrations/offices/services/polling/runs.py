@@ -21,11 +21,10 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from integrations.offices.models import CustomerKey, Office, PollRun, RunOutcome
+from integrations.offices.models import ACTIVE_OUTCOMES, CustomerKey, Office, PollRun, RunOutcome
 from odportal.lib import bulk
 
 logger = logging.getLogger(__name__)
-ACTIVE_OUTCOMES = (RunOutcome.QUEUED, RunOutcome.RUNNING)
 
 
 class RequestCounter:
