@@ -383,25 +383,32 @@ def _prune(say: common.Say) -> float:
     return seconds
 
 
-def _tables() -> dict[str, tuple[int, int]]:
-    """Each growing table's (live rows, bytes on disk with its indexes and TOAST)."""
+def _tables() -> dict[str, tuple[int, int, int]]:
+    """Each growing table's (live rows, bytes on disk with its indexes and TOAST, row slots:
+    live and dead rows by ANALYZE's count, what the bytes are spread over)."""
     sizes = {}
     with connection.cursor() as cursor:
         for model in GROWING:
             table = model._meta.db_table
             quoted = connection.ops.quote_name(table)  # a model's table, never user input
+            cursor.execute(f"ANALYZE {quoted}")
             cursor.execute(
-                f"SELECT count(*), pg_total_relation_size(%s::regclass) FROM {quoted}",  # noqa: S608
-                [table],
+                f"SELECT (SELECT count(*) FROM {quoted}), pg_total_relation_size(%s::regclass),"  # noqa: S608
+                " (SELECT n_live_tup + n_dead_tup FROM pg_stat_user_tables"
+                "  WHERE relid = %s::regclass)",
+                [table, table],
             )
-            rows, size = cursor.fetchone()
-            sizes[table] = (int(rows), int(size))
+            rows, size, slots = cursor.fetchone()
+            sizes[table] = (int(rows), int(size), max(int(rows), int(slots or 0)))
     return sizes
 
 
-def _growth(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> dict:
+def _growth(
+    before: dict[str, tuple[int, int, int]], after: dict[str, tuple[int, int, int]]
+) -> dict:
     """What the window left behind after the pruning, per table: the rows added net of those
-    removed, and their bytes at each table's bytes per row; and the files' growth.
+    removed, at each table's bytes per row slot (dead rows' space counted as theirs, so an
+    earlier run's leftovers do not inflate it); and the files' growth.
 
     Why both: the seeded runs from past the retention are as many as the window adds, so the
     net rows are what a day leaves once the retention window is full (steady state). The
@@ -410,9 +417,9 @@ def _growth(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]
     """
     rows = {table: after[table][0] - before[table][0] for table in after}
     live = sum(
-        delta * after[table][1] / after[table][0]
+        delta * after[table][1] / after[table][2]
         for table, delta in rows.items()
-        if after[table][0]
+        if after[table][2]
     )
     disk = sum(after[table][1] - before[table][1] for table in after)
     return {"rows": rows, "live_bytes": live, "disk_bytes": disk}
