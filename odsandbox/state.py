@@ -230,7 +230,8 @@ class SandboxState:
         """Count one API request (and whether it broke the pacing rule); with ``arrived``, a
         violation is traced against the key's previous admitted request. ``connection``
         (client port, which request of that connection) tells in the trace whether the two
-        came on one connection (one client) and whether either opened its connection."""
+        came on one connection and whether either opened its connection (a client's pool may
+        share a connection between offices, so neither answer names the client)."""
         self.total_requests += 1
         if customer_key is None:
             return

@@ -364,6 +364,10 @@ class _ApiClient:
     def _booked(self, slot: Slot) -> float:
         """Take a booked slot as this request's: the wait for it from now, spaced."""
         self._slot, self._confirms = slot, 0
+        return self._wait_for(slot)
+
+    def _wait_for(self, slot: Slot) -> float:
+        """The wait from now until a slot, spaced from this client's previous send."""
         return self._spaced(max(0.0, slot.due - time.monotonic()))
 
     def _spaced(self, wait: float) -> float:
@@ -399,7 +403,7 @@ class _ApiClient:
         log.debug(
             "Open Dental request %.3fs late for its slot, confirmed: wait %.3fs", late, slot.wait
         )
-        return self._spaced(max(0.0, slot.due - time.monotonic()))
+        return self._wait_for(slot)
 
     def _build(self, method: str, path: str, params: Params | None, body: Any) -> httpx.Request:
         url = self.base_url + path

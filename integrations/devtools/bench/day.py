@@ -490,7 +490,7 @@ def _figures(
 def _violation_trace(recent: list[dict]) -> dict[str, Any] | None:
     """What the sandbox traced of the latest violations: how early (the gap to the key's
     previous admitted request, against the interval), between which calls, on one connection
-    (one client) or two, and which of them opened its connection ("new")."""
+    or two, and which of them opened its connection ("new")."""
     if not recent:
         return None
     gaps = [v["gap_ms"] for v in recent]
